@@ -1,0 +1,49 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+// Postgres int8 (bigint, counts) arrive as strings by default; our counts fit in a JS number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+// `date` columns stay 'YYYY-MM-DD' strings: a report day is a calendar date, not an instant.
+pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
+
+export interface DbOptions {
+  url: string;
+  poolMax?: number;
+  /** Statement timeout in ms, so a stuck query cannot hold a connection forever. */
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+export function createDb(opts: DbOptions): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: {
+      connectionString: opts.url,
+      application_name: opts.applicationName ?? 'playlog',
+      statement_timeout: opts.statementTimeoutMs ?? 60_000,
+      connectionTimeoutMillis: 5_000,
+    },
+    pool: { min: 0, max: opts.poolMax ?? 5 },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+/** True when the database answers a trivial query within the timeout. */
+export async function pingDb(db: Knex, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      db.raw('select 1'),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      }),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type { Knex };

@@ -1,0 +1,4 @@
+export { createDb, pingDb, type DbOptions, type Knex } from './connection.js';
+export { CLIENT_NAME, generateKey, hashKey, keysRepository, type ActiveKey, type ApiKeyRow, type KeysRepository } from './keys.js';
+export { migrateLatest, migrateRollbackAll } from './migrate.js';
+export { createPool, partitionDays, playCsvLine, playsWriter, type PlaysWriter } from './plays.js';

@@ -1,0 +1,20 @@
+import { defaults, env, loadConfig, ConfigError } from '@playlog/config';
+import { createDb } from './connection.js';
+import { migrateLatest } from './migrate.js';
+
+/** `npm run migrate`: brings the database schema up to date (idempotent). */
+async function main(): Promise<void> {
+  const cfg = loadConfig({ databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl) });
+  const db = createDb({ url: cfg.databaseUrl, poolMax: 1, applicationName: 'playlog-migrate' });
+  try {
+    const applied = await migrateLatest(db);
+    console.log(applied.length ? `migrate: applied ${applied.join(', ')}` : 'migrate: schema is up to date');
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : `migrate: ${(err as Error).message}`);
+  process.exit(1);
+});

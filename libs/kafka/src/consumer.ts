@@ -1,0 +1,125 @@
+import Kafka from 'node-rdkafka';
+
+import { KafkaError, KAFKA_OFFSETS, unavailable, type KafkaLogger } from './errors.js';
+
+export interface ConsumerOptions {
+  brokers: string;
+  groupId: string;
+  topic: string;
+  clientId: string;
+  log: KafkaLogger;
+  config?: Kafka.ConsumerGlobalConfig;
+}
+
+export interface PartitionOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read (last processed + 1), as Kafka commits it. */
+  offset: number;
+}
+
+export type ConsumedMessage = Kafka.Message;
+
+/**
+ * A consumer-group member that hands out batches and commits only what the caller says is durable.
+ * Auto-commit and auto offset store are off: an offset is committed only by `commit`, which the
+ * loader calls after its database transaction. After a rebalance or crash, uncommitted messages are
+ * delivered again, so the writes downstream must be idempotent.
+ */
+export class BatchConsumer {
+  private readonly consumer: Kafka.KafkaConsumer;
+  private readonly log: KafkaLogger;
+  private assigned: Kafka.Assignment[] = [];
+
+  constructor(private readonly opts: ConsumerOptions) {
+    this.log = opts.log;
+    this.consumer = new Kafka.KafkaConsumer(
+      {
+        'metadata.broker.list': opts.brokers,
+        'group.id': opts.groupId,
+        'client.id': opts.clientId,
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'enable.partition.eof': false,
+        'socket.keepalive.enable': true,
+        'reconnect.backoff.max.ms': 2_000,
+        'fetch.wait.max.ms': 100,
+        'queued.max.messages.kbytes': 65_536,
+        rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.onRebalance(err, assignment),
+        ...opts.config,
+      },
+      { 'auto.offset.reset': 'earliest' },
+    );
+    this.consumer.on('event.error', (err) => this.log.warn({ err: { message: err.message, code: err.code } }, 'kafka consumer error'));
+  }
+
+  private onRebalance(err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]): void {
+    if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
+      this.consumer.assign(assignment);
+      this.assigned = assignment;
+      this.log.info({ partitions: assignment.map((a) => a.partition) }, 'partitions assigned');
+    } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
+      // A batch in flight for these partitions will fail to commit; its messages come again to the
+      // next owner and the idempotent write absorbs them.
+      this.consumer.unassign();
+      this.assigned = [];
+      this.log.info({ partitions: assignment.map((a) => a.partition) }, 'partitions revoked');
+    } else {
+      this.log.error({ err: { message: err.message, code: err.code } }, 'rebalance error');
+    }
+  }
+
+  async connect(timeoutMs = 15_000): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.consumer.connect({ timeout: timeoutMs }, (err) =>
+        err ? reject(unavailable(`cannot connect to Kafka at ${this.opts.brokers}: ${err.message}`, err)) : resolve(),
+      );
+    });
+    this.consumer.subscribe([this.opts.topic]);
+  }
+
+  isConnected(): boolean {
+    return this.consumer.isConnected();
+  }
+
+  assignments(): Kafka.Assignment[] {
+    return this.assigned;
+  }
+
+  /** Up to `max` messages, waiting at most `waitMs` for the first ones. */
+  nextBatch(max: number, waitMs: number): Promise<ConsumedMessage[]> {
+    this.consumer.setDefaultConsumeTimeout(waitMs);
+    return new Promise((resolve, reject) => {
+      this.consumer.consume(max, (err, messages) => (err ? reject(unavailable(`consume failed: ${err.message}`, err)) : resolve(messages)));
+    });
+  }
+
+  /** Commits the given offsets synchronously; throws if the group did not take them. */
+  commit(offsets: PartitionOffset[]): void {
+    if (offsets.length === 0) return;
+    try {
+      this.consumer.commitSync(offsets);
+    } catch (err) {
+      throw new KafkaError(KAFKA_OFFSETS, `commit failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Per assigned partition: the broker's high watermark minus our position (messages not yet read). */
+  async lag(timeoutMs = 2_000): Promise<{ partition: number; lag: number }[]> {
+    const positions = this.consumer.position(this.assigned.map((a) => ({ topic: a.topic, partition: a.partition })));
+    const out: { partition: number; lag: number }[] = [];
+    for (const p of positions) {
+      const wm = await new Promise<Kafka.WatermarkOffsets>((resolve, reject) =>
+        this.consumer.queryWatermarkOffsets(p.topic, p.partition, timeoutMs, (err, o) => (err ? reject(err) : resolve(o))),
+      );
+      const pos = p.offset >= 0 ? p.offset : wm.lowOffset;
+      out.push({ partition: p.partition, lag: Math.max(0, wm.highOffset - pos) });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (!this.consumer.isConnected()) return;
+    await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));
+  }
+}

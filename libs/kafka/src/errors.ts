@@ -1,0 +1,31 @@
+/** Errors the Kafka lib raises, with stable codes. Callers map them to 503s, retries or alerts. */
+export class KafkaError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'KafkaError';
+  }
+}
+
+/** The broker cannot take data now (down, unreachable, or did not confirm in time). Retry later. */
+export const KAFKA_UNAVAILABLE = 'PLAYLOG_KAFKA_UNAVAILABLE';
+/** The producer's local queue is full: this process is overloaded. Retry later. */
+export const KAFKA_QUEUE_FULL = 'PLAYLOG_KAFKA_QUEUE_FULL';
+/** A commit or offset query failed. */
+export const KAFKA_OFFSETS = 'PLAYLOG_KAFKA_OFFSETS';
+/** An admin operation (topic create/delete) failed. */
+export const KAFKA_ADMIN = 'PLAYLOG_KAFKA_ADMIN';
+
+export function unavailable(message: string, cause?: unknown): KafkaError {
+  return new KafkaError(KAFKA_UNAVAILABLE, message, { cause });
+}
+
+/** The logging the Kafka lib needs; a pino logger or Fastify's request logger both fit. */
+export interface KafkaLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}

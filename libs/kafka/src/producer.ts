@@ -1,0 +1,201 @@
+import Kafka from 'node-rdkafka';
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { KafkaError, KAFKA_QUEUE_FULL, unavailable, type KafkaLogger } from './errors.js';
+
+export interface OutgoingMessage {
+  key: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface ProducerOptions {
+  brokers: string;
+  clientId: string;
+  log: KafkaLogger;
+  registry: Registry;
+  /** How long librdkafka keeps trying to deliver a message before failing it. */
+  deliveryTimeoutMs?: number;
+  /** Local queue bound (messages); past it, send() fails fast with KAFKA_QUEUE_FULL. */
+  maxQueueMessages?: number;
+  lingerMs?: number;
+  /** Extra librdkafka settings (tests, tuning). */
+  config?: Kafka.ProducerGlobalConfig;
+}
+
+export interface ProducerState {
+  /** The broker answered recently (metadata or a delivery). */
+  reachable: boolean;
+  /** Messages waiting for a delivery report. */
+  inFlight: number;
+  /** Bound on inFlight. */
+  maxInFlight: number;
+}
+
+type Pending = { remaining: number; failed: Error | undefined; resolve: () => void; reject: (e: Error) => void };
+
+/**
+ * A producer whose `send` resolves only when the broker has durably taken every message (acks=all,
+ * idempotence on) and rejects if any could not be written. Delivery reports are polled continuously,
+ * so they always fire (node-rdkafka needs polling for that).
+ */
+export class PlayProducer {
+  private readonly producer: Kafka.Producer;
+  private readonly log: KafkaLogger;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private reachable = false;
+  private probe: NodeJS.Timeout | undefined;
+  private readonly metrics;
+
+  constructor(private readonly opts: ProducerOptions) {
+    this.log = opts.log;
+    this.maxInFlight = opts.maxQueueMessages ?? 200_000;
+    this.producer = new Kafka.Producer(
+      {
+        'metadata.broker.list': opts.brokers,
+        'client.id': opts.clientId,
+        'enable.idempotence': true,
+        'compression.type': 'lz4',
+        'linger.ms': opts.lingerMs ?? 5,
+        'batch.num.messages': 10_000,
+        'queue.buffering.max.messages': this.maxInFlight,
+        'queue.buffering.max.kbytes': 262_144,
+        'socket.keepalive.enable': true,
+        'reconnect.backoff.max.ms': 2_000,
+        dr_cb: true,
+        ...opts.config,
+      },
+      // acks=all: a message counts as written only when every in-sync replica has it.
+      { 'request.required.acks': -1, 'message.timeout.ms': opts.deliveryTimeoutMs ?? 10_000 },
+    );
+    const r = opts.registry;
+    const inFlightNow = () => this.inFlight;
+    this.metrics = {
+      delivered: new Counter({ name: 'playlog_kafka_messages_delivered_total', help: 'Messages the broker confirmed', registers: [r] }),
+      failed: new Counter({
+        name: 'playlog_kafka_delivery_failures_total',
+        help: 'Messages that could not be delivered',
+        labelNames: ['reason'],
+        registers: [r],
+      }),
+      latency: new Histogram({
+        name: 'playlog_kafka_produce_duration_seconds',
+        help: 'Time from produce to the last delivery report of a send()',
+        buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [r],
+      }),
+      inFlight: new Gauge({
+        name: 'playlog_kafka_producer_in_flight_messages',
+        help: 'Messages awaiting a delivery report',
+        registers: [r],
+        collect() {
+          this.set(inFlightNow());
+        },
+      }),
+      reachable: new Gauge({ name: 'playlog_kafka_broker_reachable', help: '1 when the broker answered recently', registers: [r] }),
+    };
+    this.producer.on('delivery-report', (err, report) => this.onDelivery(err, report));
+    this.producer.on('event.error', (err) => {
+      if (err.code === Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN || err.code === Kafka.CODES.ERRORS.ERR__TRANSPORT) {
+        this.setReachable(false);
+      }
+      this.log.warn({ err: { message: err.message, code: err.code } }, 'kafka producer error');
+    });
+  }
+
+  async connect(timeoutMs = 15_000): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.producer.connect({ timeout: timeoutMs }, (err) =>
+        err ? reject(unavailable(`cannot connect to Kafka at ${this.opts.brokers}: ${err.message}`, err)) : resolve(),
+      );
+    });
+    this.producer.setPollInterval(5);
+    this.setReachable(true);
+    // A cheap periodic metadata request tells readiness whether the broker is there, even when idle.
+    this.probe = setInterval(() => this.checkBroker(), 2_000);
+    this.probe.unref();
+  }
+
+  private checkBroker(): void {
+    this.producer.getMetadata({ timeout: 1_500, allTopics: false }, (err) => this.setReachable(!err));
+  }
+
+  private setReachable(up: boolean): void {
+    if (up !== this.reachable) this.log.info({ reachable: up }, up ? 'kafka reachable' : 'kafka unreachable');
+    this.reachable = up;
+    this.metrics.reachable.set(up ? 1 : 0);
+  }
+
+  state(): ProducerState {
+    return { reachable: this.reachable, inFlight: this.inFlight, maxInFlight: this.maxInFlight };
+  }
+
+  /** Writes all messages; resolves when every one is acknowledged by the broker, rejects otherwise. */
+  send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    if (this.inFlight + messages.length > this.maxInFlight) {
+      this.metrics.failed.inc({ reason: 'queue_full' }, messages.length);
+      return Promise.reject(new KafkaError(KAFKA_QUEUE_FULL, 'producer queue is full'));
+    }
+    const end = this.metrics.latency.startTimer();
+    return new Promise<void>((resolve, reject) => {
+      const pending: Pending = {
+        remaining: messages.length,
+        failed: undefined,
+        resolve: () => {
+          end();
+          resolve();
+        },
+        reject,
+      };
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i]!;
+        const headers = m.headers ? Object.entries(m.headers).map(([k, v]) => ({ [k]: v })) : undefined;
+        try {
+          this.producer.produce(topic, null, m.value, m.key, Date.now(), pending, headers);
+          this.inFlight++;
+        } catch (err) {
+          // Synchronous refusal (queue full, unknown topic...): the rest of this batch is not sent; the
+          // messages already queued settle through their delivery reports.
+          const e = err as { code?: number; message?: string };
+          const code = e.code === Kafka.CODES.ERRORS.ERR__QUEUE_FULL ? KAFKA_QUEUE_FULL : undefined;
+          const notSent = messages.length - i;
+          this.metrics.failed.inc({ reason: code ? 'queue_full' : 'produce_error' }, notSent);
+          pending.failed ??= code
+            ? new KafkaError(code, 'producer queue is full', { cause: err })
+            : unavailable(`produce failed: ${e.message}`, err);
+          pending.remaining -= notSent;
+          if (pending.remaining === 0) pending.reject(pending.failed);
+          return;
+        }
+      }
+    });
+  }
+
+  private onDelivery(err: Kafka.LibrdKafkaError | null, report: Kafka.DeliveryReport): void {
+    this.inFlight--;
+    const pending = report.opaque as Pending | undefined;
+    if (err) {
+      this.metrics.failed.inc({ reason: err.code === Kafka.CODES.ERRORS.ERR__MSG_TIMED_OUT ? 'timeout' : 'broker' });
+      if (pending) pending.failed ??= unavailable(`Kafka did not take the message: ${err.message}`, err);
+    } else {
+      this.metrics.delivered.inc();
+      if (!this.reachable) this.setReachable(true);
+    }
+    if (!pending) return;
+    pending.remaining--;
+    if (pending.remaining === 0) {
+      if (pending.failed) pending.reject(pending.failed);
+      else pending.resolve();
+    }
+  }
+
+  /** Waits for queued messages to be delivered (or fail), then disconnects. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    if (this.probe) clearInterval(this.probe);
+    if (!this.producer.isConnected()) return;
+    await new Promise<void>((resolve) => this.producer.flush(timeoutMs, () => resolve()));
+    await new Promise<void>((resolve) => this.producer.disconnect(() => resolve()));
+  }
+}
