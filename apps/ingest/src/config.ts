@@ -1,0 +1,35 @@
+import { defaults, env, loadConfig, logLevels } from '@playlog/config';
+
+export const ingestConfigSpec = {
+  port: env.int('PORT', 8080, 1, 65_535),
+  host: env.string('HOST', '0.0.0.0'),
+  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
+  kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
+  databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
+  logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),
+  /** How far in the future a dateTimePlayed may be, for clients whose clocks run fast. */
+  clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
+  /** Largest request body after decompression, bulk route. */
+  bulkBodyLimitBytes: env.int('BULK_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+  /** Most plays in one bulk request. */
+  bulkMaxPlays: env.int('BULK_MAX_PLAYS', 10_000, 1, 1_000_000),
+  /** Largest request body, 7digital routes. */
+  v12BodyLimitBytes: env.int('V12_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+  v12MaxItems: env.int('V12_MAX_ITEMS', 1_000, 1, 100_000),
+  /** How long Kafka may take to confirm a write before the request gets a 503. */
+  kafkaDeliveryTimeoutMs: env.int('KAFKA_DELIVERY_TIMEOUT_MS', 10_000, 1_000, 300_000),
+  /** Messages waiting for Kafka's confirmation, per pod; past it requests get 503 (bounded memory). */
+  kafkaMaxInFlight: env.int('KAFKA_MAX_IN_FLIGHT', 200_000, 1_000, 10_000_000),
+  /** Seconds a looked-up API key (or its absence) is cached; bounds how long a revocation takes. */
+  keyCacheSeconds: env.int('KEY_CACHE_SECONDS', 5, 0, 300),
+  /** Event-loop delay past which the pod answers 503 instead of queueing more work. */
+  maxEventLoopDelayMs: env.int('MAX_EVENT_LOOP_DELAY_MS', 1_000, 10, 60_000),
+  /** Seconds clients are told to wait after a 503 or 429. */
+  retryAfterSeconds: env.int('RETRY_AFTER_SECONDS', 5, 1, 3_600),
+};
+
+export type IngestConfig = ReturnType<typeof loadIngestConfig>;
+
+export function loadIngestConfig(source: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(ingestConfigSpec, source);
+}

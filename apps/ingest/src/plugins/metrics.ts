@@ -1,0 +1,53 @@
+import fp from 'fastify-plugin';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: IngestMetrics;
+  }
+}
+
+export interface IngestMetrics {
+  registry: Registry;
+  plays: Counter<'route' | 'outcome'>;
+  rejected: Counter<'route' | 'code'>;
+}
+
+/** One prom-client registry for the process, request metrics, and GET /metrics. */
+export default fp(
+  async (app, opts: { registry: Registry }) => {
+    const registry = opts.registry;
+    collectDefaultMetrics({ register: registry });
+    const requests = new Histogram({
+      name: 'playlog_http_request_duration_seconds',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    const plays = new Counter({
+      name: 'playlog_ingest_plays_total',
+      help: 'Plays received, by route and outcome (accepted: durably in Kafka; rejected: invalid; failed: Kafka did not take them)',
+      labelNames: ['route', 'outcome'],
+      registers: [registry],
+    });
+    const rejected = new Counter({
+      name: 'playlog_ingest_validation_failures_total',
+      help: 'Plays rejected as invalid, by route and error code',
+      labelNames: ['route', 'code'],
+      registers: [registry],
+    });
+    app.decorate('metrics', { registry, plays, rejected });
+
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      requests.observe({ method: req.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+    });
+
+    app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_req, reply) => {
+      reply.header('content-type', registry.contentType);
+      return registry.metrics();
+    });
+  },
+  { name: 'metrics' },
+);

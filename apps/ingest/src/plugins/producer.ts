@@ -1,0 +1,29 @@
+import fp from 'fastify-plugin';
+import { PlayProducer } from '@playlog/kafka';
+import type { IngestConfig } from '../config.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    producer: PlayProducer;
+  }
+}
+
+/** The Kafka producer: connected before the app is ready, flushed and closed when it closes. */
+export default fp(
+  async (app, opts: { config: IngestConfig }) => {
+    const producer = new PlayProducer({
+      brokers: opts.config.kafkaBrokers,
+      clientId: 'playlog-ingest',
+      log: app.log.child({ component: 'producer' }),
+      registry: app.metrics.registry,
+      deliveryTimeoutMs: opts.config.kafkaDeliveryTimeoutMs,
+      maxQueueMessages: opts.config.kafkaMaxInFlight,
+    });
+    await producer.connect();
+    app.decorate('producer', producer);
+    app.addHook('onClose', async () => {
+      await producer.close();
+    });
+  },
+  { name: 'producer', dependencies: ['metrics'] },
+);

@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import { BulkBody, BulkRejected, BulkResult, FastifyError, normalizePlay, PlayErrorCode, type Play } from '@playlog/schema';
+import type { IngestConfig } from '../config.js';
+import { Codes, HttpError } from '../errors.js';
+import { publishPlays } from '../publish.js';
+import { acceptGzip, acceptNdjson, BadLine } from './body.js';
+
+const ROUTE = 'bulk';
+
+/**
+ * POST /v1/play-logs: many users' plays in one request, each validated on its own. Valid plays are
+ * written even when others are not: 202 when all were taken, 207 with per-item errors when some were
+ * not, 400 when none were. Nothing is reported accepted before Kafka has durably taken it.
+ */
+export default async function bulkRoutes(app: FastifyInstance, opts: { config: IngestConfig }): Promise<void> {
+  const cfg = opts.config;
+  acceptGzip(app);
+  acceptNdjson(app, cfg.bulkBodyLimitBytes);
+
+  app.post(
+    '/v1/play-logs',
+    {
+      bodyLimit: cfg.bulkBodyLimitBytes,
+      schema: {
+        summary: 'Log many users’ plays (bulk)',
+        description:
+          `JSON \`{"plays":[...]}\` or NDJSON (one play per line); gzip accepted. At most ${cfg.bulkMaxPlays} plays and ` +
+          `${cfg.bulkBodyLimitBytes} bytes (after decompression) per request. Each play is validated on its own.`,
+        tags: ['bulk'],
+        security: [{ bearer: [] }],
+        body: BulkBody,
+        response: {
+          202: BulkResult,
+          207: BulkResult,
+          400: BulkRejected,
+          401: FastifyError,
+          413: FastifyError,
+          415: FastifyError,
+          503: FastifyError,
+        },
+      },
+      // The body schema documents the API; plays are checked one by one below (a bad play must not fail
+      // the request), so Fastify is not asked to validate it as a whole.
+      validatorCompiler: () => () => true,
+    },
+    async (req, reply) => {
+      const body = req.body as { plays?: unknown } | null;
+      if (typeof body !== 'object' || body === null || !Array.isArray(body.plays)) {
+        throw new HttpError(400, Codes.badRequest, 'body must be {"plays": [play, ...]} or NDJSON, one play per line');
+      }
+      const items = body.plays;
+      if (items.length === 0) throw new HttpError(400, Codes.badRequest, 'plays must hold at least one play');
+      if (items.length > cfg.bulkMaxPlays) {
+        throw new HttpError(413, Codes.tooManyPlays, `at most ${cfg.bulkMaxPlays} plays per request (got ${items.length})`);
+      }
+      const ctx = {
+        client: req.principal.client,
+        apiKeyName: req.principal.name,
+        now: Date.now(),
+        clockSkewMs: cfg.clockSkewSeconds * 1000,
+      };
+      const plays: Play[] = [];
+      const errors: { index: number; code: string; message: string }[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        if (item instanceof BadLine) {
+          errors.push({ index: i, code: PlayErrorCode.invalidJson, message: item.message });
+          continue;
+        }
+        const r = normalizePlay(item, ctx);
+        if (r.ok) plays.push(r.play);
+        else errors.push({ index: i, code: r.error.code, message: r.error.message });
+      }
+      for (const e of errors) app.metrics.rejected.inc({ route: ROUTE, code: e.code });
+      app.metrics.plays.inc({ route: ROUTE, outcome: 'rejected' }, errors.length);
+      if (plays.length === 0) {
+        return reply.code(400).send({
+          statusCode: 400,
+          code: Codes.noValidPlays,
+          error: 'Bad Request',
+          message: 'no play in the request was valid; see errors',
+          accepted: 0,
+          rejected: errors.length,
+          errors,
+        });
+      }
+      try {
+        await publishPlays(app.producer, cfg.kafkaTopic, plays, cfg.retryAfterSeconds);
+      } catch (err) {
+        app.metrics.plays.inc({ route: ROUTE, outcome: 'failed' }, plays.length);
+        throw err;
+      }
+      app.metrics.plays.inc({ route: ROUTE, outcome: 'accepted' }, plays.length);
+      if (errors.length === 0) return reply.code(202).send({ accepted: plays.length, rejected: 0 });
+      return reply.code(207).send({ accepted: plays.length, rejected: errors.length, errors });
+    },
+  );
+}

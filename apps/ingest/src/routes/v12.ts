@@ -1,0 +1,110 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  fromV12Item,
+  normalizePlay,
+  V12_CODES,
+  V12Body,
+  V12Error,
+  V12Ok,
+  V12Query,
+  type LogType,
+  type Play,
+  type PlayErrorCode,
+} from '@playlog/schema';
+import type { IngestConfig } from '../config.js';
+import { Codes, HttpError, toHttpError } from '../errors.js';
+import { publishPlays } from '../publish.js';
+import { acceptGzip } from './body.js';
+
+/** 7digital's numeric codes for the errors that are not about a play's fields. */
+const V12_HTTP_CODES: Record<string, number> = {
+  [Codes.badRequest]: 1001,
+  [Codes.invalidJson]: 1003,
+  [Codes.unauthorized]: 2001,
+  [Codes.tooLarge]: 1004,
+  [Codes.tooManyPlays]: 1004,
+  [Codes.unsupportedMediaType]: 1005,
+  [Codes.unsupportedEncoding]: 1005,
+  [Codes.rateLimited]: 1006,
+  [Codes.overloaded]: 9001,
+  [Codes.kafkaUnavailable]: 9001,
+  [Codes.internal]: 9000,
+};
+
+export function v12Code(code: string): number {
+  return V12_CODES[code as PlayErrorCode] ?? V12_HTTP_CODES[code] ?? 9000;
+}
+
+/**
+ * The 7digital-compatible routes, unchanged for existing clients: `{"playLogItem": [...]}` with country
+ * and userId in the query, all or nothing, and 7digital's response and error envelopes.
+ */
+export default async function v12Routes(app: FastifyInstance, opts: { config: IngestConfig }): Promise<void> {
+  const cfg = opts.config;
+  acceptGzip(app);
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toHttpError(err as Parameters<typeof toHttpError>[0]);
+    if (e.statusCode >= 500) req.log.error({ err }, 'request failed');
+    return reply
+      .code(e.statusCode)
+      .headers(e.headers)
+      .send({ status: 'error', version: '1.2', error: { code: v12Code(e.code), errorMessage: e.message } });
+  });
+
+  const route = (url: string, logType: LogType, summary: string) =>
+    app.post(
+      url,
+      {
+        bodyLimit: cfg.v12BodyLimitBytes,
+        schema: {
+          summary,
+          tags: ['7digital 1.2'],
+          security: [{ bearer: [] }, { oauth_consumer_key: [] }],
+          querystring: V12Query,
+          body: V12Body,
+          response: { 200: V12Ok, 400: V12Error, 401: V12Error, 413: V12Error, 415: V12Error, 503: V12Error },
+        },
+        // Fields are checked by normalizePlay (the same rules as the bulk route), not by Fastify.
+        validatorCompiler: () => () => true,
+      },
+      async (req) => {
+        const body = req.body as { playLogItem?: unknown } | null;
+        const items = typeof body === 'object' && body !== null ? body.playLogItem : undefined;
+        if (!Array.isArray(items) || items.length === 0) {
+          throw new HttpError(400, Codes.badRequest, 'playLogItem must be a non-empty array');
+        }
+        if (items.length > cfg.v12MaxItems) {
+          throw new HttpError(413, Codes.tooManyPlays, `at most ${cfg.v12MaxItems} items per request (got ${items.length})`);
+        }
+        const query = req.query as { country?: unknown; userId?: unknown };
+        const ctx = {
+          client: req.principal.client,
+          apiKeyName: req.principal.name,
+          now: Date.now(),
+          clockSkewMs: cfg.clockSkewSeconds * 1000,
+        };
+        const plays: Play[] = [];
+        for (let i = 0; i < items.length; i++) {
+          const r = normalizePlay(fromV12Item(items[i], logType, { country: query.country, userId: query.userId }), ctx);
+          if (!r.ok) {
+            app.metrics.rejected.inc({ route: logType, code: r.error.code });
+            app.metrics.plays.inc({ route: logType, outcome: 'rejected' }, items.length);
+            throw new HttpError(400, r.error.code, `playLogItem[${i}]: ${r.error.message}`);
+          }
+          plays.push(r.play);
+        }
+        try {
+          await publishPlays(app.producer, cfg.kafkaTopic, plays, cfg.retryAfterSeconds);
+        } catch (err) {
+          app.metrics.plays.inc({ route: logType, outcome: 'failed' }, plays.length);
+          throw err;
+        }
+        app.metrics.plays.inc({ route: logType, outcome: 'accepted' }, plays.length);
+        return { status: 'ok', version: '1.2', playLogs: { count: plays.length } };
+      },
+    );
+
+  route('/1.2/user/subscription/log', 'subscription', 'Report subscriber streams (7digital 1.2)');
+  route('/1.2/catalogue/log', 'catalogue', 'Report catalogue streams (7digital 1.2)');
+}

@@ -1,0 +1,154 @@
+import t from 'tap';
+import { gz, bulkPlay, ingestFixture } from './helpers.js';
+import { readTopic } from './kafka-read.js';
+
+t.test('bulk route on the real broker', async (t) => {
+  const f = await ingestFixture(t);
+  const auth = { authorization: `Bearer ${f.key}` };
+
+  t.test('202 only once every play is in Kafka, with identity as key and header', async (t) => {
+    const plays = [bulkPlay({ userId: 'a' }), bulkPlay({ userId: 'b', trackId: '7', totalTimePlayed: '0' })];
+    const res = await f.app.inject({ method: 'POST', url: '/v1/play-logs', headers: auth, payload: { plays } });
+    t.equal(res.statusCode, 202);
+    t.same(res.json(), { accepted: 2, rejected: 0 });
+    // The response was sent after the delivery reports: the messages are readable right away.
+    const msgs = await readTopic(f.topic, 2, 10_000);
+    t.equal(msgs.length, 2);
+    const values = msgs.map((m) => JSON.parse(m.value!.toString()));
+    t.same(values.map((v) => v.userId).sort(), ['a', 'b']);
+    for (const [i, m] of msgs.entries()) {
+      t.equal(m.key!.toString(), values[i].playId, 'key is the play id');
+      t.same(m.headers?.find((h) => 'play-id' in h)?.['play-id']?.toString(), values[i].playId, 'play-id header');
+      t.equal(values[i].client, 'acme', 'client comes from the key, never the body');
+    }
+  });
+
+  t.test('mixed batch: 207 with the indexes of the bad plays; good ones written', async (t) => {
+    const plays = [
+      bulkPlay({ userId: 'm1' }),
+      bulkPlay({ trackId: 'x' }),
+      bulkPlay({ userId: 'm2' }),
+      { nope: true },
+      bulkPlay({ dateTimePlayed: '2001-01-01T00:00:00Z' }),
+    ];
+    const res = await f.app.inject({ method: 'POST', url: '/v1/play-logs', headers: auth, payload: { plays } });
+    t.equal(res.statusCode, 207);
+    const body = res.json();
+    t.equal(body.accepted, 2);
+    t.equal(body.rejected, 3);
+    t.same(
+      body.errors.map((e: { index: number; code: string }) => [e.index, e.code]),
+      [
+        [1, 'PLAYLOG_FIELD_INVALID'],
+        [3, 'PLAYLOG_FIELD_MISSING'],
+        [4, 'PLAYLOG_DATE_OUT_OF_WINDOW'],
+      ],
+    );
+  });
+
+  t.test('400 when no play is valid, with per-item errors', async (t) => {
+    const res = await f.app.inject({ method: 'POST', url: '/v1/play-logs', headers: auth, payload: { plays: [{ a: 1 }, 5] } });
+    t.equal(res.statusCode, 400);
+    t.match(res.json(), {
+      code: 'PLAYLOG_NO_VALID_PLAYS',
+      accepted: 0,
+      rejected: 2,
+      errors: [{ index: 0 }, { index: 1, code: 'PLAYLOG_PLAY_NOT_OBJECT' }],
+    });
+  });
+
+  t.test('NDJSON, with a bad line reported by index', async (t) => {
+    const body = [JSON.stringify(bulkPlay({ userId: 'n1' })), '{broken', '', JSON.stringify(bulkPlay({ userId: 'n2' }))].join('\n');
+    const res = await f.app.inject({
+      method: 'POST',
+      url: '/v1/play-logs',
+      headers: { ...auth, 'content-type': 'application/x-ndjson' },
+      payload: body,
+    });
+    t.equal(res.statusCode, 207);
+    t.match(res.json(), { accepted: 2, rejected: 1, errors: [{ index: 1, code: 'PLAYLOG_PLAY_INVALID_JSON' }] });
+  });
+
+  t.test('gzip accepted; a gzip bomb is cut off at the decompressed limit with 413', async (t) => {
+    const ok = await f.app.inject({
+      method: 'POST',
+      url: '/v1/play-logs',
+      headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: gz({ plays: [bulkPlay({ userId: 'gz' })] }),
+    });
+    t.equal(ok.statusCode, 202);
+    const bomb = gz(`{"plays":[${' '.repeat(50 * 1024 * 1024)}]}`); // 50 MiB of spaces: ~50 KiB compressed
+    t.ok(bomb.length < 200_000, `bomb is small on the wire (${bomb.length} bytes)`);
+    const res = await f.app.inject({
+      method: 'POST',
+      url: '/v1/play-logs',
+      headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: bomb,
+    });
+    t.equal(res.statusCode, 413);
+    t.equal(res.json().code, 'PLAYLOG_PAYLOAD_TOO_LARGE');
+  });
+
+  t.test('client errors have stable codes, never a 5xx', async (t) => {
+    const cases: [string, Record<string, string>, string | Buffer, number, string][] = [
+      ['no key', {}, JSON.stringify({ plays: [bulkPlay()] }), 401, 'PLAYLOG_UNAUTHORIZED'],
+      ['bad key', { authorization: 'Bearer plk_nope' }, JSON.stringify({ plays: [bulkPlay()] }), 401, 'PLAYLOG_UNAUTHORIZED'],
+      ['text/plain', { ...auth, 'content-type': 'text/plain' }, 'hello', 415, 'PLAYLOG_UNSUPPORTED_MEDIA_TYPE'],
+      ['brotli', { ...auth, 'content-type': 'application/json', 'content-encoding': 'br' }, '{}', 415, 'PLAYLOG_UNSUPPORTED_ENCODING'],
+      ['bad JSON', { ...auth, 'content-type': 'application/json' }, '{"plays": [', 400, 'PLAYLOG_INVALID_JSON'],
+      ['proto poisoning', { ...auth, 'content-type': 'application/json' }, '{"plays":[],"__proto__":{"x":1}}', 400, 'PLAYLOG_INVALID_JSON'],
+      ['no plays key', { ...auth, 'content-type': 'application/json' }, '{"data":[]}', 400, 'PLAYLOG_BAD_REQUEST'],
+      ['empty plays', { ...auth, 'content-type': 'application/json' }, '{"plays":[]}', 400, 'PLAYLOG_BAD_REQUEST'],
+      [
+        'bad gzip',
+        { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        'not gzip at all',
+        400,
+        'PLAYLOG_BAD_REQUEST',
+      ],
+    ];
+    for (const [name, headers, payload, status, code] of cases) {
+      const res = await f.app.inject({
+        method: 'POST',
+        url: '/v1/play-logs',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload,
+      });
+      t.equal(res.statusCode, status, `${name}: status`);
+      t.equal(res.json().code, code, `${name}: code`);
+      t.match(res.json(), { statusCode: status, error: String, message: String }, `${name}: Fastify shape`);
+    }
+  });
+
+  t.test('too many plays in one request: 413', async (t) => {
+    const small = await ingestFixture(t, { BULK_MAX_PLAYS: '3' });
+    const res = await small.app.inject({
+      method: 'POST',
+      url: '/v1/play-logs',
+      headers: { authorization: `Bearer ${small.key}` },
+      payload: { plays: [1, 2, 3, 4].map(() => bulkPlay()) },
+    });
+    t.equal(res.statusCode, 413);
+    t.equal(res.json().code, 'PLAYLOG_TOO_MANY_PLAYS');
+  });
+
+  t.test('a revoked key stops working within the cache time', async (t) => {
+    const key = f.key;
+    const before = await f.app.inject({
+      method: 'POST',
+      url: '/v1/play-logs',
+      headers: { authorization: `Bearer ${key}` },
+      payload: { plays: [bulkPlay({ userId: 'r' })] },
+    });
+    t.equal(before.statusCode, 202);
+    await f.db('api_keys').where({ client: 'acme' }).update({ revoked_at: f.db.fn.now() });
+    await new Promise((r) => setTimeout(r, 1_200));
+    const after = await f.app.inject({
+      method: 'POST',
+      url: '/v1/play-logs',
+      headers: { authorization: `Bearer ${key}` },
+      payload: { plays: [bulkPlay({ userId: 'r' })] },
+    });
+    t.equal(after.statusCode, 401);
+  });
+});

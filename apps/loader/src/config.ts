@@ -1,0 +1,31 @@
+import { defaults, env, loadConfig, logLevels } from '@playlog/config';
+
+export const loaderConfigSpec = {
+  port: env.int('LOADER_PORT', 9091, 1, 65_535),
+  host: env.string('HOST', '0.0.0.0'),
+  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
+  kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
+  groupId: env.string('KAFKA_GROUP_ID', 'playlog-loader'),
+  /** Where messages that cannot be parsed or stored go, with their reason. Default: `<topic>-dlq`. */
+  dlqTopic: env.string('KAFKA_DLQ_TOPIC', ''),
+  databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
+  logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),
+  /** A batch is written when it has this many plays… */
+  batchSize: env.int('LOADER_BATCH_SIZE', 5_000, 1, 100_000),
+  /** …or when this long has passed since the first was read. */
+  batchWaitMs: env.int('LOADER_BATCH_WAIT_MS', 1_000, 10, 60_000),
+  /** Ceiling on rows written per second (0: no ceiling). The database's protection. */
+  maxRowsPerSecond: env.int('LOADER_MAX_ROWS_PER_SECOND', 0, 0, 10_000_000),
+  /** A batch write slower than this makes the loader slow down (adaptive backpressure). */
+  targetWriteMs: env.int('LOADER_TARGET_WRITE_MS', 2_000, 10, 600_000),
+  dbPoolMax: env.int('LOADER_DB_POOL_MAX', 2, 1, 50),
+  /** Liveness fails when the loop has not ticked for this long. */
+  stallSeconds: env.int('LOADER_STALL_SECONDS', 60, 5, 3_600),
+};
+
+export type LoaderConfig = ReturnType<typeof loadLoaderConfig>;
+
+export function loadLoaderConfig(source: NodeJS.ProcessEnv = process.env) {
+  const cfg = loadConfig(loaderConfigSpec, source);
+  return { ...cfg, dlqTopic: cfg.dlqTopic || `${cfg.kafkaTopic}-dlq` };
+}

@@ -1,0 +1,200 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BatchConsumer, ConsumedMessage, KafkaLogger, PartitionOffset } from '@playlog/kafka';
+import type { PlaysWriter } from '@playlog/db';
+import { decodePlay, type Play } from '@playlog/schema';
+import type { DeadLetter, DeadLetters } from './dead-letter.js';
+import type { LoaderMetrics } from './metrics.js';
+import type { Throttle } from './throttle.js';
+
+export interface LoopOptions {
+  batchSize: number;
+  batchWaitMs: number;
+}
+
+interface Decoded {
+  play: Play;
+  message: ConsumedMessage;
+}
+
+/** SQLSTATE classes that mean "this data cannot be stored", as opposed to "the database is unwell". */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** The next offset to commit per partition: one past the highest offset in the batch. */
+export function commitOffsets(messages: ConsumedMessage[]): PartitionOffset[] {
+  const next = new Map<string, PartitionOffset>();
+  for (const m of messages) {
+    const k = `${m.topic}\u0000${m.partition}`;
+    const cur = next.get(k);
+    if (!cur || m.offset + 1 > cur.offset) next.set(k, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
+  }
+  return [...next.values()];
+}
+
+/**
+ * consume → decode → write → commit, one batch at a time. Offsets are committed only after the
+ * database transaction: a crash anywhere before that means the batch is read again, and the
+ * idempotent write (ON CONFLICT DO NOTHING on the play id) absorbs the repeat. A database outage
+ * makes the loop back off and retry the same batch, keeping its offsets, until the database is back.
+ */
+export class LoadLoop {
+  private stopping = false;
+  private running: Promise<void> | undefined;
+  private wake: AbortController = new AbortController();
+  lastTick = Date.now();
+  backingOff = false;
+
+  constructor(
+    private readonly consumer: BatchConsumer,
+    private readonly writer: PlaysWriter,
+    private readonly dlq: DeadLetters,
+    private readonly throttle: Throttle,
+    private readonly metrics: LoaderMetrics,
+    private readonly log: KafkaLogger,
+    private readonly opts: LoopOptions,
+  ) {}
+
+  start(): void {
+    this.running = this.loop().catch((err: unknown) => {
+      this.log.error({ err }, 'load loop crashed');
+      throw err;
+    });
+  }
+
+  /** Finishes (or abandons, if the database is down) the batch in hand, then returns. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake.abort();
+    await this.running?.catch(() => undefined);
+  }
+
+  private tick(): void {
+    this.lastTick = Date.now();
+    this.metrics.lastTick.set(this.lastTick / 1000);
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopping) return;
+    await sleep(ms, undefined, { signal: this.wake.signal }).catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const wait = this.throttle.delayMs();
+      if (wait > 0) {
+        this.metrics.throttleSeconds.inc(wait / 1000);
+        await this.pause(wait);
+      }
+      const batch = await this.collect();
+      this.tick();
+      if (batch.length > 0) await this.handle(batch);
+    }
+  }
+
+  /** Reads until the batch is full or batchWaitMs has passed since the first message. */
+  private async collect(): Promise<ConsumedMessage[]> {
+    const limit = this.throttle.batchLimit(this.opts.batchSize);
+    const batch: ConsumedMessage[] = [];
+    const started = Date.now();
+    while (!this.stopping && batch.length < limit) {
+      const elapsed = Date.now() - started;
+      if (batch.length > 0 && elapsed >= this.opts.batchWaitMs) break;
+      const got = await this.consumer.nextBatch(limit - batch.length, Math.min(100, Math.max(10, this.opts.batchWaitMs - elapsed)));
+      batch.push(...got);
+      if (got.length === 0 && (batch.length > 0 || elapsed >= this.opts.batchWaitMs)) break;
+    }
+    return batch;
+  }
+
+  private async handle(messages: ConsumedMessage[]): Promise<void> {
+    const good: Decoded[] = [];
+    const dead: DeadLetter[] = [];
+    for (const message of messages) {
+      try {
+        good.push({ play: decodePlay(message.value), message });
+      } catch (err) {
+        dead.push({ message, reason: (err as Error).message });
+      }
+    }
+    const startedAt = Date.now();
+    const refused = await this.retrying('write batch', () => this.write(good));
+    if (!refused) return; // stopping while the database was down: nothing committed, read again next time
+    dead.push(...refused.value);
+    if (dead.length > 0 && !(await this.retrying('dead-letter', () => this.sendDead(dead)))) return;
+    const writeMs = Date.now() - startedAt;
+    this.throttle.record(messages.length, startedAt, writeMs);
+    this.metrics.writeSeconds.observe(writeMs / 1000);
+    this.metrics.batchSize.observe(messages.length);
+    try {
+      this.consumer.commit(commitOffsets(messages));
+      this.metrics.batches.inc();
+    } catch (err) {
+      // Typically a rebalance took the partitions away; their new owner re-reads and dedupes.
+      this.log.warn({ err: { message: (err as Error).message } }, 'offset commit failed; batch will be re-read');
+    }
+  }
+
+  private async sendDead(dead: DeadLetter[]): Promise<void> {
+    await this.dlq.send(dead);
+    for (const d of dead)
+      this.metrics.dlq.inc({
+        reason: d.reason.startsWith('not JSON') ? 'unparsable' : d.reason.startsWith('db:') ? 'unstorable' : 'invalid',
+      });
+    this.metrics.rows.inc({ outcome: 'dead_lettered' }, dead.length);
+    this.log.warn({ count: dead.length, first: dead[0]!.reason }, 'messages sent to dead-letter topic');
+  }
+
+  /** Writes the batch; if the database refuses its data, retries row by row and dead-letters the bad rows. */
+  private async write(good: Decoded[]): Promise<DeadLetter[]> {
+    const dead: DeadLetter[] = [];
+    try {
+      const r = await this.writer.write(good.map((g) => g.play));
+      this.count(r);
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      this.log.warn({ err: { message: (err as Error).message } }, 'batch refused by the database; retrying row by row');
+      for (const g of good) {
+        try {
+          this.count(await this.writer.write([g.play]));
+        } catch (rowErr) {
+          if (!isDataError(rowErr)) throw rowErr;
+          dead.push({ message: g.message, reason: `db: ${(rowErr as Error).message}` });
+        }
+      }
+    }
+    return dead;
+  }
+
+  private count(r: { inserted: number; duplicates: number }): void {
+    this.metrics.rows.inc({ outcome: 'inserted' }, r.inserted);
+    this.metrics.rows.inc({ outcome: 'duplicate' }, r.duplicates);
+  }
+
+  /** Runs `op` until it succeeds, backing off up to 30 s; undefined if the loader stops first. */
+  private async retrying<T>(what: string, op: () => Promise<T>): Promise<{ value: T } | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const value = await op();
+        if (this.backingOff) this.log.info({ what }, 'recovered');
+        this.backingOff = false;
+        this.metrics.paused.set(0);
+        return { value };
+      } catch (err) {
+        if (this.stopping) return undefined;
+        this.metrics.dbErrors.inc();
+        this.backingOff = true;
+        this.metrics.paused.set(1);
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+        this.log.warn(
+          { err: { message: (err as Error).message, code: (err as { code?: string }).code }, attempt, delayMs: delay },
+          `${what} failed; retrying`,
+        );
+        this.tick(); // backing off is alive, not stalled
+        await this.pause(delay);
+        if (this.stopping) return undefined;
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { ConfigError, createLogger, onShutdown } from '@playlog/config';
+import { createPool } from '@playlog/db';
+import { BatchConsumer, PlayProducer } from '@playlog/kafka';
+import { playsWriter } from '@playlog/db';
+import { Registry } from 'prom-client';
+import { loadLoaderConfig } from './config.js';
+import { deadLetters } from './dead-letter.js';
+import { LoadLoop } from './loop.js';
+import { loaderMetrics } from './metrics.js';
+import { probeServer } from './probes.js';
+import { Throttle } from './throttle.js';
+
+async function main(): Promise<void> {
+  const config = loadLoaderConfig();
+  const log = createLogger('loader', config.logLevel);
+  const registry = new Registry();
+  const metrics = loaderMetrics(registry);
+
+  const pool = createPool(config.databaseUrl, config.dbPoolMax, 'playlog-loader');
+  pool.on('error', (err) => log.warn({ err: { message: err.message } }, 'idle database connection failed'));
+  const consumer = new BatchConsumer({
+    brokers: config.kafkaBrokers,
+    groupId: config.groupId,
+    topic: config.kafkaTopic,
+    clientId: 'playlog-loader',
+    log: log.child({ component: 'consumer' }),
+  });
+  const producer = new PlayProducer({
+    brokers: config.kafkaBrokers,
+    clientId: 'playlog-loader-dlq',
+    log: log.child({ component: 'dlq' }),
+    registry,
+  });
+  await Promise.all([consumer.connect(), producer.connect()]);
+
+  const loop = new LoadLoop(
+    consumer,
+    playsWriter(pool),
+    deadLetters(producer, config.dlqTopic),
+    new Throttle(config.maxRowsPerSecond, config.targetWriteMs),
+    metrics,
+    log,
+    { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs },
+  );
+
+  const probes = probeServer(registry, {
+    alive: () => Date.now() - loop.lastTick < config.stallSeconds * 1000,
+    ready: async () => {
+      const reasons: string[] = [];
+      if (!consumer.isConnected()) reasons.push('kafka disconnected');
+      if (loop.backingOff) reasons.push('database unavailable, backing off');
+      return { ok: reasons.length === 0, reasons };
+    },
+  });
+
+  const lagTimer = setInterval(() => {
+    consumer.lag().then(
+      (parts) => parts.forEach((p) => metrics.lag.set({ partition: String(p.partition) }, p.lag)),
+      () => undefined,
+    );
+  }, 10_000);
+  lagTimer.unref();
+
+  loop.start();
+  await probes.listen({ port: config.port, host: config.host });
+  log.info({ topic: config.kafkaTopic, group: config.groupId, port: config.port }, 'loader started');
+
+  onShutdown(log, async () => {
+    clearInterval(lagTimer);
+    await loop.stop();
+    await consumer.close();
+    await producer.close();
+    await probes.close();
+    await pool.end();
+  });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(`loader: ${err.message}`);
+  else console.error('loader: failed to start:', err);
+  process.exit(1);
+});

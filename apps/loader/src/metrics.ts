@@ -1,0 +1,56 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function loaderMetrics(registry: Registry) {
+  collectDefaultMetrics({ register: registry });
+  return {
+    rows: new Counter({
+      name: 'playlog_loader_rows_total',
+      help: 'Plays handled by the loader, by outcome (inserted, duplicate, dead_lettered)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    batches: new Counter({ name: 'playlog_loader_batches_total', help: 'Batches committed', registers: [registry] }),
+    batchSize: new Histogram({
+      name: 'playlog_loader_batch_size',
+      help: 'Messages per batch',
+      buckets: [1, 10, 100, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000],
+      registers: [registry],
+    }),
+    writeSeconds: new Histogram({
+      name: 'playlog_loader_write_duration_seconds',
+      help: 'Time to write one batch to Postgres (COPY + insert + commit)',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    dlq: new Counter({
+      name: 'playlog_loader_dead_letters_total',
+      help: 'Messages sent to the dead-letter topic',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    dbErrors: new Counter({ name: 'playlog_loader_db_errors_total', help: 'Failed batch writes (retried)', registers: [registry] }),
+    throttleSeconds: new Counter({
+      name: 'playlog_loader_throttle_seconds_total',
+      help: 'Time spent waiting to protect the database (rate ceiling, slow writes)',
+      registers: [registry],
+    }),
+    lag: new Gauge({
+      name: 'playlog_loader_consumer_lag_messages',
+      help: 'Messages on the topic not yet read, per partition',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
+    paused: new Gauge({
+      name: 'playlog_loader_paused',
+      help: '1 while the loader is backing off (database down or slow)',
+      registers: [registry],
+    }),
+    lastTick: new Gauge({
+      name: 'playlog_loader_last_tick_timestamp_seconds',
+      help: 'When the loop last completed a cycle',
+      registers: [registry],
+    }),
+  };
+}
+
+export type LoaderMetrics = ReturnType<typeof loaderMetrics>;

@@ -1,0 +1,19 @@
+import { defaults, env, loadConfig, logLevels } from '@playlog/config';
+
+export const reporterConfigSpec = {
+  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
+  kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
+  /** The loader's consumer group, whose committed offsets the completeness gate reads. */
+  loaderGroupId: env.string('KAFKA_GROUP_ID', 'playlog-loader'),
+  databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
+  reportDir: env.string('REPORT_DIR', './reports'),
+  timezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
+  royaltyThresholdSeconds: env.int('ROYALTY_THRESHOLD_SECONDS', 30, 0, 86_400),
+  logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),
+};
+
+export type ReporterConfig = ReturnType<typeof loadReporterConfig>;
+
+export function loadReporterConfig(source: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(reporterConfigSpec, source);
+}
