@@ -21,7 +21,7 @@ fi
 
 files() { # tier -> test files
   local all
-  all=$(find apps libs tools -path '*/node_modules' -prune -o -path '*/test/*' -name '*.test.ts' -print | sort)
+  all=$(find apps libs tools e2e -path '*/node_modules' -prune -o -path '*/test/*' -name '*.test.ts' -print | sort)
   case $1 in
     unit) grep -vE '\.(int|e2e)\.test\.ts$' <<<"$all" ;;
     integration) grep -E '\.int\.test\.ts$' <<<"$all" ;;

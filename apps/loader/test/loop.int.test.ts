@@ -1,0 +1,149 @@
+import Kafka from 'node-rdkafka';
+import t from 'tap';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import { createPool, playsWriter, type PlaysWriter } from '@playlog/db';
+import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
+import { encodePlay, normalizePlay, type Play } from '@playlog/schema';
+import { eventually, freshDatabase, freshTopic, stack, uniqueName, type Teardown } from '@playlog/testing';
+import { deadLetters } from '../src/dead-letter.js';
+import { LoadLoop } from '../src/loop.js';
+import { loaderMetrics } from '../src/metrics.js';
+import { Throttle } from '../src/throttle.js';
+
+const log = pino({ level: 'silent' });
+
+function makePlays(n: number, tag: string): Play[] {
+  const now = Date.now();
+  return Array.from({ length: n }, (_, i) => {
+    const r = normalizePlay(
+      {
+        logType: 'subscription',
+        userId: `${tag}-u${i % 7}`,
+        country: 'GB',
+        trackId: 1000 + i,
+        releaseId: 5,
+        formatId: 26,
+        playMode: 'online',
+        dateTimePlayed: new Date(now - 60_000 - i * 1000).toISOString(),
+        totalTimePlayed: i % 60,
+      },
+      { client: 'acme', apiKeyName: 'k', now, clockSkewMs: 0 },
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    return r.play;
+  });
+}
+
+async function produceRaw(t: Teardown, topic: string, values: { key: string; value: Buffer }[]): Promise<void> {
+  const p = new PlayProducer({ brokers: stack.brokers, clientId: 'test', log, registry: new Registry() });
+  await p.connect();
+  t.teardown(() => p.close());
+  await p.send(topic, values);
+}
+
+/** A loader wired to the real broker and database, with a fresh topic, DLQ topic, group and database. */
+async function fixture(t: Teardown, wrap: (w: PlaysWriter) => PlaysWriter = (w) => w) {
+  const { url, db } = await freshDatabase(t);
+  const topic = await freshTopic(t, 3);
+  const dlqTopic = await freshTopic(t, 1);
+  const groupId = uniqueName('loader-t');
+  const pool = createPool(url, 2, 'test-loader');
+  const consumer = new BatchConsumer({ brokers: stack.brokers, groupId, topic, clientId: 'test-loader', log });
+  const dlqProducer = new PlayProducer({ brokers: stack.brokers, clientId: 'test-dlq', log, registry: new Registry() });
+  await Promise.all([consumer.connect(), dlqProducer.connect()]);
+  const metrics = loaderMetrics(new Registry());
+  const loop = new LoadLoop(consumer, wrap(playsWriter(pool)), deadLetters(dlqProducer, dlqTopic), new Throttle(0, 60_000), metrics, log, {
+    batchSize: 500,
+    batchWaitMs: 200,
+  });
+  t.teardown(async () => {
+    await loop.stop();
+    await consumer.close();
+    await dlqProducer.close();
+    await pool.end();
+  });
+  const rows = async () => Number((await db('plays').count({ n: '*' }))[0]!.n);
+  const committed = async () =>
+    (await groupProgress(stack.brokers, topic, groupId)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
+  return { db, topic, dlqTopic, groupId, loop, rows, committed, metrics };
+}
+
+t.test('the same plays delivered twice are stored once; offsets committed to the end', async (t) => {
+  const f = await fixture(t);
+  const plays = makePlays(300, 'dup');
+  const msgs = plays.map((p) => ({ key: p.playId, value: encodePlay(p) }));
+  await produceRaw(t, f.topic, msgs);
+  await produceRaw(t, f.topic, msgs.slice(0, 150)); // a client retry / re-delivery
+  f.loop.start();
+  await eventually(async () => (await f.committed()) === 450, 30_000, 'offsets committed');
+  t.equal(await f.rows(), 300, 'one row per play');
+  const ids = await f.db('plays').select('play_id');
+  t.equal(new Set(ids.map((r) => r.play_id)).size, 300);
+});
+
+t.test('a poison message goes to the dead-letter topic with its reason; the rest of its batch is loaded', async (t) => {
+  const f = await fixture(t);
+  const plays = makePlays(10, 'poison');
+  const msgs = plays.map((p) => ({ key: p.playId, value: encodePlay(p) }));
+  msgs.splice(
+    5,
+    0,
+    { key: 'bad-1', value: Buffer.from('{"not":"a play"') },
+    { key: 'bad-2', value: Buffer.from(JSON.stringify({ v: 1, playId: 'x' })) },
+  );
+  await produceRaw(t, f.topic, msgs);
+  f.loop.start();
+  await eventually(async () => (await f.committed()) === 12, 30_000, 'offsets committed');
+  t.equal(await f.rows(), 10, 'the good plays are loaded');
+  const dead = await readAll(f.dlqTopic, 2);
+  t.equal(dead.length, 2);
+  const reasons = dead.map((m) => m.headers!.find((h) => 'dlq-reason' in h)!['dlq-reason']!.toString()).sort();
+  t.match(reasons[0], /^not JSON/);
+  t.match(reasons[1], /^not a play/);
+  t.same(dead.map((m) => m.key!.toString()).sort(), ['bad-1', 'bad-2'], 'original keys kept');
+});
+
+t.test('offsets are committed only after the database commit; a failing database keeps them', async (t) => {
+  let failures = 3;
+  const f = await fixture(t, (w) => ({
+    write: async (plays) => {
+      if (failures > 0) {
+        failures--;
+        throw Object.assign(new Error('connection terminated'), { code: '57P01' });
+      }
+      return w.write(plays);
+    },
+  }));
+  const plays = makePlays(50, 'outage');
+  await produceRaw(
+    t,
+    f.topic,
+    plays.map((p) => ({ key: p.playId, value: encodePlay(p) })),
+  );
+  f.loop.start();
+  await eventually(() => failures === 1, 20_000, 'two failed attempts');
+  t.equal(await f.committed(), 0, 'nothing committed while writes fail');
+  t.equal(await f.rows(), 0);
+  t.ok(f.loop.backingOff, 'backing off');
+  await eventually(async () => (await f.committed()) === 50, 30_000, 'committed after recovery');
+  t.equal(await f.rows(), 50, 'all rows present once');
+  t.notOk(f.loop.backingOff);
+});
+
+async function readAll(topic: string, expected: number): Promise<Kafka.Message[]> {
+  const c = new Kafka.KafkaConsumer(
+    { 'metadata.broker.list': stack.brokers, 'group.id': uniqueName('dlq-reader') },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  await new Promise<void>((resolve, reject) => c.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  c.subscribe([topic]);
+  c.setDefaultConsumeTimeout(200);
+  const out: Kafka.Message[] = [];
+  const deadline = Date.now() + 15_000;
+  while (out.length < expected && Date.now() < deadline) {
+    out.push(...(await new Promise<Kafka.Message[]>((resolve, reject) => c.consume(100, (err, m) => (err ? reject(err) : resolve(m))))));
+  }
+  await new Promise<void>((resolve) => c.disconnect(() => resolve()));
+  return out;
+}
