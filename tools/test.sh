@@ -16,6 +16,7 @@ needs_stack=false
 for t in "${tiers[@]}"; do [[ $t == integration || $t == e2e ]] && needs_stack=true; done
 if $needs_stack; then
   bash tools/stack/stack.sh up || { echo "0 passed, 1 failed"; exit 1; }
+  eval "$(bash tools/stack/stack.sh env)" # tests and apps use the stack this run started
   npm run -s migrate >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
