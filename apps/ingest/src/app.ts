@@ -8,6 +8,7 @@ import auth from './plugins/auth.js';
 import db from './plugins/db.js';
 import metrics from './plugins/metrics.js';
 import pressure from './plugins/pressure.js';
+import rateLimit from './plugins/rate-limit.js';
 import producer from './plugins/producer.js';
 import bulkRoutes from './routes/bulk.js';
 import opsRoutes from './routes/ops.js';
@@ -43,6 +44,7 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
   await app.register(producer, { config });
   await app.register(pressure, { maxEventLoopDelayMs: config.maxEventLoopDelayMs, retryAfterSeconds: config.retryAfterSeconds });
   await app.register(auth, { cacheSeconds: config.keyCacheSeconds });
+  await app.register(rateLimit, { playsPerSecond: config.clientRatePlaysPerSecond, burstPlays: config.clientRateBurstPlays });
 
   await app.register(swagger, {
     openapi: {

@@ -24,6 +24,9 @@ export const ingestConfigSpec = {
   keyCacheSeconds: env.int('KEY_CACHE_SECONDS', 5, 0, 300),
   /** Event-loop delay past which the pod answers 503 instead of queueing more work. */
   maxEventLoopDelayMs: env.int('MAX_EVENT_LOOP_DELAY_MS', 1_000, 10, 60_000),
+  /** Per-client, per-pod rate limit in plays per second (0: none), and the burst it allows. */
+  clientRatePlaysPerSecond: env.int('CLIENT_RATE_LIMIT_PLAYS_PER_SECOND', 50_000, 0, 100_000_000),
+  clientRateBurstPlays: env.int('CLIENT_RATE_LIMIT_BURST_PLAYS', 100_000, 1, 1_000_000_000),
   /** Seconds clients are told to wait after a 503 or 429. */
   retryAfterSeconds: env.int('RETRY_AFTER_SECONDS', 5, 1, 3_600),
 };

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createKey } from '@playlog/testing';
 import { gz, bulkPlay, ingestFixture } from './helpers.js';
 import { readTopic } from './kafka-read.js';
 
@@ -130,6 +131,39 @@ t.test('bulk route on the real broker', async (t) => {
     });
     t.equal(res.statusCode, 413);
     t.equal(res.json().code, 'PLAYLOG_TOO_MANY_PLAYS');
+  });
+
+  t.test('per-client rate limit in plays: 429 with Retry-After; other clients unaffected', async (t) => {
+    const limited = await ingestFixture(t, { CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '5', CLIENT_RATE_LIMIT_BURST_PLAYS: '10' });
+    const send = (key: string, n: number) =>
+      limited.app.inject({
+        method: 'POST',
+        url: '/v1/play-logs',
+        headers: { authorization: `Bearer ${key}` },
+        payload: { plays: Array.from({ length: n }, (_, i) => bulkPlay({ userId: `rl${i}` })) },
+      });
+    t.equal((await send(limited.key, 8)).statusCode, 202, 'within the burst');
+    const over = await send(limited.key, 8);
+    t.equal(over.statusCode, 429);
+    t.equal(over.json().code, 'PLAYLOG_RATE_LIMITED');
+    t.ok(Number(over.headers['retry-after']) >= 1, 'Retry-After in seconds');
+    t.equal((await send(limited.keyB, 8)).statusCode, 202, 'another client has its own bucket');
+  });
+
+  t.test('smoke plays are synthetic only for a key named smoke', async (t) => {
+    const smokeKey = await createKey(f.db, 'acme', 'smoke');
+    const post = (key: string, userId: string) =>
+      f.app.inject({
+        method: 'POST',
+        url: '/v1/play-logs',
+        headers: { authorization: `Bearer ${key}`, 'x-playlog-synthetic': '1' },
+        payload: { plays: [bulkPlay({ userId })] },
+      });
+    t.equal((await post(smokeKey, 'smoke-1')).statusCode, 202);
+    t.equal((await post(f.key, 'not-smoke')).statusCode, 202);
+    const plays = (await readTopic(f.topic, 100, 4_000)).map((m) => JSON.parse(m.value!.toString()));
+    t.equal(plays.find((p) => p.userId === 'smoke-1')?.synthetic, true);
+    t.equal(plays.find((p) => p.userId === 'not-smoke')?.synthetic, false, 'an ordinary key cannot hide plays from reports');
   });
 
   t.test('a revoked key stops working within the cache time', async (t) => {

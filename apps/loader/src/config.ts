@@ -1,4 +1,4 @@
-import { defaults, env, loadConfig, logLevels } from '@playlog/config';
+import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/config';
 
 export const loaderConfigSpec = {
   port: env.int('LOADER_PORT', 9091, 1, 65_535),
@@ -19,6 +19,8 @@ export const loaderConfigSpec = {
   /** A batch write slower than this makes the loader slow down (adaptive backpressure). */
   targetWriteMs: env.int('LOADER_TARGET_WRITE_MS', 2_000, 10, 600_000),
   dbPoolMax: env.int('LOADER_DB_POOL_MAX', 2, 1, 50),
+  /** Daily partitions of plays older than this are dropped (0: keep all). At least the 61-day window. */
+  retentionDays: env.int('PLAY_RETENTION_DAYS', 400, 0, 100_000),
   /** Liveness fails when the loop has not ticked for this long. */
   stallSeconds: env.int('LOADER_STALL_SECONDS', 60, 5, 3_600),
 };
@@ -27,5 +29,8 @@ export type LoaderConfig = ReturnType<typeof loadLoaderConfig>;
 
 export function loadLoaderConfig(source: NodeJS.ProcessEnv = process.env) {
   const cfg = loadConfig(loaderConfigSpec, source);
+  if (cfg.retentionDays > 0 && cfg.retentionDays < 62) {
+    throw new ConfigError(['PLAY_RETENTION_DAYS: must be 0 (keep all) or at least 62, beyond the 61-day window reports may restate']);
+  }
   return { ...cfg, dlqTopic: cfg.dlqTopic || `${cfg.kafkaTopic}-dlq` };
 }

@@ -1,11 +1,11 @@
 import { ConfigError, createLogger, onShutdown } from '@playlog/config';
-import { createPool } from '@playlog/db';
+import { createPool, playsWriter } from '@playlog/db';
 import { BatchConsumer, PlayProducer } from '@playlog/kafka';
-import { playsWriter } from '@playlog/db';
 import { Registry } from 'prom-client';
 import { loadLoaderConfig } from './config.js';
 import { deadLetters } from './dead-letter.js';
 import { LoadLoop } from './loop.js';
+import { partitionMaintenance } from './maintenance.js';
 import { loaderMetrics } from './metrics.js';
 import { probeServer } from './probes.js';
 import { Throttle } from './throttle.js';
@@ -61,12 +61,15 @@ async function main(): Promise<void> {
   }, 10_000);
   lagTimer.unref();
 
+  const maintenance = partitionMaintenance(pool, config.retentionDays, log);
+  await maintenance.start();
   loop.start();
   await probes.listen({ port: config.port, host: config.host });
   log.info({ topic: config.kafkaTopic, group: config.groupId, port: config.port }, 'loader started');
 
   onShutdown(log, async () => {
     clearInterval(lagTimer);
+    maintenance.stop();
     await loop.stop();
     await consumer.close();
     await producer.close();

@@ -43,7 +43,11 @@ async function produceRaw(t: Teardown, topic: string, values: { key: string; val
 }
 
 /** A loader wired to the real broker and database, with a fresh topic, DLQ topic, group and database. */
-async function fixture(t: Teardown, wrap: (w: PlaysWriter) => PlaysWriter = (w) => w) {
+async function fixture(
+  t: Teardown,
+  wrap: (w: PlaysWriter) => PlaysWriter = (w) => w,
+  opts: { maxRowsPerSecond?: number; batchSize?: number } = {},
+) {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
   const dlqTopic = await freshTopic(t, 1);
@@ -53,10 +57,18 @@ async function fixture(t: Teardown, wrap: (w: PlaysWriter) => PlaysWriter = (w) 
   const dlqProducer = new PlayProducer({ brokers: stack.brokers, clientId: 'test-dlq', log, registry: new Registry() });
   await Promise.all([consumer.connect(), dlqProducer.connect()]);
   const metrics = loaderMetrics(new Registry());
-  const loop = new LoadLoop(consumer, wrap(playsWriter(pool)), deadLetters(dlqProducer, dlqTopic), new Throttle(0, 60_000), metrics, log, {
-    batchSize: 500,
-    batchWaitMs: 200,
-  });
+  const loop = new LoadLoop(
+    consumer,
+    wrap(playsWriter(pool)),
+    deadLetters(dlqProducer, dlqTopic),
+    new Throttle(opts.maxRowsPerSecond ?? 0, 60_000),
+    metrics,
+    log,
+    {
+      batchSize: opts.batchSize ?? 500,
+      batchWaitMs: 200,
+    },
+  );
   t.teardown(async () => {
     await loop.stop();
     await consumer.close();
@@ -129,6 +141,33 @@ t.test('offsets are committed only after the database commit; a failing database
   await eventually(async () => (await f.committed()) === 50, 30_000, 'committed after recovery');
   t.equal(await f.rows(), 50, 'all rows present once');
   t.notOk(f.loop.backingOff);
+});
+
+t.test('the rows/s ceiling holds: measured rate within 10 % of the setting', async (t) => {
+  const ceiling = 2_000;
+  const f = await fixture(t, (w) => w, { maxRowsPerSecond: ceiling, batchSize: 500 });
+  const plays = makePlays(6_000, 'rate');
+  await produceRaw(
+    t,
+    f.topic,
+    plays.map((p) => ({ key: p.playId, value: encodePlay(p) })),
+  );
+  f.loop.start();
+  // Steady-state rate: rows committed after the first batch, over the time from it to the last one.
+  let first: { at: number; n: number } | undefined;
+  const done = await eventually(
+    async () => {
+      const n = await f.committed();
+      if (!first && n > 0) first = { at: Date.now(), n };
+      return n === plays.length ? Date.now() : undefined;
+    },
+    30_000,
+    'all committed',
+  );
+  const rate = (plays.length - first!.n) / ((done - first!.at) / 1000);
+  t.ok(Math.abs(rate - ceiling) / ceiling <= 0.1, `measured ${rate.toFixed(0)} rows/s against a ceiling of ${ceiling}`);
+  t.ok((await f.metrics.throttleSeconds.get()).values[0]!.value > 1, 'time spent waiting for the ceiling is measured');
+  t.equal(await f.rows(), plays.length);
 });
 
 async function readAll(topic: string, expected: number): Promise<Kafka.Message[]> {

@@ -81,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
 async function report(config: ReporterConfig, days: string[], restate: boolean, status: ReportStatus): Promise<number> {
   const pool = createPool(config.databaseUrl, 1, 'playlog-reporter');
   const db = await pool.connect();
+  db.on('error', () => undefined); // a lost connection also fails the running query, which reports it
   try {
     if (restate) {
       // Earlier days already reported whose plays changed since (late, offline plays) get a new version.

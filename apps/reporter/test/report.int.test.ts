@@ -85,6 +85,7 @@ async function setup(t: Teardown) {
   const writer = playsWriter(pool);
   const dir = mkdtempSync(join(tmpdir(), 'playlog-reports-'));
   const client = await pool.connect();
+  client.on('error', () => undefined); // the database is dropped at teardown
   t.teardown(() => client.release());
   const scope = (c: string) => ({ client: c, day: D, timezone: TZ, thresholdSeconds: 30 });
   return { db, writer, dir, client, scope };

@@ -91,6 +91,10 @@ export function playsWriter(pool: pg.Pool) {
       if (plays.length === 0) return { inserted: 0, duplicates: 0 };
       const client = await pool.connect();
       let broken: Error | undefined;
+      // A checked-out client that loses its connection emits 'error'; unhandled, that would crash the
+      // process. The failing query rejects as well, which is where it is dealt with.
+      const onError = (err: Error) => (broken = err);
+      client.on('error', onError);
       try {
         await ensurePartitions(client, partitionDays(plays));
         await client.query('begin');
@@ -106,6 +110,7 @@ export function playsWriter(pool: pg.Pool) {
         await client.query('rollback').catch(() => undefined);
         throw err;
       } finally {
+        client.off('error', onError);
         // A connection that failed mid-transaction is discarded, not returned to the pool.
         client.release(broken);
       }

@@ -44,6 +44,9 @@ export class BatchConsumer {
         'socket.keepalive.enable': true,
         'reconnect.backoff.max.ms': 2_000,
         'fetch.wait.max.ms': 100,
+        // A member that dies (SIGKILL, node loss) is noticed in 10 s, so its partitions move on quickly.
+        'session.timeout.ms': 10_000,
+        'heartbeat.interval.ms': 3_000,
         'queued.max.messages.kbytes': 65_536,
         rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.onRebalance(err, assignment),
         ...opts.config,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { BulkBody, BulkRejected, BulkResult, FastifyError, normalizePlay, PlayErrorCode, type Play } from '@playlog/schema';
 import type { IngestConfig } from '../config.js';
 import { Codes, HttpError } from '../errors.js';
-import { publishPlays } from '../publish.js';
+import { playContext, publishPlays } from '../publish.js';
 import { acceptGzip, acceptNdjson, BadLine } from './body.js';
 
 const ROUTE = 'bulk';
@@ -53,12 +53,8 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
       if (items.length > cfg.bulkMaxPlays) {
         throw new HttpError(413, Codes.tooManyPlays, `at most ${cfg.bulkMaxPlays} plays per request (got ${items.length})`);
       }
-      const ctx = {
-        client: req.principal.client,
-        apiKeyName: req.principal.name,
-        now: Date.now(),
-        clockSkewMs: cfg.clockSkewSeconds * 1000,
-      };
+      app.rateLimit.take(req.principal.client, items.length);
+      const ctx = playContext(req, cfg);
       const plays: Play[] = [];
       const errors: { index: number; code: string; message: string }[] = [];
       for (let i = 0; i < items.length; i++) {
@@ -84,13 +80,7 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
           errors,
         });
       }
-      try {
-        await publishPlays(app.producer, cfg.kafkaTopic, plays, cfg.retryAfterSeconds);
-      } catch (err) {
-        app.metrics.plays.inc({ route: ROUTE, outcome: 'failed' }, plays.length);
-        throw err;
-      }
-      app.metrics.plays.inc({ route: ROUTE, outcome: 'accepted' }, plays.length);
+      await publishPlays(app, cfg, ROUTE, plays);
       if (errors.length === 0) return reply.code(202).send({ accepted: plays.length, rejected: 0 });
       return reply.code(207).send({ accepted: plays.length, rejected: errors.length, errors });
     },

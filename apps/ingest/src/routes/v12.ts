@@ -13,7 +13,7 @@ import {
 } from '@playlog/schema';
 import type { IngestConfig } from '../config.js';
 import { Codes, HttpError, toHttpError } from '../errors.js';
-import { publishPlays } from '../publish.js';
+import { playContext, publishPlays } from '../publish.js';
 import { acceptGzip } from './body.js';
 
 /** 7digital's numeric codes for the errors that are not about a play's fields. */
@@ -26,6 +26,7 @@ const V12_HTTP_CODES: Record<string, number> = {
   [Codes.unsupportedMediaType]: 1005,
   [Codes.unsupportedEncoding]: 1005,
   [Codes.rateLimited]: 1006,
+  [Codes.notFound]: 1001,
   [Codes.overloaded]: 9001,
   [Codes.kafkaUnavailable]: 9001,
   [Codes.internal]: 9000,
@@ -63,7 +64,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           security: [{ bearer: [] }, { oauth_consumer_key: [] }],
           querystring: V12Query,
           body: V12Body,
-          response: { 200: V12Ok, 400: V12Error, 401: V12Error, 413: V12Error, 415: V12Error, 503: V12Error },
+          response: { 200: V12Ok, 400: V12Error, 401: V12Error, 413: V12Error, 415: V12Error, 429: V12Error, 503: V12Error },
         },
         // Fields are checked by normalizePlay (the same rules as the bulk route), not by Fastify.
         validatorCompiler: () => () => true,
@@ -78,12 +79,8 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           throw new HttpError(413, Codes.tooManyPlays, `at most ${cfg.v12MaxItems} items per request (got ${items.length})`);
         }
         const query = req.query as { country?: unknown; userId?: unknown };
-        const ctx = {
-          client: req.principal.client,
-          apiKeyName: req.principal.name,
-          now: Date.now(),
-          clockSkewMs: cfg.clockSkewSeconds * 1000,
-        };
+        app.rateLimit.take(req.principal.client, items.length);
+        const ctx = playContext(req, cfg);
         const plays: Play[] = [];
         for (let i = 0; i < items.length; i++) {
           const r = normalizePlay(fromV12Item(items[i], logType, { country: query.country, userId: query.userId }), ctx);
@@ -94,13 +91,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           }
           plays.push(r.play);
         }
-        try {
-          await publishPlays(app.producer, cfg.kafkaTopic, plays, cfg.retryAfterSeconds);
-        } catch (err) {
-          app.metrics.plays.inc({ route: logType, outcome: 'failed' }, plays.length);
-          throw err;
-        }
-        app.metrics.plays.inc({ route: logType, outcome: 'accepted' }, plays.length);
+        await publishPlays(app, cfg, logType, plays);
         return { status: 'ok', version: '1.2', playLogs: { count: plays.length } };
       },
     );

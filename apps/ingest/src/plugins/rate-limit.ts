@@ -1,0 +1,48 @@
+import fp from 'fastify-plugin';
+import { Codes, HttpError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rateLimit: ClientRateLimit;
+  }
+}
+
+/**
+ * Per-client token bucket counted in plays, not requests: a 10 000-play bulk request costs 10 000.
+ * Buckets live in the pod (the limit is per pod; the HPA's replica count multiplies it). Over the
+ * limit, the request gets 429 with the seconds until enough plays are available again.
+ */
+export class ClientRateLimit {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes `plays` tokens from the client's bucket or throws a 429. */
+  take(client: string, plays: number): void {
+    if (this.ratePerSecond <= 0) return;
+    const now = this.now();
+    const b = this.buckets.get(client) ?? { tokens: this.burst, at: now };
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.ratePerSecond);
+    b.at = now;
+    this.buckets.set(client, b);
+    if (plays <= b.tokens) {
+      b.tokens -= plays;
+      return;
+    }
+    const wait = plays > this.burst ? Math.ceil(plays / this.ratePerSecond) : Math.ceil((plays - b.tokens) / this.ratePerSecond);
+    throw new HttpError(429, Codes.rateLimited, `client over its rate limit of ${this.ratePerSecond} plays/s; retry in ${wait} s`, {
+      'Retry-After': String(Math.max(1, wait)),
+    });
+  }
+}
+
+export default fp(
+  async (app, opts: { playsPerSecond: number; burstPlays: number }) => {
+    app.decorate('rateLimit', new ClientRateLimit(opts.playsPerSecond, opts.burstPlays));
+  },
+  { name: 'rate-limit' },
+);

@@ -1,0 +1,110 @@
+import t from 'tap';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { groupProgress, PlayProducer } from '@playlog/kafka';
+import { encodePlay, normalizePlay, type Play } from '@playlog/schema';
+import { eventually, freePort, freshDatabase, freshTopic, run, stack, startProcess, uniqueName, type Teardown } from '@playlog/testing';
+
+/**
+ * The loader process under faults, on the real broker and database: killed with SIGKILL mid-batch and
+ * restarted, and Postgres stopped mid-load and started again. Afterwards every play is stored exactly
+ * once and the group's offsets are at the end of the topic.
+ */
+const N = 30_000;
+
+function plays(tag: string): Play[] {
+  const now = Date.now();
+  return Array.from({ length: N }, (_, i) => {
+    const r = normalizePlay(
+      {
+        logType: 'subscription',
+        userId: `${tag}${i % 500}`,
+        country: 'SE',
+        trackId: i,
+        releaseId: 1,
+        formatId: 1,
+        playMode: 'offline',
+        dateTimePlayed: new Date(now - 1_000 - i).toISOString(),
+        totalTimePlayed: i % 90,
+      },
+      { client: 'faults', apiKeyName: 'k', now, clockSkewMs: 0 },
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    return r.play;
+  });
+}
+
+async function setup(t: Teardown, tag: string) {
+  const { url, db } = await freshDatabase(t);
+  const topic = await freshTopic(t, 3);
+  const group = uniqueName('faults');
+  const producer = new PlayProducer({
+    brokers: stack.brokers,
+    clientId: 'faults',
+    log: pino({ level: 'silent' }),
+    registry: new Registry(),
+  });
+  await producer.connect();
+  await producer.send(
+    topic,
+    plays(tag).map((p) => ({ key: p.playId, value: encodePlay(p) })),
+  );
+  await producer.close();
+  const env = {
+    KAFKA_BROKERS: stack.brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: group,
+    DATABASE_URL: url,
+    LOADER_BATCH_SIZE: '1000',
+    LOADER_BATCH_WAIT_MS: '100',
+    LOG_LEVEL: 'warn',
+  };
+  const rows = async () => Number((await db('plays').count({ n: '*' }))[0]!.n);
+  const committed = async () =>
+    (await groupProgress(stack.brokers, topic, group)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
+  const distinct = async () => Number((await db('plays').countDistinct({ n: 'play_id' }))[0]!.n);
+  return { db, env, rows, committed, distinct };
+}
+
+t.test('SIGKILL mid-batch, three times: all plays present once', async (t) => {
+  const f = await setup(t, 'kill');
+  let kills = 0;
+  while (kills < 3) {
+    const port = await freePort();
+    const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(port) });
+    const before = await f.rows();
+    await eventually(async () => (await f.rows()) > before, 30_000, 'loading progressed');
+    if ((await f.rows()) >= N) break;
+    t.equal(await loader.stop('SIGKILL'), null, `killed (${kills + 1}) at ${await f.rows()} rows`);
+    kills++;
+  }
+  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(await freePort()) });
+  await eventually(async () => (await f.committed()) === N, 60_000, 'offsets at the end');
+  t.equal(await f.rows(), N, 'every play stored');
+  t.equal(await f.distinct(), N, 'none twice');
+  t.equal(await loader.stop('SIGTERM'), 0);
+});
+
+t.test('Postgres stopped mid-load and started again: the loader backs off, keeps its offsets, recovers', async (t) => {
+  const f = await setup(t, 'pg');
+  const port = await freePort();
+  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(port) });
+  t.teardown(() => run('bash', ['tools/stack/stack.sh', 'start-pg']));
+  await eventually(async () => (await f.rows()) > 0, 30_000, 'loading started');
+  t.equal((await run('bash', ['tools/stack/stack.sh', 'stop-pg'])).code, 0);
+  const committedWhileDown = await f.committed();
+  await eventually(
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 503,
+    20_000,
+    'not ready while the database is down',
+  );
+  await new Promise((r) => setTimeout(r, 2_000));
+  t.equal(await f.committed(), committedWhileDown, 'no offsets committed while the database is down');
+  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'alive while backing off');
+  t.equal((await run('bash', ['tools/stack/stack.sh', 'start-pg'])).code, 0);
+  await eventually(async () => (await f.committed()) === N, 90_000, 'caught up after the outage');
+  t.equal(await f.rows(), N);
+  t.equal(await f.distinct(), N);
+  t.equal(loader.child.exitCode, null, 'the loader never crashed');
+  t.equal(await loader.stop('SIGTERM'), 0);
+});

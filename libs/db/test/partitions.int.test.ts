@@ -1,0 +1,83 @@
+import t, { type Test } from 'tap';
+import { randomBytes } from 'node:crypto';
+import { defaults } from '@playlog/config';
+import { normalizePlay } from '@playlog/schema';
+import {
+  createDb,
+  createPool,
+  dropPartitionsBefore,
+  ensurePartitions,
+  keysRepository,
+  migrateLatest,
+  partitionDaysPresent,
+  playsWriter,
+} from '../src/index.js';
+
+/** A fresh, migrated database on the real local Postgres (libs/testing depends on this lib, so not from there). */
+async function freshDatabase(t: Test) {
+  const base = process.env.DATABASE_URL ?? defaults.databaseUrl;
+  const name = `playlog_db_${randomBytes(4).toString('hex')}`;
+  const admin = createDb({ url: base, poolMax: 1 });
+  await admin.raw(`create database ${name}`);
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  const db = createDb({ url: u.toString(), poolMax: 2 });
+  await migrateLatest(db);
+  t.teardown(async () => {
+    await db.destroy();
+    await admin.raw(`drop database if exists ${name} with (force)`);
+    await admin.destroy();
+  });
+  return { url: u.toString(), db };
+}
+
+t.test('migrations are idempotent; partitions are made ahead, on demand, and dropped past retention', async (t) => {
+  const { url, db } = await freshDatabase(t);
+  t.same(await migrateLatest(db), [], 'second migrate applies nothing');
+  const pool = createPool(url, 2, 'test');
+  t.teardown(() => pool.end());
+
+  await ensurePartitions(pool, '2026-01-30', 3);
+  await ensurePartitions(pool, '2026-01-31', 3); // overlapping: no error
+  t.same(await partitionDaysPresent(pool), ['2026-01-30', '2026-01-31', '2026-02-01', '2026-02-02']);
+
+  const now = Date.now();
+  const r = normalizePlay(
+    {
+      logType: 'subscription',
+      userId: 'u',
+      country: 'GB',
+      trackId: 1,
+      releaseId: 1,
+      formatId: 1,
+      playMode: 'online',
+      dateTimePlayed: new Date(now - 1000).toISOString(),
+      totalTimePlayed: 1,
+    },
+    { client: 'c', apiKeyName: 'k', now, clockSkewMs: 0 },
+  );
+  if (!r.ok) throw new Error(r.error.message);
+  const writer = playsWriter(pool);
+  t.same(await writer.write([r.play, r.play]), { inserted: 1, duplicates: 1 }, 'a duplicate inside one batch is absorbed');
+  t.same(await writer.write([r.play]), { inserted: 0, duplicates: 1 }, 'and across batches');
+  t.ok((await partitionDaysPresent(pool)).includes(r.play.playedAt.slice(0, 10)), "today's partition made on demand");
+
+  t.same(await dropPartitionsBefore(pool, '2026-02-01'), ['2026-01-30', '2026-01-31']);
+  t.notOk((await partitionDaysPresent(pool)).includes('2026-01-31'));
+  t.equal(Number((await db('plays').count({ n: '*' }))[0]!.n), 1, 'recent plays untouched');
+});
+
+t.test('API keys: stored hashed, found in constant time, revocable', async (t) => {
+  const { db } = await freshDatabase(t);
+  const keys = keysRepository(db);
+  const { id, key } = await keys.create('acme', 'main');
+  const row = await db('api_keys').where({ id }).first();
+  t.not(row.key_hash.toString('utf8'), key, 'the key itself is not stored');
+  t.notMatch(JSON.stringify(row), key);
+  t.match(await keys.findActive(key), { id, client: 'acme', name: 'main' });
+  t.equal(await keys.findActive(key + 'x'), undefined);
+  t.equal(await keys.revoke(id), true);
+  t.equal(await keys.revoke(id), false, 'already revoked');
+  t.equal(await keys.findActive(key), undefined);
+  await t.rejects(keys.create('Bad Name!', 'x'), /client must be/);
+});

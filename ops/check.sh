@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Offline validation of docker/, k8s/ and ops/ (GitHub issue 7). Installs its tools once under
+# .stack/tools/ (kustomize, compose-config, a venv with kubernetes-validate and hadolint, Debian's
+# prometheus for promtool), then checks manifests, rules, dashboard and images, and finally runs the
+# built apps on spare loopback ports against the local stack (isolated database/topic/group) for the
+# smoke tool, the metric-name check and a real Prometheus scrape.
+# usage: bash ops/check.sh [--offline-only]    (--offline-only: skip everything that runs the apps)
+# Prints PASS/FAIL lines and ends with "N passed, N failed"; exits 1 if anything failed.
+set -uo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$REPO/.stack/tools"
+WORK="$(mktemp -d)"
+cd "$REPO" || exit 1
+# shellcheck source=ops/lib/tools.sh
+source ops/lib/tools.sh
+# shellcheck source=ops/lib/apps.sh
+source ops/lib/apps.sh
+
+PY="$TOOLS/venv/bin/python"
+KUSTOMIZE="$TOOLS/bin/kustomize"
+passed=0 failed=0 started=$SECONDS
+cleanup() { stop_apps; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Runs a checker that prints its own PASS/FAIL lines; counts them. A checker that exits non-zero without
+# a FAIL line counts as one failure.
+checks() {
+  local name=$1 out rc p f
+  shift
+  "$@" >"$WORK/out" 2>&1; rc=$? # not in a subshell: start_apps must set variables here
+  out="$(<"$WORK/out")"
+  [[ -n $out ]] && printf '%s\n' "$out"
+  p=$(grep -c '^PASS ' <<<"$out"); f=$(grep -c '^FAIL ' <<<"$out")
+  if ((rc != 0 && f == 0)); then echo "FAIL $name (exit $rc)"; f=1; fi
+  passed=$((passed + p)) failed=$((failed + f))
+  return "$rc"
+}
+
+# Runs a command that passes or fails as a whole; its output is shown only on failure.
+one() {
+  local name=$1 out rc
+  shift
+  "$@" >"$WORK/out" 2>&1; rc=$?
+  out="$(<"$WORK/out")"
+  if ((rc == 0)); then echo "PASS $name"; passed=$((passed + 1))
+  else echo "FAIL $name"; tail -n 25 <<<"$out" | sed 's/^/    /'; failed=$((failed + 1)); fi
+  return "$rc"
+}
+
+section() { echo "== $1 ($((SECONDS - started))s)"; }
+
+section tools
+one "tools: kustomize $KUSTOMIZE_VERSION" ensure_kustomize
+one "tools: compose-config (compose-go)" ensure_compose_config
+one "tools: venv (kubernetes-validate $KUBERNETES_VALIDATE_VERSION, hadolint)" ensure_venv
+one "tools: promtool and prometheus (Debian)" ensure_prometheus
+one "build: npm run build (the apps' config loaders and dist/)" npm run -s build
+
+section k8s
+for overlay in local production; do
+  ext=()
+  [[ $overlay == production ]] && ext=(--external-secret playlog-db) # from the secret store, not the repo
+  if one "k8s/$overlay: kustomize build" sh -c "'$KUSTOMIZE' build k8s/overlays/$overlay >'$WORK/$overlay.yaml'"; then
+    checks "k8s/$overlay: manifests" "$PY" ops/lib/k8s_manifests.py "$overlay" "$WORK/$overlay.yaml" "$WORK/$overlay-env.json" "${ext[@]}"
+    checks "k8s/$overlay: app env" node ops/lib/app-env.mjs --require-all "k8s/$overlay" "$WORK/$overlay-env.json"
+  fi
+done
+one "k8s: components/monitoring/prometheusrule.yaml is ops/prometheus/playlog.rules.yaml (else run ops/prometheus/render-prometheusrule.py)" \
+  "$PY" -c "
+import sys, yaml; sys.path.insert(0, 'ops/prometheus'); r = __import__('render-prometheusrule')
+want = yaml.safe_load(r.render()); got = yaml.safe_load(open(r.TARGET))
+sys.exit(0 if want == got else 'differs: re-render it')"
+
+section docker
+one "docker/Dockerfile: hadolint" "$TOOLS/venv/bin/hadolint" docker/Dockerfile
+if one "docker/compose.yaml: compose-config (docker compose config without an engine)" \
+  sh -c "'$TOOLS/bin/compose-config' docker/compose.yaml >'$WORK/compose.yaml'"; then
+  checks "docker: Dockerfile and compose" "$PY" ops/lib/docker_checks.py "$WORK/compose.yaml" "$WORK/compose-env.json"
+  checks "compose: app env" node ops/lib/app-env.mjs compose "$WORK/compose-env.json"
+fi
+if docker compose version >/dev/null 2>&1; then
+  one "docker/compose.yaml: docker compose config" docker compose -f docker/compose.yaml --profile '*' config -q
+else
+  echo "note: the docker compose plugin is not installed here; compose-config (same loader, compose-go) stands in"
+fi
+
+section prometheus
+one "prometheus: promtool check rules ops/prometheus/playlog.rules.yaml" promtool check rules ops/prometheus/playlog.rules.yaml
+one "prometheus: promtool test rules ops/prometheus/playlog.rules.test.yaml" promtool test rules ops/prometheus/playlog.rules.test.yaml
+one "prometheus: promtool check config docker/prometheus/prometheus.yml" promtool check config docker/prometheus/prometheus.yml
+checks "grafana" "$PY" ops/lib/grafana_checks.py
+
+if [[ ${1:-} != --offline-only ]]; then
+  section "apps (built ingest and loader on loopback, local stack)"
+  if one "apps: local stack up, ingest and loader ready (own database $OPS_DB, topic $OPS_TOPIC)" start_apps; then
+    echo "   ingest $INGEST_URL, loader $LOADER_URL"
+    key="$(smoke_key)"
+    one "smoke: npm run smoke against the running apps" env PLAYLOG_SMOKE_KEY="$key" node tools/smoke/dist/main.js \
+      --url "$INGEST_URL" --loader-url "$LOADER_URL"
+    one "smoke: exits non-zero when ingest is unreachable" sh -c \
+      "! PLAYLOG_SMOKE_KEY=x node tools/smoke/dist/main.js --url http://127.0.0.1:$(free_port) >/dev/null 2>&1"
+    curl -fsS "$INGEST_URL/metrics" >"$WORK/ingest.metrics" && curl -fsS "$LOADER_URL/metrics" >"$WORK/loader.metrics"
+    checks "metrics" "$PY" ops/lib/metric_names.py "$WORK/ingest.metrics" "$WORK/loader.metrics"
+    checks "prometheus scrape" env PY="$PY" bash ops/scrape-test.sh "$INGEST_URL" "$LOADER_URL"
+  fi
+  stop_apps
+fi
+
+echo "ops/check.sh took $((SECONDS - started))s"
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,61 @@
+# Runs the built ingest and loader on spare loopback ports against the local stack, isolated from
+# everyone else's data: their own database (playlog_ops_check), topic and consumer group, so smoke
+# plays and probe traffic never reach the real play-logs topic, plays table or reports.
+# Sourced by ops/check.sh; expects REPO and WORK (a scratch dir) set. Sets INGEST_URL, LOADER_URL.
+
+OPS_DB=playlog_ops_check
+OPS_TOPIC=playlog-ops-check
+APP_PIDS=()
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_ready() { # url seconds
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$1"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+start_apps() {
+  eval "$(bash "$REPO/tools/stack/stack.sh" env)"
+  local admin_url="$DATABASE_URL" db_url="${DATABASE_URL%/*}/$OPS_DB"
+  (cd "$REPO" && node --input-type=module -e "
+    import pg from 'pg';
+    const c = new pg.Client({ connectionString: process.argv[1] });
+    await c.connect();
+    const r = await c.query('select 1 from pg_database where datname = \$1', [process.argv[2]]);
+    if (r.rowCount === 0) await c.query('create database ' + process.argv[2]);
+    await c.end();
+  " "$admin_url" "$OPS_DB") || return 1
+  (cd "$REPO" && DATABASE_URL="$db_url" node libs/db/dist/migrate-cli.js) >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; return 1; }
+  (cd "$REPO" && node --input-type=module -e "
+    import { ensureTopic } from '@playlog/kafka';
+    await ensureTopic(process.argv[1], process.argv[2], 6);
+    await ensureTopic(process.argv[1], process.argv[2] + '-dlq', 1);
+  " "$KAFKA_BROKERS" "$OPS_TOPIC") || return 1
+  local ip lp
+  ip=$(free_port) lp=$(free_port)
+  INGEST_URL="http://127.0.0.1:$ip" LOADER_URL="http://127.0.0.1:$lp"
+  export OPS_DB_URL="$db_url"
+  (cd "$REPO" && exec env HOST=127.0.0.1 PORT="$ip" KAFKA_TOPIC="$OPS_TOPIC" DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 \
+    node apps/ingest/dist/main.js) >"$WORK/ingest.log" 2>&1 &
+  APP_PIDS+=($!)
+  (cd "$REPO" && exec env HOST=127.0.0.1 LOADER_PORT="$lp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_GROUP_ID=playlog-ops-check \
+    DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 node apps/loader/dist/main.js) >"$WORK/loader.log" 2>&1 &
+  APP_PIDS+=($!)
+  wait_ready "$INGEST_URL/readyz" 30 || { echo "ingest did not get ready:"; tail -20 "$WORK/ingest.log"; return 1; }
+  wait_ready "$LOADER_URL/readyz" 30 || { echo "loader did not get ready:"; tail -20 "$WORK/loader.log"; return 1; }
+}
+
+# An API key named "smoke" in the check's own database; the key is the CLI's last line.
+smoke_key() {
+  (cd "$REPO" && DATABASE_URL="$OPS_DB_URL" PLAYLOG_LOG_PRETTY=0 node apps/ingest/dist/keys-cli.js create --client ops-check --name smoke | tail -1)
+}
+
+stop_apps() {
+  local p
+  for p in "${APP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${APP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  APP_PIDS=()
+}
