@@ -21,7 +21,7 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
     DATABASE_URL: url,
     KAFKA_GROUP_ID: group,
     REPORT_DIR: reportDir,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info', // request logs on: the key must still never appear
   };
 
   const created = await run('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', 'e2e', '--name', 'pipeline'], env);
@@ -113,5 +113,6 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
 
   t.equal(await ingest.stop('SIGTERM'), 0, 'ingest drains and exits 0 on SIGTERM');
   t.equal(await loader.stop('SIGTERM'), 0, 'loader drains and exits 0 on SIGTERM');
+  t.match(ingest.output(), 'oauth_consumer_key=[REDACTED]', 'requests were logged, with the key redacted');
   t.notMatch(ingest.output() + loader.output(), key.slice(4), 'the key never appears in a log line');
 });
