@@ -17,6 +17,7 @@ source ops/lib/tools.sh
 source ops/lib/apps.sh
 
 PY="$TOOLS/venv/bin/python"
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the work tree
 KUSTOMIZE="$TOOLS/bin/kustomize"
 passed=0 failed=0 started=$SECONDS
 cleanup() { stop_apps; rm -rf "$WORK"; }
@@ -96,8 +97,11 @@ if [[ ${1:-} != --offline-only ]]; then
   if one "apps: local stack up, ingest and loader ready (own database $OPS_DB, topic $OPS_TOPIC)" start_apps; then
     echo "   ingest $INGEST_URL, loader $LOADER_URL"
     key="$(smoke_key)"
-    one "smoke: npm run smoke against the running apps" env PLAYLOG_SMOKE_KEY="$key" node tools/smoke/dist/main.js \
-      --url "$INGEST_URL" --loader-url "$LOADER_URL"
+    if one "smoke: npm run smoke against the running apps" env PLAYLOG_SMOKE_KEY="$key" node tools/smoke/dist/main.js \
+      --url "$INGEST_URL" --loader-url "$LOADER_URL"; then
+      play_id="$(grep -o 'playId smoke-[0-9]*' "$WORK/out" | cut -d' ' -f2)"
+      one "smoke: the loader stored the smoke play ($play_id) as synthetic (never reported)" smoke_play_is_synthetic "$play_id"
+    fi
     one "smoke: exits non-zero when ingest is unreachable" sh -c \
       "! PLAYLOG_SMOKE_KEY=x node tools/smoke/dist/main.js --url http://127.0.0.1:$(free_port) >/dev/null 2>&1"
     curl -fsS "$INGEST_URL/metrics" >"$WORK/ingest.metrics" && curl -fsS "$LOADER_URL/metrics" >"$WORK/loader.metrics"

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # `npm test [-- TIER...]`: every test tier CI runs, on a real local Kafka and PostgreSQL that it starts.
 # Tiers: lint (eslint + prettier), unit (no services), integration (real broker and database),
-# e2e (the built apps as processes, and broker outages). Default: all of them, in that order.
+# e2e (the built apps as processes, and broker outages), faults (fault and fuzz suite: load under broker,
+# database and process faults with an oracle; bad requests at scale), ops (docker/k8s/Prometheus checks).
+# Default: all of them, in that order.
 # The last line is "N passed, N failed" (assertions, summed over the tiers).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 
 tiers=("$@")
-[[ ${#tiers[@]} -gt 0 ]] || tiers=(lint unit integration e2e)
+[[ ${#tiers[@]} -gt 0 ]] || tiers=(lint unit integration e2e faults ops)
 
 bash tools/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 needs_stack=false
-for t in "${tiers[@]}"; do [[ $t == integration || $t == e2e ]] && needs_stack=true; done
+for t in "${tiers[@]}"; do [[ $t == integration || $t == e2e || $t == faults || $t == ops ]] && needs_stack=true; done
 if $needs_stack; then
   bash tools/stack/stack.sh up || { echo "0 passed, 1 failed"; exit 1; }
   eval "$(bash tools/stack/stack.sh env)" # tests and apps use the stack this run started
@@ -22,11 +24,12 @@ fi
 
 files() { # tier -> test files
   local all
-  all=$(find apps libs tools e2e -path '*/node_modules' -prune -o -path '*/test/*' -name '*.test.ts' -print | sort)
+  all=$(find apps libs tools e2e faults -path '*/node_modules' -prune -o -path '*/test/*' -name '*.test.ts' -print | sort)
   case $1 in
-    unit) grep -vE '\.(int|e2e)\.test\.ts$' <<<"$all" ;;
+    unit) grep -vE '\.(int|e2e|fault)\.test\.ts$' <<<"$all" ;;
     integration) grep -E '\.int\.test\.ts$' <<<"$all" ;;
     e2e) grep -E '\.e2e\.test\.ts$' <<<"$all" ;;
+    faults) grep -E '\.fault\.test\.ts$' <<<"$all" ;;
   esac
 }
 
@@ -41,7 +44,7 @@ for tier in "${tiers[@]}"; do
       if npx eslint . && npx prettier --check . >/dev/null; then passed=$((passed + 1)); echo "lint: ok"
       else failed=$((failed + 1)); npx prettier --check . 2>&1 | tail -20; echo "lint: FAILED"; fi
       ;;
-    unit | integration | e2e)
+    unit | integration | e2e | faults)
       mapfile -t list < <(files "$tier")
       if [[ ${#list[@]} -eq 0 ]]; then echo "$tier: no tests"; continue; fi
       log=.tap/$tier.tap
@@ -52,7 +55,14 @@ for tier in "${tiers[@]}"; do
       if [[ -z $summary ]]; then f=1; p=0; echo "$tier: tap printed no summary (crashed?)"; fi
       passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
       ;;
-    *) echo "unknown tier $tier (lint, unit, integration, e2e)"; failed=$((failed + 1)) ;;
+    ops)
+      # docker/, k8s/, Prometheus rules and dashboard, checked offline plus a live scrape (ops/check.sh).
+      bash ops/check.sh 2>&1 | tee .tap/ops.log | grep -E '^(FAIL|PASS)' || true
+      summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' .tap/ops.log | tail -1)
+      if [[ -z $summary ]]; then failed=$((failed + 1)); echo "ops: no summary"; tail -20 .tap/ops.log
+      else passed=$((passed + ${summary%% *})); f=${summary#*, }; failed=$((failed + ${f%% *})); fi
+      ;;
+    *) echo "unknown tier $tier (lint, unit, integration, e2e, faults, ops)"; failed=$((failed + 1)) ;;
   esac
 done
 

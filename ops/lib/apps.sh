@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Runs the built ingest and loader on spare loopback ports against the local stack, isolated from
 # everyone else's data: their own database (playlog_ops_check), topic and consumer group, so smoke
 # plays and probe traffic never reach the real play-logs topic, plays table or reports.
@@ -58,4 +59,22 @@ stop_apps() {
   for p in "${APP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${APP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   APP_PIDS=()
+}
+
+# The loader stored the smoke play ($1: its playId) as synthetic, so no report can count it.
+smoke_play_is_synthetic() {
+  (cd "$REPO" && node --input-type=module -e "
+    import pg from 'pg';
+    const c = new pg.Client({ connectionString: process.argv[1] });
+    await c.connect();
+    const deadline = Date.now() + 20_000;
+    let row;
+    while (!row && Date.now() < deadline) {
+      row = (await c.query('select synthetic from plays where client_play_id = \$1', [process.argv[2]])).rows[0];
+      if (!row) await new Promise((r) => setTimeout(r, 500));
+    }
+    await c.end();
+    if (!row) { console.error('the smoke play ' + process.argv[2] + ' was not loaded within 20 s'); process.exit(1); }
+    if (!row.synthetic) { console.error('the smoke play was stored with synthetic = false: it would be reported'); process.exit(1); }
+  " "$OPS_DB_URL" "$1")
 }

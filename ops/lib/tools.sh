@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Installs the offline validators that ops/check.sh uses, once, under .stack/tools/ (git-ignored).
 # Each ensure_* is idempotent: a tool already there at the pinned version is left alone.
 # Sourced by ops/check.sh; expects REPO and TOOLS set.
