@@ -43,7 +43,7 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
   await app.register(db, { config });
   await app.register(producer, { config });
   await app.register(pressure, { maxEventLoopDelayMs: config.maxEventLoopDelayMs, retryAfterSeconds: config.retryAfterSeconds });
-  await app.register(auth, { cacheSeconds: config.keyCacheSeconds });
+  await app.register(auth, { cacheSeconds: config.keyCacheSeconds, retryAfter: String(config.retryAfterSeconds) });
   await app.register(rateLimit, { playsPerSecond: config.clientRatePlaysPerSecond, burstPlays: config.clientRateBurstPlays });
 
   await app.register(swagger, {

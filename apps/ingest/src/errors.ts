@@ -26,6 +26,7 @@ export const Codes = {
   rateLimited: 'PLAYLOG_RATE_LIMITED',
   overloaded: 'PLAYLOG_OVERLOADED',
   kafkaUnavailable: 'PLAYLOG_KAFKA_UNAVAILABLE',
+  authUnavailable: 'PLAYLOG_AUTH_UNAVAILABLE',
   notFound: 'PLAYLOG_NOT_FOUND',
   internal: 'PLAYLOG_INTERNAL',
 } as const;

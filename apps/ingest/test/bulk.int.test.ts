@@ -166,6 +166,25 @@ t.test('bulk route on the real broker', async (t) => {
     t.equal(plays.find((p) => p.userId === 'not-smoke')?.synthetic, false, 'an ordinary key cannot hide plays from reports');
   });
 
+  t.test('database down: a key seen recently still works; an unchecked key gets 503, never 500', async (t) => {
+    const g = await ingestFixture(t);
+    const post = (key: string) =>
+      g.app.inject({
+        method: 'POST',
+        url: '/v1/play-logs',
+        headers: { authorization: `Bearer ${key}` },
+        payload: { plays: [bulkPlay({ userId: 'db-down' })] },
+      });
+    t.equal((await post(g.key)).statusCode, 202, 'key cached');
+    await g.app.db.destroy(); // every lookup from now on fails, as during a Postgres outage
+    await new Promise((r) => setTimeout(r, 1_200)); // past KEY_CACHE_SECONDS=1
+    t.equal((await post(g.key)).statusCode, 202, 'stale but known key: plays still reach Kafka');
+    const unknown = await post(g.keyB);
+    t.equal(unknown.statusCode, 503);
+    t.equal(unknown.json().code, 'PLAYLOG_AUTH_UNAVAILABLE');
+    t.ok(unknown.headers['retry-after'], 'Retry-After');
+  });
+
   t.test('a revoked key stops working within the cache time', async (t) => {
     const key = f.key;
     const before = await f.app.inject({

@@ -12,6 +12,8 @@ export interface DbOptions {
   /** Statement timeout in ms, so a stuck query cannot hold a connection forever. */
   statementTimeoutMs?: number;
   applicationName?: string;
+  /** How long a query may wait for a pool connection (and so how fast an outage surfaces). */
+  acquireTimeoutMs?: number;
 }
 
 export function createDb(opts: DbOptions): Knex {
@@ -21,10 +23,10 @@ export function createDb(opts: DbOptions): Knex {
       connectionString: opts.url,
       application_name: opts.applicationName ?? 'playlog',
       statement_timeout: opts.statementTimeoutMs ?? 60_000,
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: Math.min(5_000, opts.acquireTimeoutMs ?? 5_000),
     },
     pool: { min: 0, max: opts.poolMax ?? 5 },
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: opts.acquireTimeoutMs ?? 10_000,
   });
 }
 

@@ -29,17 +29,28 @@ export function presentedKey(req: FastifyRequest): string | undefined {
  * hot path does not hit Postgres per request; a revoked key stops working within `cacheSeconds`.
  */
 export default fp(
-  async (app, opts: { cacheSeconds: number }) => {
+  async (app, opts: { cacheSeconds: number; retryAfter: string }) => {
     const keys = keysRepository(app.db);
     const ttlMs = opts.cacheSeconds * 1000;
     const cache = new Map<string, { key: ActiveKey | undefined; until: number }>();
     const MAX_ENTRIES = 10_000;
 
-    async function lookup(key: string): Promise<ActiveKey | undefined> {
+    async function lookup(key: string, retryAfter: string): Promise<ActiveKey | undefined> {
       const now = Date.now();
       const hit = cache.get(key);
       if (hit && hit.until > now) return hit.key;
-      const found = await keys.findActive(key);
+      let found: ActiveKey | undefined;
+      try {
+        found = await keys.findActive(key);
+      } catch (err) {
+        // Postgres unreachable: a key seen recently keeps its last answer (plays still reach Kafka,
+        // which does not need the database); an unknown key cannot be checked, so the client retries.
+        if (hit) return hit.key;
+        app.log.warn({ err: { message: (err as Error).message } }, 'API key lookup failed');
+        throw new HttpError(503, Codes.authUnavailable, 'cannot check the API key right now; nothing was accepted, retry later', {
+          'Retry-After': retryAfter,
+        });
+      }
       if (cache.size >= MAX_ENTRIES) cache.clear(); // bounded: unknown keys can't grow it without limit
       if (ttlMs > 0) cache.set(key, { key: found, until: now + ttlMs });
       return found;
@@ -51,7 +62,7 @@ export default fp(
       const key = presentedKey(req);
       if (!key) throw new HttpError(401, Codes.unauthorized, 'missing API key: send Authorization: Bearer <key>');
       if (key.length > 256) throw new HttpError(401, Codes.unauthorized, 'unknown or revoked API key');
-      const found = await lookup(key);
+      const found = await lookup(key, opts.retryAfter);
       if (!found) throw new HttpError(401, Codes.unauthorized, 'unknown or revoked API key');
       req.principal = found;
     });

@@ -11,7 +11,13 @@ declare module 'fastify' {
 /** Postgres, used by ingest only to look up API keys (through the cache in auth.ts). */
 export default fp(
   async (app, opts: { config: IngestConfig }) => {
-    const db = createDb({ url: opts.config.databaseUrl, poolMax: 4, applicationName: 'playlog-ingest', statementTimeoutMs: 5_000 });
+    const db = createDb({
+      url: opts.config.databaseUrl,
+      poolMax: 4,
+      applicationName: 'playlog-ingest',
+      statementTimeoutMs: 5_000,
+      acquireTimeoutMs: 2_000,
+    });
     app.decorate('db', db);
     app.addHook('onClose', async () => {
       await db.destroy();

@@ -29,6 +29,7 @@ const V12_HTTP_CODES: Record<string, number> = {
   [Codes.notFound]: 1001,
   [Codes.overloaded]: 9001,
   [Codes.kafkaUnavailable]: 9001,
+  [Codes.authUnavailable]: 9001,
   [Codes.internal]: 9000,
 };
 

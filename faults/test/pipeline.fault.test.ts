@@ -1,0 +1,182 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { groupProgress } from '@playlog/kafka';
+import { normalizePlay } from '@playlog/schema';
+import {
+  createKey,
+  eventually,
+  freePort,
+  freshDatabase,
+  freshTopic,
+  run,
+  stack,
+  startProcess,
+  uniqueName,
+  type RunningProcess,
+} from '@playlog/testing';
+
+/**
+ * The fault suite: load through the real ingest and loader processes while the broker is stopped and
+ * restarted, Postgres restarted, the loader SIGKILLed repeatedly, ingest SIGTERMed under load and
+ * restarted, and ingest overloaded. An oracle records every play a client got a 2xx for; after
+ * recovery each must be in Postgres exactly once. Prints a results table.
+ */
+const CLIENT = 'oracle';
+const stackCmd = (cmd: string) => run('bash', ['tools/stack/stack.sh', cmd]);
+
+t.test('every acknowledged play is stored exactly once, whatever fails', async (t) => {
+  const { url, db } = await freshDatabase(t);
+  const topic = await freshTopic(t, 3);
+  const group = uniqueName('oracle-loader');
+  const key = await createKey(db, CLIENT);
+  const ingestPort = await freePort();
+  t.teardown(async () => {
+    await stackCmd('start-kafka');
+    await stackCmd('start-pg');
+  });
+  const env = { KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, DATABASE_URL: url, LOG_LEVEL: 'error' };
+  const startIngest = () =>
+    startProcess(t, 'node', ['apps/ingest/dist/main.js'], {
+      ...env,
+      PORT: String(ingestPort),
+      KAFKA_DELIVERY_TIMEOUT_MS: '5000',
+      CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
+      KAFKA_MAX_IN_FLIGHT: '20000',
+    });
+  const startLoader = async () =>
+    startProcess(t, 'node', ['apps/loader/dist/main.js'], {
+      ...env,
+      LOADER_PORT: String(await freePort()),
+      LOADER_BATCH_SIZE: '2000',
+      LOADER_BATCH_WAIT_MS: '200',
+    });
+  let ingest: RunningProcess = startIngest();
+  let loader = await startLoader();
+  const base = `http://127.0.0.1:${ingestPort}`;
+  await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, 'ingest ready');
+
+  // --- the clients and the oracle
+  const accepted = new Set<string>();
+  const status = new Map<string, number>();
+  const count = (k: string) => status.set(k, (status.get(k) ?? 0) + 1);
+  let seq = 0;
+  let workers = 4;
+  let batch = 50;
+  let running = true;
+  const client = async (w: number) => {
+    while (running) {
+      if (w >= workers) {
+        await sleep(50);
+        continue;
+      }
+      const now = Date.now();
+      const plays = Array.from({ length: batch }, () => {
+        const n = seq++;
+        return {
+          logType: 'subscription',
+          userId: `u${n % 997}`,
+          country: 'GB',
+          trackId: n,
+          releaseId: 1,
+          formatId: 1,
+          playMode: 'online',
+          dateTimePlayed: new Date(now - 60_000 - (n % 1000)).toISOString(),
+          totalTimePlayed: n % 120,
+        };
+      });
+      try {
+        const res = await fetch(`${base}/v1/play-logs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ plays }),
+        });
+        await res.arrayBuffer();
+        count(String(res.status));
+        if (res.status === 202) {
+          for (const p of plays) {
+            const r = normalizePlay(p, { client: CLIENT, apiKeyName: 'x', now, clockSkewMs: 0 });
+            if (r.ok) accepted.add(r.play.playId);
+          }
+        }
+      } catch {
+        count('connection error');
+        await sleep(100);
+      }
+    }
+  };
+  const clients = Promise.all(Array.from({ length: 24 }, (_, w) => client(w)));
+
+  const faults: string[] = [];
+  const phase = async (name: string, fn: () => Promise<void>) => {
+    const before = accepted.size;
+    const started = Date.now();
+    await fn();
+    faults.push(`| ${name} | ${((Date.now() - started) / 1000).toFixed(1)} s | ${accepted.size - before} |`);
+  };
+
+  await phase('baseline load', () => sleep(3_000));
+  await phase('broker stopped 5 s, restarted', async () => {
+    t.equal((await stackCmd('stop-kafka')).code, 0);
+    await sleep(5_000);
+    t.equal((await stackCmd('start-kafka')).code, 0);
+    await eventually(async () => (await fetch(`${base}/readyz`)).ok, 60_000, 'ingest ready after the broker restart');
+  });
+  await phase('Postgres stopped 4 s, restarted', async () => {
+    t.equal((await stackCmd('stop-pg')).code, 0);
+    await sleep(4_000);
+    t.equal((await stackCmd('start-pg')).code, 0);
+    await sleep(2_000);
+  });
+  await phase('loader SIGKILL ×3, restarted each time', async () => {
+    for (let i = 0; i < 3; i++) {
+      await sleep(1_500);
+      await loader.stop('SIGKILL');
+      loader = await startLoader();
+    }
+  });
+  await phase('ingest SIGTERM under load, restarted', async () => {
+    t.equal(await ingest.stop('SIGTERM'), 0, 'ingest drained and exited 0 under load');
+    ingest = startIngest();
+    await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, 'ingest ready again');
+    await sleep(2_000);
+  });
+  await phase('overload: 24 clients × 1000-play batches', async () => {
+    workers = 24;
+    batch = 1_000;
+    await sleep(8_000);
+    workers = 4;
+    batch = 50;
+  });
+  running = false;
+  await clients;
+
+  // --- recovery, then the oracle's verdict
+  await eventually(
+    async () => (await groupProgress(stack.brokers, topic, group)).partitions.every((p) => p.committed >= p.end),
+    180_000,
+    'loader caught up',
+  );
+  const stored = await db('plays').where({ client: CLIENT }).select('play_id');
+  const storedIds = new Set(stored.map((r) => r.play_id as string));
+  const lost = [...accepted].filter((id) => !storedIds.has(id)).length;
+  const duplicated = stored.length - storedIds.size;
+  const table = [
+    '| phase | took | plays acknowledged |',
+    '|---|---|---|',
+    ...faults,
+    '',
+    `responses: ${[...status].map(([k, v]) => `${k}: ${v}`).join(', ')}`,
+    `plays acknowledged (2xx): ${accepted.size}; rows stored: ${stored.length} (distinct ${storedIds.size}); acknowledged but lost: ${lost}; duplicated: ${duplicated}`,
+  ].join('\n');
+  t.comment(`\n${table}`);
+  t.ok(accepted.size > 10_000, `load was real: ${accepted.size} plays acknowledged`);
+  t.equal(lost, 0, 'no acknowledged play lost');
+  t.equal(duplicated, 0, 'no play stored twice');
+  t.ok((status.get('503') ?? 0) > 0, 'the broker outage was answered with 503s');
+  t.notOk(
+    [...status.keys()].some((k) => k.startsWith('5') && k !== '503'),
+    'no 5xx other than 503',
+  );
+  t.equal(ingest.child.exitCode, null, 'ingest running at the end');
+  t.equal(loader.child.exitCode, null, 'loader running at the end');
+});
