@@ -68,7 +68,7 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
   app.setErrorHandler((err, req, reply) => {
-    const e = toHttpError(err as Parameters<typeof toHttpError>[0]);
+    const e = toHttpError(err as Parameters<typeof toHttpError>[0], req.routeOptions.bodyLimit);
     if (e.statusCode >= 500 && e.statusCode !== 503) req.log.error({ err }, 'request failed');
     return reply
       .code(e.statusCode)

@@ -61,12 +61,16 @@ interface FastifyLikeError {
  * Fastify's own errors (body too large, bad JSON, unsupported media type, schema validation) get
  * PLAYLOG_ codes; anything unexpected becomes a 500 whose message reveals nothing internal.
  */
-export function toHttpError(err: FastifyLikeError): HttpError {
+export function toHttpError(err: FastifyLikeError, bodyLimit?: number): HttpError {
   if (err instanceof HttpError) return err;
   const status = err.statusCode ?? 500;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpError(413, Codes.tooLarge, err.message);
+      return new HttpError(
+        413,
+        Codes.tooLarge,
+        bodyLimit ? `request body is over this route's limit of ${bodyLimit} bytes (after decompression)` : err.message,
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return status === 415

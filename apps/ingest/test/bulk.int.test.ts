@@ -88,6 +88,7 @@ t.test('bulk route on the real broker', async (t) => {
     });
     t.equal(res.statusCode, 413);
     t.equal(res.json().code, 'PLAYLOG_PAYLOAD_TOO_LARGE');
+    t.equal(res.json().message, "request body is over this route's limit of 10485760 bytes (after decompression)", 'says the limit');
   });
 
   t.test('client errors have stable codes, never a 5xx', async (t) => {

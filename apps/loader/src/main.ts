@@ -55,7 +55,10 @@ async function main(): Promise<void> {
 
   const lagTimer = setInterval(() => {
     consumer.lag().then(
-      (parts) => parts.forEach((p) => metrics.lag.set({ partition: String(p.partition) }, p.lag)),
+      (parts) => {
+        metrics.lag.reset(); // partitions lost in a rebalance must not keep their last lag
+        parts.forEach((p) => metrics.lag.set({ partition: String(p.partition) }, p.lag));
+      },
       () => undefined,
     );
   }, 10_000);

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 
 
 export function loaderMetrics(registry: Registry) {
   collectDefaultMetrics({ register: registry });
-  return {
+  const m = {
     rows: new Counter({
       name: 'playlog_loader_rows_total',
       help: 'Plays handled by the loader, by outcome (inserted, duplicate, dead_lettered)',
@@ -51,6 +51,10 @@ export function loaderMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // Known label values start at 0, so the first dead letter or duplicate shows up in increase().
+  for (const outcome of ['inserted', 'duplicate', 'dead_lettered']) m.rows.inc({ outcome }, 0);
+  for (const reason of ['unparsable', 'invalid', 'unstorable']) m.dlq.inc({ reason }, 0);
+  return m;
 }
 
 export type LoaderMetrics = ReturnType<typeof loaderMetrics>;

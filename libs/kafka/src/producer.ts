@@ -95,6 +95,7 @@ export class PlayProducer {
       }),
       reachable: new Gauge({ name: 'playlog_kafka_broker_reachable', help: '1 when the broker answered recently', registers: [r] }),
     };
+    for (const reason of ['queue_full', 'produce_error', 'timeout', 'broker']) this.metrics.failed.inc({ reason }, 0);
     this.producer.on('delivery-report', (err, report) => this.onDelivery(err, report));
     this.producer.on('event.error', (err) => {
       if (err.code === Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN || err.code === Kafka.CODES.ERRORS.ERR__TRANSPORT) {

@@ -40,6 +40,12 @@ export async function freshDatabase(t: Teardown): Promise<{ url: string; db: Kne
   await migrateLatest(db);
   t.teardown(async () => {
     await db.destroy();
+    // Let the test's own connections finish closing first; force only what is left after 3 s.
+    for (let i = 0; i < 30; i++) {
+      const r = await admin.raw('select count(*)::int as n from pg_stat_activity where datname = ?', [name]);
+      if (r.rows[0].n === 0) break;
+      await sleep(100);
+    }
     await admin.raw(`drop database if exists ${name} with (force)`);
     await admin.destroy();
   });

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { PlayErrorCode } from '@playlog/schema';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 declare module 'fastify' {
@@ -37,6 +38,11 @@ export default fp(
       labelNames: ['route', 'code'],
       registers: [registry],
     });
+    // Known label values start at 0, so the first rejection or failure shows up in increase().
+    for (const route of ['bulk', 'subscription', 'catalogue']) {
+      for (const outcome of ['accepted', 'rejected', 'failed']) plays.inc({ route, outcome }, 0);
+      for (const code of Object.values(PlayErrorCode)) rejected.inc({ route, code }, 0);
+    }
     app.decorate('metrics', { registry, plays, rejected });
 
     app.addHook('onResponse', async (req, reply) => {

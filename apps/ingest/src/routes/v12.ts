@@ -46,7 +46,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
   acceptGzip(app);
 
   app.setErrorHandler((err, req, reply) => {
-    const e = toHttpError(err as Parameters<typeof toHttpError>[0]);
+    const e = toHttpError(err as Parameters<typeof toHttpError>[0], req.routeOptions.bodyLimit);
     if (e.statusCode >= 500) req.log.error({ err }, 'request failed');
     return reply
       .code(e.statusCode)
