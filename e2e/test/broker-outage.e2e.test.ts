@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createKey, eventually, freePort, freshDatabase, freshTopic, run, stack, startProcess } from '@playlog/testing';
+import { createKey, eventually, freshDatabase, freshTopic, run, stack, startApp } from '@playlog/testing';
 
 const stackCmd = (cmd: string) => run('bash', ['tools/stack/stack.sh', cmd]);
 
@@ -11,17 +11,13 @@ t.test('broker down: 503 + Retry-After; broker back: 202 again', async (t) => {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
   const key = await createKey(db, 'outage');
-  const port = await freePort();
-  const ingest = startProcess(t, 'node', ['apps/ingest/dist/main.js'], {
+  const { proc: ingest, base } = await startApp(t, 'ingest', {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
     DATABASE_URL: url,
-    PORT: String(port),
     KAFKA_DELIVERY_TIMEOUT_MS: '3000',
     LOG_LEVEL: 'warn',
   });
-  const base = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, 'ingest ready');
   t.teardown(() => stackCmd('start-kafka')); // never leave the shared broker down
 
   const post = () =>

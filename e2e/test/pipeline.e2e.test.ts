@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { eventually, freePort, freshDatabase, freshTopic, run, stack, startProcess, uniqueName } from '@playlog/testing';
+import { eventually, freshDatabase, freshTopic, run, stack, startApp, uniqueName } from '@playlog/testing';
 
 /**
  * The whole pipeline as separate processes, as in production: the built ingest, loader, keys CLI and
@@ -29,17 +29,8 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
   const key = created.stdout.trimEnd().split('\n').at(-1)!;
   t.match(key, /^plk_/, 'the key is the last line of stdout');
 
-  const ingestPort = await freePort();
-  const loaderPort = await freePort();
-  const ingest = startProcess(t, 'node', ['apps/ingest/dist/main.js'], { ...env, PORT: String(ingestPort) });
-  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], {
-    ...env,
-    LOADER_PORT: String(loaderPort),
-    LOADER_BATCH_WAIT_MS: '200',
-  });
-  const base = `http://127.0.0.1:${ingestPort}`;
-  await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, `ingest ready\n${ingest.output()}`);
-  await eventually(async () => (await fetch(`http://127.0.0.1:${loaderPort}/readyz`)).ok, 30_000, `loader ready\n${loader.output()}`);
+  const { proc: ingest, base } = await startApp(t, 'ingest', env);
+  const { proc: loader } = await startApp(t, 'loader', { ...env, LOADER_BATCH_WAIT_MS: '200' });
 
   // Yesterday (UTC), hand-placed: 3 distinct plays of track 7 (one sent twice), one of track 8.
   const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);

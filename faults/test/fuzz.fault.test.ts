@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import t from 'tap';
-import { createKey, eventually, freePort, freshDatabase, freshTopic, stack, startProcess } from '@playlog/testing';
+import { createKey, freshDatabase, freshTopic, stack, startApp } from '@playlog/testing';
 
 /**
  * Bad input at scale against the real ingest process: malformed JSON, wrong types, huge numbers,
@@ -46,16 +46,13 @@ t.test(`${TOTAL} bad requests: no 5xx, no crash, RSS bounded`, async (t) => {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
   const key = await createKey(db, 'fuzz');
-  const port = await freePort();
-  const ingest = startProcess(t, 'node', ['apps/ingest/dist/main.js'], {
+  const { proc: ingest, port } = await startApp(t, 'ingest', {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
     DATABASE_URL: url,
-    PORT: String(port),
     LOG_LEVEL: 'error',
     CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
   });
-  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 30_000, 'ingest ready');
   const pid = ingest.child.pid!;
 
   const auth = { authorization: `Bearer ${key}` };

@@ -65,13 +65,13 @@ export async function createKey(db: Knex, client: string, name = 'test'): Promis
 }
 
 /** Polls `probe` until it returns a truthy value or the time runs out. */
-export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await probe();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (err) {
       last = err;
     }
@@ -132,4 +132,22 @@ export function run(
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Starts a built app (`ingest` or `loader`) as a process on a free (or given) port and waits for its
+ * /readyz. Stopped when the test ends.
+ */
+export async function startApp(
+  t: Teardown,
+  app: 'ingest' | 'loader',
+  env: Record<string, string>,
+  port?: number,
+): Promise<{ proc: RunningProcess; port: number; base: string }> {
+  const p = port ?? (await freePort());
+  const portVar = app === 'ingest' ? 'PORT' : 'LOADER_PORT';
+  const proc = startProcess(t, 'node', [`apps/${app}/dist/main.js`], { ...env, [portVar]: String(p) });
+  const base = `http://127.0.0.1:${p}`;
+  await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, `${app} ready\n${proc.output()}`);
+  return { proc, port: p, base };
 }
