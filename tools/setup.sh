@@ -24,6 +24,10 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
   || { echo "setup: Node.js >= 20.19 is required (found $(node -v))" >&2; exit 1; }
 
 # npm ci only when the lockfile changed since the last install (node-rdkafka's native build takes minutes).
+# One install at a time: a demo and a test run started together must not both rewrite node_modules.
+mkdir -p .stack
+exec 8>.stack/setup.lock
+command -v flock >/dev/null && flock -w 900 8
 stamp=node_modules/.playlog-lock-hash
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" || ! -f node_modules/node-rdkafka/build/Release/node-librdkafka.node ]]; then

@@ -29,7 +29,7 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
   const key = created.stdout.trimEnd().split('\n').at(-1)!;
   t.match(key, /^plk_/, 'the key is the last line of stdout');
 
-  const { proc: ingest, base } = await startApp(t, 'ingest', env);
+  const { proc: ingest, base } = await startApp(t, 'ingest', { ...env, LOG_REQUESTS: 'true' });
   const { proc: loader } = await startApp(t, 'loader', { ...env, LOADER_BATCH_WAIT_MS: '200' });
 
   // Yesterday (UTC), hand-placed: 3 distinct plays of track 7 (one sent twice), one of track 8.

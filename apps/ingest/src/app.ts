@@ -26,6 +26,7 @@ export interface BuildOptions {
 export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.logger,
+    disableRequestLogging: !config.logRequests,
     // Slow clients cannot hold a connection open forever (slowloris).
     requestTimeout: 60_000,
     connectionTimeout: 120_000,

@@ -7,6 +7,8 @@ export const ingestConfigSpec = {
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
   databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
   logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),
+  /** One log line per request and response. Off by default: at this volume it costs more than the work. */
+  logRequests: env.bool('LOG_REQUESTS', false),
   /** How far in the future a dateTimePlayed may be, for clients whose clocks run fast. */
   clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
   /** Largest request body after decompression, bulk route. */

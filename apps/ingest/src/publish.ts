@@ -29,7 +29,7 @@ export function playContext(req: FastifyRequest, cfg: IngestConfig): PlayContext
  * client's retry is deduplicated by play id.
  */
 export async function publishPlays(app: FastifyInstance, cfg: IngestConfig, route: string, plays: Play[]): Promise<void> {
-  const messages = plays.map((p) => ({ key: p.playId, value: encodePlay(p), headers: { 'play-id': p.playId, client: p.client } }));
+  const messages = plays.map((p) => ({ key: p.playId, value: encodePlay(p), headers: [{ 'play-id': p.playId }] }));
   try {
     await app.producer.send(cfg.kafkaTopic, messages);
   } catch (err) {

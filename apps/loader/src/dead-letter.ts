@@ -1,4 +1,4 @@
-import type { ConsumedMessage, PlayProducer } from '@playlog/kafka';
+import type { ConsumedMessage, OutgoingMessage, PlayProducer } from '@playlog/kafka';
 
 export interface DeadLetter {
   message: ConsumedMessage;
@@ -15,14 +15,14 @@ export function deadLetters(producer: PlayProducer, topic: string) {
     async send(letters: DeadLetter[]): Promise<void> {
       await producer.send(
         topic,
-        letters.map(({ message: m, reason }) => ({
+        letters.map(({ message: m, reason }): OutgoingMessage => ({
           key: m.key ? m.key.toString() : `${m.topic}:${m.partition}:${m.offset}`,
           value: m.value ?? Buffer.alloc(0),
-          headers: {
-            'dlq-reason': reason.slice(0, 1_000),
-            'dlq-source': `${m.topic}/${m.partition}/${m.offset}`,
-            'dlq-at': new Date().toISOString(),
-          },
+          headers: [
+            { 'dlq-reason': reason.slice(0, 1_000) },
+            { 'dlq-source': `${m.topic}/${m.partition}/${m.offset}` },
+            { 'dlq-at': new Date().toISOString() },
+          ],
         })),
       );
     },

@@ -6,7 +6,8 @@ import { KafkaError, KAFKA_QUEUE_FULL, unavailable, type KafkaLogger } from './e
 export interface OutgoingMessage {
   key: string;
   value: Buffer;
-  headers?: Record<string, string>;
+  /** Kafka headers, one single-entry object each (node-rdkafka's shape, passed through as is). */
+  headers?: Kafka.MessageHeader[];
 }
 
 export interface ProducerOptions {
@@ -152,9 +153,8 @@ export class PlayProducer {
       };
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
-        const headers = m.headers ? Object.entries(m.headers).map(([k, v]) => ({ [k]: v })) : undefined;
         try {
-          this.producer.produce(topic, null, m.value, m.key, Date.now(), pending, headers);
+          this.producer.produce(topic, null, m.value, m.key, Date.now(), pending, m.headers);
           this.inFlight++;
         } catch (err) {
           // Synchronous refusal (queue full, unknown topic...): the rest of this batch is not sent; the

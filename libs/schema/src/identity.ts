@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A play's identity: the client's own `playId` when it sends one, otherwise the client, log type,
@@ -20,7 +20,7 @@ export function playIdentity(p: IdentityParts): string {
     p.clientPlayId !== null
       ? `id\u0000${p.client}\u0000${p.clientPlayId}`
       : `play\u0000${p.client}\u0000${p.logType}\u0000${p.userId}\u0000${p.trackId}\u0000${p.instant}`;
-  const b = createHash('sha256').update(material, 'utf8').digest();
+  const b = hash('sha256', material, 'buffer');
   b[6] = (b[6]! & 0x0f) | 0x80; // version 8
   b[8] = (b[8]! & 0x3f) | 0x80; // RFC 9562 variant
   const h = b.toString('hex', 0, 16);
