@@ -16,6 +16,12 @@ interface Decoded {
   message: ConsumedMessage;
 }
 
+interface Batch {
+  messages: ConsumedMessage[];
+  good: Decoded[];
+  dead: DeadLetter[];
+}
+
 /** SQLSTATE classes that mean "this data cannot be stored", as opposed to "the database is unwell". */
 function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -80,17 +86,28 @@ export class LoadLoop {
     await sleep(ms, undefined, { signal: this.wake.signal }).catch(() => undefined);
   }
 
+  /**
+   * Two batches in flight at most: while batch N is written to Postgres, batch N+1 is read and decoded,
+   * so the loader's CPU work and the database's overlap instead of taking turns. Writes (and so offset
+   * commits) stay strictly one after the other, in order.
+   */
   private async loop(): Promise<void> {
+    let writing: Promise<void> = Promise.resolve();
     while (!this.stopping) {
+      const batch = await this.collect();
+      this.tick();
+      if (batch.length === 0) continue;
+      const decoded = this.decode(batch);
+      await writing;
+      if (this.stopping) break; // the batch in hand is not committed: it is read again next time
       const wait = this.throttle.delayMs();
       if (wait > 0) {
         this.metrics.throttleSeconds.inc(wait / 1000);
         await this.pause(wait);
       }
-      const batch = await this.collect();
-      this.tick();
-      if (batch.length > 0) await this.handle(batch);
+      writing = this.store(decoded);
     }
+    await writing;
   }
 
   /** Reads until the batch is full or batchWaitMs has passed since the first message. */
@@ -108,7 +125,7 @@ export class LoadLoop {
     return batch;
   }
 
-  private async handle(messages: ConsumedMessage[]): Promise<void> {
+  private decode(messages: ConsumedMessage[]): Batch {
     const good: Decoded[] = [];
     const dead: DeadLetter[] = [];
     for (const message of messages) {
@@ -118,6 +135,11 @@ export class LoadLoop {
         dead.push({ message, reason: (err as Error).message });
       }
     }
+    return { messages, good, dead };
+  }
+
+  /** Writes a decoded batch (retrying while the database is down), dead-letters, then commits offsets. */
+  private async store({ messages, good, dead }: Batch): Promise<void> {
     const startedAt = Date.now();
     const refused = await this.retrying('write batch', () => this.write(good));
     if (!refused) return; // stopping while the database was down: nothing committed, read again next time

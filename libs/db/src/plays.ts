@@ -98,7 +98,8 @@ export function playsWriter(pool: pg.Pool) {
       try {
         await ensurePartitions(client, partitionDays(plays));
         await client.query('begin');
-        await client.query('create temp table plays_stage (like plays including defaults) on commit drop');
+        // One staging table per connection, emptied at each commit: no DDL churn per batch.
+        await client.query('create temp table if not exists plays_stage (like plays including defaults) on commit delete rows');
         const copy = client.query(copyStreams.from(`copy plays_stage (${COLUMNS.join(',')}) from stdin with (format csv)`));
         await pipeline(Readable.from(batchLines(plays)), copy);
         const res = await client.query(`insert into plays select * from plays_stage on conflict do nothing`);
