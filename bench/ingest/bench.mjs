@@ -1,0 +1,481 @@
+// bench/ingest (issue 4): Playlog's ingest routes against bare Fastify baselines, over the same plays,
+// then an overload check whose accepted plays are verified by id on the Kafka topic.
+// Usage: bash bench/ingest/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { normalizePlay } from '@playlog/schema';
+import { playGenerator } from '../../tools/loadgen/dist/plays.js';
+import {
+  cpuSeconds,
+  fmt,
+  freePort,
+  freshDatabase,
+  freshTopic,
+  loadAvgNow,
+  machineNotes,
+  median,
+  outDir,
+  rssSampler,
+  runMain,
+  runSync,
+  stack,
+  startProcess,
+  table,
+  waitHttp,
+  yesterdayUtc,
+} from '../lib/common.mjs';
+import { readTopicKeys } from '../lib/kafka.mjs';
+
+const num = (name, dflt) => Number(process.env[name] ?? dflt);
+const cfg = {
+  duration: num('BENCH_DURATION', 10), // seconds per measured run
+  warmup: num('BENCH_WARMUP', 3), // seconds of unrecorded load per target before round 1
+  rounds: num('BENCH_ROUNDS', 3),
+  batch: num('BENCH_BATCH', 100), // plays per bulk request
+  bulkConnections: num('BENCH_BULK_CONNECTIONS', 32),
+  v12Connections: num('BENCH_V12_CONNECTIONS', 128),
+  pool: num('BENCH_POOL_PLAYS', 50_000), // distinct plays cycled through in the throughput runs
+  overloadSeconds: num('BENCH_OVERLOAD_SECONDS', 15),
+  overloadBatch: num('BENCH_OVERLOAD_BATCH', 500),
+  overloadSockets: num('BENCH_OVERLOAD_SOCKETS', 1024),
+  overloadFactor: num('BENCH_OVERLOAD_FACTOR', 3),
+  seed: num('BENCH_SEED', 4242),
+};
+const DAY = yesterdayUtc(); // deterministic plays, all inside the accepted window
+const CLIENT = 'bench';
+let overloadRuns = 0;
+
+function cannon(opts) {
+  return new Promise((res, rej) => autocannon(opts, (err, r) => (err ? rej(err) : res(r))));
+}
+
+/** The same plays as bulk bodies (cfg.batch per request) and as single-item 7digital bodies. */
+function makeBodies() {
+  const next = playGenerator({ seed: cfg.seed, day: DAY, users: 2000, tracks: 5000 });
+  const plays = Array.from({ length: cfg.pool }, () => next());
+  const bulk = [];
+  for (let i = 0; i < plays.length; i += cfg.batch) bulk.push(Buffer.from(JSON.stringify({ plays: plays.slice(i, i + cfg.batch) })));
+  // The subscription log takes country and user from the query; the rest of each play is the item.
+  const v12 = plays.map((p) => {
+    const item = { ...p, playMode: p.playMode ?? 'online' };
+    for (const f of ['logType', 'userId', 'country', 'endReason', 'playId']) delete item[f];
+    return Buffer.from(JSON.stringify({ playLogItem: [item] }));
+  });
+  return { bulk, v12 };
+}
+
+/** One fixed-connection, fixed-duration run against `target` (a started process), cycling through bodies. */
+async function measure(label, target, { url, connections, bodies, headers, playsPerRequest, duration }) {
+  let i = 0;
+  const sampler = rssSampler(target.pid, 100);
+  const cpu0 = cpuSeconds(target.pid);
+  const self0 = process.cpuUsage();
+  const r = await cannon({
+    url,
+    method: 'POST',
+    connections,
+    duration,
+    timeout: 30,
+    headers,
+    requests: [
+      {
+        setupRequest: (req) => {
+          req.body = bodies[i++ % bodies.length];
+          return req;
+        },
+      },
+    ],
+  });
+  const rss = sampler.stop();
+  const cpu = cpuSeconds(target.pid) - cpu0;
+  const self = process.cpuUsage(self0);
+  const ok = r['2xx'];
+  return {
+    label,
+    connections,
+    reqPerSec: ok / r.duration,
+    eventsPerSec: (ok * playsPerRequest) / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
+    rssMiB: rss,
+    serverCpuPerSec: cpu / r.duration,
+    loadgenCpuPerSec: (self.user + self.system) / 1e6 / r.duration,
+    duration: r.duration,
+  };
+}
+
+async function startIngest(env, logFile) {
+  const port = await freePort();
+  const proc = startProcess('node', ['apps/ingest/dist/main.js'], {
+    env: { PORT: String(port), HOST: '127.0.0.1', KAFKA_BROKERS: stack.brokers, ...env },
+    logFile,
+  });
+  await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000, proc);
+  return { proc, base: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * One POST over a keep-alive agent; resolves with the status (or 'timeout'/'error') and the body of a 207.
+ */
+function safeCode(body) {
+  try {
+    return JSON.parse(body).code ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function post(agent, url, headers, body, timeoutMs) {
+  return new Promise((res) => {
+    const t0 = performance.now();
+    const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': body.length } }, (resp) => {
+      const chunks = [];
+      resp.on('data', (c) => chunks.push(c));
+      resp.on('end', () =>
+        res({
+          status: resp.statusCode,
+          body: resp.statusCode === 200 || resp.statusCode === 202 ? '' : Buffer.concat(chunks).toString(),
+          ms: performance.now() - t0,
+        }),
+      );
+      resp.on('error', () => res({ status: 'error', ms: performance.now() - t0 }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => res({ status: e.message === 'timeout' ? 'timeout' : 'error', ms: performance.now() - t0 }));
+    req.end(body);
+  });
+}
+
+/**
+ * Overload, open loop: `rate` requests/s of B unique plays each (body k = plays k·B … k·B+B-1 of a seeded
+ * generator, made before the run), sent on schedule whether or not earlier ones were answered (up to
+ * cfg.overloadSockets connections; beyond that requests wait in the client). Afterwards every play of
+ * every 2xx'd body must be on the topic.
+ */
+async function overload(label, ingestEnv, key, rate, out) {
+  const B = cfg.overloadBatch;
+  const nBodies = Math.ceil(rate * cfg.overloadSeconds) + 1;
+  const seed = cfg.seed + 1 + overloadRuns++; // each overload run sends plays no other run sent
+  const gen = playGenerator({ seed, day: DAY, users: 2000, tracks: 5000 });
+  const bodies = Array.from({ length: nBodies }, () => Buffer.from(JSON.stringify({ plays: Array.from({ length: B }, () => gen()) })));
+  const topic = await freshTopic('bench-ingest-over');
+  const logFile = join(out, `ingest-${label}.log`);
+  const { proc, base } = await startIngest({ ...ingestEnv, KAFKA_TOPIC: topic }, logFile);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.overloadSockets });
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const url = `${base}/v1/play-logs`;
+  const accepted = new Map(); // body index -> indexes of plays accepted (null: all)
+  const statusCodes = {};
+  const latencies = [];
+  const pending = [];
+  let maxOutstanding = 0;
+  let outstanding = 0;
+  const sampler = rssSampler(proc.pid, 100);
+  const gauges = { maxInFlight: 0, maxLoopLagMs: 0 };
+  const metricsPoll = setInterval(() => {
+    fetch(`${base}/metrics`)
+      .then((m) => m.text())
+      .then((t) => {
+        const inFlight = Number(/^playlog_kafka_producer_in_flight_messages (\S+)/m.exec(t)?.[1] ?? 0);
+        const lag = Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(t)?.[1] ?? 0) * 1000;
+        gauges.maxInFlight = Math.max(gauges.maxInFlight, inFlight);
+        gauges.maxLoopLagMs = Math.max(gauges.maxLoopLagMs, lag);
+        gauges.queueFull = Number(/^playlog_kafka_delivery_failures_total\{reason="queue_full"\} (\S+)/m.exec(t)?.[1] ?? 0);
+      })
+      .catch(() => undefined);
+  }, 500);
+  const started = performance.now();
+  let sent = 0;
+  while (sent < nBodies) {
+    const due = Math.min(nBodies, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const b = sent;
+      outstanding++;
+      maxOutstanding = Math.max(maxOutstanding, outstanding);
+      pending.push(
+        post(agent, url, headers, bodies[b], 30_000).then((r) => {
+          outstanding--;
+          const code = r.status >= 400 ? ` ${safeCode(r.body)}` : '';
+          statusCodes[`${r.status}${code}`] = (statusCodes[`${r.status}${code}`] ?? 0) + 1;
+          if (typeof r.status === 'number') latencies.push(r.ms);
+          if (r.status === 202) accepted.set(b, null);
+          else if (r.status === 207) {
+            const bad = new Set(JSON.parse(r.body).errors.map((e) => e.index));
+            accepted.set(
+              b,
+              Array.from({ length: B }, (_, j) => j).filter((j) => !bad.has(j)),
+            );
+          }
+        }),
+      );
+    }
+    await sleep(10);
+  }
+  const sendSeconds = (performance.now() - started) / 1000;
+  await Promise.all(pending);
+  const elapsed = (performance.now() - started) / 1000;
+  clearInterval(metricsPoll);
+  agent.destroy();
+  const aliveAfterLoad = proc.running();
+  const rss = sampler.stop();
+  const exit = await proc.stop('SIGTERM');
+  latencies.sort((x, y) => x - y);
+  const pct = (q) => (latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]) : NaN);
+  const r = {
+    statusCodeStats: Object.fromEntries(Object.entries(statusCodes).map(([c, n]) => [c, { count: n }])),
+    errors: 0,
+    timeouts: statusCodes.timeout ?? 0,
+    latency: { p50: pct(0.5), p99: pct(0.99) },
+  };
+  const k = sent;
+
+  // The ids of the accepted plays, recomputed from the same seeded sequence.
+  const regen = playGenerator({ seed, day: DAY, users: 2000, tracks: 5000 });
+  const ctx = { client: CLIENT, apiKeyName: 'default', now: Date.now(), clockSkewMs: 300_000 };
+  const acceptedIds = new Set();
+  for (let b = 0; b < nBodies; b++) {
+    const plays = Array.from({ length: B }, () => regen());
+    if (!accepted.has(b)) continue;
+    const which = accepted.get(b) ?? plays.map((_, j) => j);
+    for (const j of which) {
+      const n = normalizePlay(plays[j], ctx);
+      if (!n.ok) throw new Error(`generated play not valid: ${n.error.message}`);
+      acceptedIds.add(n.play.playId);
+    }
+  }
+  const onTopic = await readTopicKeys(topic);
+  let missing = 0;
+  for (const id of acceptedIds) if (!onTopic.keys.has(id)) missing++;
+  return {
+    label,
+    env: ingestEnv,
+    rate,
+    connections: cfg.overloadSockets,
+    batch: B,
+    seconds: elapsed,
+    sendSeconds,
+    requestsSent: k,
+    maxOutstanding,
+    gauges,
+    offeredPlaysPerSec: (k * B) / sendSeconds,
+    statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([c, v]) => [c, v.count])),
+    errors: r.errors,
+    timeouts: r.timeouts,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    acceptedRequests: accepted.size,
+    acceptedPlays: acceptedIds.size,
+    acceptedPlaysPerSec: acceptedIds.size / elapsed,
+    messagesOnTopic: onTopic.count,
+    distinctKeysOnTopic: onTopic.keys.size,
+    acceptedMissingFromKafka: missing,
+    rssMiB: rss,
+    aliveAfterLoad,
+    exit,
+  };
+}
+
+async function main() {
+  const out = outDir('ingest');
+  const notes = await machineNotes();
+  console.log(`bench/ingest: ${JSON.stringify(cfg)}\n${notes}`);
+
+  const db = await freshDatabase('bench_ingest');
+  const key = runSync('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', CLIENT], { DATABASE_URL: db.url })
+    .trim()
+    .split('\n')
+    .pop();
+  const topic = await freshTopic('bench-ingest');
+  const { bulk, v12 } = makeBodies();
+  console.log(`plays: ${cfg.pool} (${bulk.length} bulk bodies of ${cfg.batch}, ${v12.length} single-item bodies), day ${DAY}`);
+
+  // Throughput runs measure capacity: the per-client rate limit (default 50 000 plays/s) is switched off.
+  // Request logs at the default level (info) are written, to /dev/null.
+  const ingestEnv = { DATABASE_URL: db.url, KAFKA_TOPIC: topic, CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0' };
+  const ingest = await startIngest(ingestEnv, undefined);
+  const barePort = await freePort();
+  const bare = startProcess('node', ['bench/ingest/bare-server.mjs'], { env: { PORT: String(barePort) } });
+  const bareBase = `http://127.0.0.1:${barePort}`;
+  await waitHttp(`${bareBase}/healthz`, 15_000, bare);
+
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const V12_PATH = '/1.2/user/subscription/log?country=GB&userId=u';
+  const scenarios = {
+    a: {
+      label: '(a) ingest bulk',
+      proc: ingest.proc,
+      url: `${ingest.base}/v1/play-logs`,
+      connections: cfg.bulkConnections,
+      bodies: bulk,
+      plays: cfg.batch,
+    },
+    b: {
+      label: '(b) bare bulk + TypeBox',
+      proc: bare,
+      url: `${bareBase}/v1/play-logs`,
+      connections: cfg.bulkConnections,
+      bodies: bulk,
+      plays: cfg.batch,
+    },
+    c: {
+      label: '(c) ingest 7digital 1-item',
+      proc: ingest.proc,
+      url: `${ingest.base}${V12_PATH}`,
+      connections: cfg.v12Connections,
+      bodies: v12,
+      plays: 1,
+    },
+    d: { label: '(d) bare POST 200', proc: bare, url: `${bareBase}${V12_PATH}`, connections: cfg.v12Connections, bodies: v12, plays: 1 },
+  };
+  const run = (id, duration) =>
+    measure(scenarios[id].label, scenarios[id].proc, {
+      url: scenarios[id].url,
+      connections: scenarios[id].connections,
+      bodies: scenarios[id].bodies,
+      headers,
+      playsPerRequest: scenarios[id].plays,
+      duration,
+    });
+
+  for (const id of ['a', 'b', 'c', 'd']) await run(id, cfg.warmup);
+  const results = { a: [], b: [], c: [], d: [] };
+  const orders = [
+    ['a', 'b', 'c', 'd'],
+    ['b', 'a', 'd', 'c'],
+  ];
+  for (let round = 0; round < cfg.rounds; round++) {
+    for (const id of orders[round % 2]) {
+      const r = await run(id, cfg.duration);
+      results[id].push(r);
+      console.log(
+        `round ${round + 1} ${r.label}: ${fmt.int(r.reqPerSec)} req/s, ${fmt.int(r.eventsPerSec)} events/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ` +
+          `non-2xx ${r.non2xx}, errors ${r.errors}, RSS ${fmt.int(r.rssMiB)} MiB, server CPU ${fmt.f2(r.serverCpuPerSec)} cores, loadgen CPU ${fmt.f2(r.loadgenCpuPerSec)}`,
+      );
+      if (!ingest.proc.running()) throw new Error('ingest exited during the throughput runs');
+    }
+  }
+  await bare.stop();
+  await ingest.proc.stop();
+
+  const med = (id, f) => median(results[id].map((r) => r[f]));
+  const summary = Object.fromEntries(
+    Object.keys(results).map((id) => [
+      id,
+      {
+        label: scenarios[id].label,
+        connections: scenarios[id].connections,
+        reqPerSec: med(id, 'reqPerSec'),
+        eventsPerSec: med(id, 'eventsPerSec'),
+        p50: med(id, 'p50'),
+        p99: med(id, 'p99'),
+        peakRssMiB: Math.max(...results[id].map((r) => r.rssMiB)),
+        serverCpu: med(id, 'serverCpuPerSec'),
+        loadgenCpu: med(id, 'loadgenCpuPerSec'),
+        non2xx: results[id].reduce((s, r) => s + r.non2xx + r.errors, 0),
+      },
+    ]),
+  );
+  const perRound = (x, y) => results[x].map((r, i) => r.eventsPerSec / results[y][i].eventsPerSec);
+  const ratios = {
+    bulk: summary.a.eventsPerSec / summary.b.eventsPerSec,
+    bulkPerRound: perRound('a', 'b'),
+    v12: summary.c.eventsPerSec / summary.d.eventsPerSec,
+    v12PerRound: perRound('c', 'd'),
+  };
+  console.log(`ratios: bulk ${fmt.f3(ratios.bulk)} (goal >= 0.6), 7digital ${fmt.f3(ratios.v12)} (goal >= 0.5)`);
+
+  // Overload at ~3x the plays/s the bulk route sustained just now, in bigger batches and with many more connections.
+  const rate = Math.max(1, Math.round((cfg.overloadFactor * summary.a.eventsPerSec) / cfg.overloadBatch));
+  const overloads = [];
+  overloads.push(await overload('overload-defaults', { DATABASE_URL: db.url }, key, rate, out));
+  overloads.push(
+    await overload(
+      'overload-shedding',
+      { DATABASE_URL: db.url, CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0', KAFKA_MAX_IN_FLIGHT: '20000', MAX_EVENT_LOOP_DELAY_MS: '100' },
+      key,
+      rate,
+      out,
+    ),
+  );
+  for (const o of overloads) console.log(`${o.label}: ${JSON.stringify(o)}`);
+
+  const report = { cfg, day: DAY, notes, loadAvgEnd: loadAvgNow(), results, summary, ratios, overloads };
+  writeFileSync(join(out, 'results.json'), JSON.stringify(report, null, 2));
+  writeFileSync(join(out, 'results.md'), markdown(report));
+  console.log(`\n${markdown(report)}`);
+  const pass = overloads.every((o) => o.acceptedMissingFromKafka === 0 && o.aliveAfterLoad);
+  return pass ? 0 : 1;
+}
+
+function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadAvgEnd }) {
+  const rows = Object.values(s).map((x) => [
+    x.label,
+    x.connections,
+    fmt.int(x.reqPerSec),
+    fmt.int(x.eventsPerSec),
+    x.p50,
+    x.p99,
+    fmt.int(x.peakRssMiB),
+    fmt.f2(x.serverCpu),
+    fmt.f2(x.loadgenCpu),
+    x.non2xx,
+  ]);
+  const per = (id) => results[id].map((r) => fmt.int(r.eventsPerSec)).join(' / ');
+  const o = overloads.map((x) => [
+    x.label,
+    `${x.rate} req/s × ${x.batch} plays = ${fmt.int(x.rate * x.batch)} plays/s for ${fmt.f1(x.sendSeconds)} s, ≤ ${x.connections} sockets`,
+    Object.entries(x.statusCodes)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', '),
+    `${fmt.int(x.acceptedPlaysPerSec)} over ${fmt.f1(x.seconds)} s`,
+    `${x.p50} / ${x.p99}`,
+    `${x.maxOutstanding}; ingest's max in-flight ${fmt.int(x.gauges.maxInFlight)}, loop lag ${fmt.int(x.gauges.maxLoopLagMs)} ms, queue-full ${fmt.int(x.gauges.queueFull ?? 0)}`,
+    fmt.int(x.rssMiB),
+    `${fmt.int(x.acceptedPlays)} / ${fmt.int(x.messagesOnTopic)} / ${fmt.int(x.distinctKeysOnTopic)} / **${x.acceptedMissingFromKafka}**`,
+    `${x.aliveAfterLoad ? 'yes' : 'NO'}, exit ${x.exit.code ?? x.exit.signal}`,
+  ]);
+  return [
+    `Medians of ${c.rounds} rounds × ${c.duration} s per target (after ${c.warmup} s warm-up each), order alternating per round.`,
+    '',
+    table(
+      ['target', 'conns', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'server CPU (cores)', 'loadgen CPU', 'non-2xx+errors'],
+      rows,
+    ),
+    '',
+    `Per round events/s: (a) ${per('a')}; (b) ${per('b')}; (c) ${per('c')}; (d) ${per('d')}.`,
+    '',
+    `- bulk (a)/(b) = **${fmt.f3(ratios.bulk)}** (goal ≥ 0.6; per round ${ratios.bulkPerRound.map(fmt.f3).join(', ')})`,
+    `- 7digital (c)/(d) = **${fmt.f3(ratios.v12)}** (goal ≥ 0.5; per round ${ratios.v12PerRound.map(fmt.f3).join(', ')})`,
+    '',
+    'Overload, open loop (unique plays; accepted = plays of 2xx responses, their ids recomputed; env per run in results.json):',
+    '',
+    table(
+      [
+        'run',
+        'offered',
+        'status codes',
+        'accepted plays/s',
+        'p50 / p99 ms',
+        'max requests outstanding; from /metrics (sampled every 0.5 s)',
+        'peak RSS MiB',
+        'accepted / msgs on topic / distinct keys / **accepted missing**',
+        'alive, exit',
+      ],
+      o,
+    ),
+    '',
+    notes,
+    `- Load average at end: ${loadAvgEnd}`,
+    '',
+  ].join('\n');
+}
+
+runMain(main, num('BENCH_DEADLINE_SECONDS', 900));

@@ -1,0 +1,113 @@
+// Where ingest's CPU goes: the built ingest under `node --cpu-prof`, loaded for BENCH_DURATION seconds on
+// one route (a fresh process per route, so each profile holds one workload), then summarised by
+// self time. Usage: bash bench/ingest/profile.sh   Writes bench/ingest/out/profile.md.
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { playGenerator } from '../../tools/loadgen/dist/plays.js';
+import {
+  cpuSeconds,
+  fmt,
+  freePort,
+  freshDatabase,
+  freshTopic,
+  outDir,
+  runMain,
+  runSync,
+  stack,
+  startProcess,
+  table,
+  waitHttp,
+  yesterdayUtc,
+} from '../lib/common.mjs';
+import { summarize } from '../lib/cpuprofile.mjs';
+
+const duration = Number(process.env.BENCH_DURATION ?? 10);
+
+async function main() {
+  const out = outDir('ingest');
+  const db = await freshDatabase('bench_ingest_prof');
+  const key = runSync('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', 'bench'], { DATABASE_URL: db.url })
+    .trim()
+    .split('\n')
+    .pop();
+  const topic = await freshTopic('bench-ingest-prof');
+  const next = playGenerator({ seed: 4242, day: yesterdayUtc(), users: 2000, tracks: 5000 });
+  const plays = Array.from({ length: 50_000 }, () => next());
+  const bulk = [];
+  for (let i = 0; i < plays.length; i += 100) bulk.push(Buffer.from(JSON.stringify({ plays: plays.slice(i, i + 100) })));
+  const v12 = plays.map((p) => {
+    const item = { ...p, playMode: p.playMode ?? 'online' };
+    for (const f of ['logType', 'userId', 'country', 'endReason', 'playId']) delete item[f];
+    return Buffer.from(JSON.stringify({ playLogItem: [item] }));
+  });
+  const sections = [];
+  for (const [route, path, bodies, connections, playsPer] of [
+    ['bulk, 100 plays per request', '/v1/play-logs', bulk, 32, 100],
+    ['7digital, 1 item per request', '/1.2/user/subscription/log?country=GB&userId=u', v12, 128, 1],
+  ]) {
+    const dir = join(out, `prof-${playsPer}`);
+    rmSync(dir, { recursive: true, force: true });
+    const port = await freePort();
+    const proc = startProcess('node', ['--cpu-prof', '--cpu-prof-dir', dir, 'apps/ingest/dist/main.js'], {
+      env: {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        KAFKA_BROKERS: stack.brokers,
+        DATABASE_URL: db.url,
+        KAFKA_TOPIC: topic,
+        CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
+      },
+    });
+    await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000, proc);
+    let i = 0;
+    const cpu0 = cpuSeconds(proc.pid);
+    const r = await new Promise((res, rej) =>
+      autocannon(
+        {
+          url: `http://127.0.0.1:${port}${path}`,
+          method: 'POST',
+          connections,
+          duration,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          requests: [
+            {
+              setupRequest: (req) => {
+                req.body = bodies[i++ % bodies.length];
+                return req;
+              },
+            },
+          ],
+        },
+        (err, x) => (err ? rej(err) : res(x)),
+      ),
+    );
+    const cpu = (cpuSeconds(proc.pid) - cpu0) / r.duration;
+    await proc.stop();
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    const s = summarize(join(dir, file), 25);
+    const perPlayUs = (cpu * 1e6) / ((r['2xx'] * playsPer) / r.duration);
+    sections.push(
+      `### ${route}, ${connections} connections, ${duration} s under the profiler`,
+      '',
+      `${fmt.int(r['2xx'] / r.duration)} req/s (${fmt.int((r['2xx'] * playsPer) / r.duration)} plays/s), ingest process CPU ${fmt.f2(cpu)} cores ` +
+        `(main thread and librdkafka's), i.e. ${fmt.f1(perPlayUs)} µs of CPU per play. Main-thread self time (whole process life, start-up included):`,
+      '',
+      table(
+        ['owner', '%'],
+        s.byOwner.slice(0, 14).map((x) => [x.what, x.pct]),
+      ),
+      '',
+      table(
+        ['function', '%'],
+        s.byFunction.slice(0, 25).map((x) => [x.what.replaceAll('|', '\\|'), x.pct]),
+      ),
+      '',
+    );
+    console.log(sections.slice(-8).join('\n'));
+  }
+  writeFileSync(join(out, 'profile.md'), sections.join('\n'));
+  return 0;
+}
+
+runMain(main, 300);

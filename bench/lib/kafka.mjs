@@ -1,0 +1,114 @@
+// Reading a topic back for verification, and writing one fast for pre-filling.
+import Kafka from 'node-rdkafka';
+import { stack, uniqueName } from './common.mjs';
+
+function cb2p(fn) {
+  return new Promise((res, rej) => fn((err, v) => (err ? rej(err) : res(v))));
+}
+
+/** Low and high watermarks of every partition of a topic. */
+export async function watermarks(topic) {
+  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': stack.brokers, 'group.id': uniqueName('bench-wm') }, {});
+  await cb2p((cb) => c.connect({ timeout: 10_000 }, cb));
+  try {
+    const meta = await cb2p((cb) => c.getMetadata({ topic, timeout: 10_000 }, cb));
+    const t = meta.topics.find((x) => x.name === topic);
+    const out = [];
+    for (const p of t.partitions) {
+      const wm = await cb2p((cb) => c.queryWatermarkOffsets(topic, p.id, 10_000, cb));
+      out.push({ partition: p.id, low: wm.lowOffset, high: wm.highOffset });
+    }
+    return out;
+  } finally {
+    await new Promise((res) => c.disconnect(() => res()));
+  }
+}
+
+/**
+ * Reads every message of a topic (from its low to its high watermark, as they stand now) and returns
+ * how many there were and the set of their keys.
+ */
+export async function readTopicKeys(topic, timeoutMs = 180_000) {
+  const wms = await watermarks(topic);
+  const c = new Kafka.KafkaConsumer(
+    {
+      'metadata.broker.list': stack.brokers,
+      'group.id': uniqueName('bench-reader'),
+      'enable.auto.commit': false,
+      'enable.partition.eof': false,
+    },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  await cb2p((cb) => c.connect({ timeout: 10_000 }, cb));
+  const keys = new Set();
+  let count = 0;
+  try {
+    const todo = new Map(wms.filter((w) => w.high > w.low).map((w) => [w.partition, w.high]));
+    c.assign(wms.filter((w) => w.high > w.low).map((w) => ({ topic, partition: w.partition, offset: w.low })));
+    c.setDefaultConsumeTimeout(500);
+    const deadline = Date.now() + timeoutMs;
+    while (todo.size > 0) {
+      if (Date.now() > deadline) throw new Error(`reading ${topic} timed out with ${todo.size} partition(s) left`);
+      const msgs = await cb2p((cb) => c.consume(10_000, cb));
+      for (const m of msgs) {
+        count++;
+        if (m.key) keys.add(m.key.toString());
+        const high = todo.get(m.partition);
+        if (high !== undefined && m.offset + 1 >= high) todo.delete(m.partition);
+      }
+    }
+  } finally {
+    await new Promise((res) => c.disconnect(() => res()));
+  }
+  return { count, keys };
+}
+
+/**
+ * A plain producer for pre-filling a topic as ingest writes it (key = play id, acks=all,
+ * idempotent). `produce(key, value, headers)` applies back-pressure on a full queue.
+ */
+export async function fastProducer() {
+  const p = new Kafka.Producer(
+    {
+      'metadata.broker.list': stack.brokers,
+      'client.id': 'playlog-bench-prefill',
+      'enable.idempotence': true,
+      'compression.type': 'lz4',
+      'linger.ms': 20,
+      'batch.num.messages': 10_000,
+      'queue.buffering.max.messages': 500_000,
+      'queue.buffering.max.kbytes': 524_288,
+      dr_cb: true,
+    },
+    { 'request.required.acks': -1 },
+  );
+  let failed;
+  let delivered = 0;
+  p.on('delivery-report', (err) => {
+    if (err) failed ??= err;
+    else delivered++;
+  });
+  await cb2p((cb) => p.connect({ timeout: 10_000 }, cb));
+  p.setPollInterval(20);
+  return {
+    async produce(topic, key, value, headers) {
+      for (;;) {
+        try {
+          p.produce(topic, null, value, key, Date.now(), undefined, headers);
+          return;
+        } catch (err) {
+          if (err.code !== Kafka.CODES.ERRORS.ERR__QUEUE_FULL) throw err;
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      }
+    },
+    /** Flushes and disconnects; the caller checks the topic's watermarks for the count. */
+    async close() {
+      await cb2p((cb) => p.flush(120_000, cb));
+      p.poll(); // dispatch the last delivery reports
+      await new Promise((res) => p.disconnect(() => res()));
+      if (failed) throw new Error(`prefill: a message was not delivered: ${failed.message}`);
+      return delivered;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// Baseline (c) for bench/loader: the straightforward consumer. Reads up to ROWS messages, decodes them,
+// writes them with ONE multi-row INSERT … ON CONFLICT DO NOTHING (node `pg`, autocommit), then commits
+// the offsets synchronously; repeat. Env: KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP_ID, DATABASE_URL, ROWS.
+import Kafka from 'node-rdkafka';
+import pg from 'pg';
+import { decodePlay } from '@playlog/schema';
+
+const COLUMNS = [
+  'play_id',
+  'played_at',
+  'client',
+  'api_key_name',
+  'client_play_id',
+  'log_type',
+  'user_id',
+  'country',
+  'track_id',
+  'release_id',
+  'format_id',
+  'play_mode',
+  'end_reason',
+  'date_time_played',
+  'total_time_played',
+  'user_agent',
+  'synthetic',
+  'received_at',
+];
+const rowsPerInsert = Number(process.env.ROWS ?? 500);
+
+const values = (p) => [
+  p.playId,
+  p.playedAt,
+  p.client,
+  p.apiKeyName,
+  p.clientPlayId,
+  p.logType,
+  p.userId,
+  p.country,
+  p.trackId,
+  p.releaseId,
+  p.formatId,
+  p.playMode,
+  p.endReason,
+  p.dateTimePlayed,
+  p.totalTimePlayed,
+  p.userAgent,
+  p.synthetic,
+  p.receivedAt,
+];
+
+function insertSql(n) {
+  const rows = [];
+  for (let r = 0; r < n; r++) rows.push(`(${COLUMNS.map((_, c) => `$${r * COLUMNS.length + c + 1}`).join(',')})`);
+  return `insert into plays (${COLUMNS.join(',')}) values ${rows.join(',')} on conflict do nothing`;
+}
+const fullSql = insertSql(rowsPerInsert);
+
+const db = new pg.Client({ connectionString: process.env.DATABASE_URL, application_name: 'playlog-bench-naive' });
+await db.connect();
+
+const consumer = new Kafka.KafkaConsumer(
+  {
+    'metadata.broker.list': process.env.KAFKA_BROKERS,
+    'group.id': process.env.KAFKA_GROUP_ID,
+    'enable.auto.commit': false,
+    'enable.auto.offset.store': false,
+    'fetch.wait.max.ms': 100,
+  },
+  { 'auto.offset.reset': 'earliest' },
+);
+await new Promise((res, rej) => consumer.connect({ timeout: 15_000 }, (err) => (err ? rej(err) : res())));
+consumer.subscribe([process.env.KAFKA_TOPIC]);
+consumer.setDefaultConsumeTimeout(100);
+
+let stopping = false;
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => (stopping = true));
+
+while (!stopping) {
+  const msgs = await new Promise((res, rej) => consumer.consume(rowsPerInsert, (err, m) => (err ? rej(err) : res(m))));
+  if (msgs.length === 0) continue;
+  const params = [];
+  for (const m of msgs) params.push(...values(decodePlay(m.value)));
+  await db.query(msgs.length === rowsPerInsert ? fullSql : insertSql(msgs.length), params);
+  const next = new Map();
+  for (const m of msgs) {
+    const cur = next.get(m.partition);
+    if (cur === undefined || m.offset + 1 > cur) next.set(m.partition, m.offset + 1);
+  }
+  consumer.commitSync([...next].map(([partition, offset]) => ({ topic: process.env.KAFKA_TOPIC, partition, offset })));
+}
+await new Promise((res) => consumer.disconnect(() => res()));
+await db.end();
