@@ -13,8 +13,7 @@ export interface GateResult {
  * waits on the topic. Polls until then or until `waitMs` runs out.
  */
 export async function waitForLoader(brokers: string, topic: string, groupId: string, waitMs: number, pollMs = 1_000): Promise<GateResult> {
-  const start = await groupProgress(brokers, topic, groupId);
-  const ends = start.partitions.map((p) => ({ partition: p.partition, end: p.end, committed: p.committed }));
+  const ends = (await groupProgress(brokers, topic, groupId)).partitions;
   const deadline = Date.now() + waitMs;
   for (;;) {
     const now = await groupProgress(brokers, topic, groupId);

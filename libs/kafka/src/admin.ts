@@ -1,6 +1,5 @@
 import Kafka from 'node-rdkafka';
 import { KafkaError, KAFKA_ADMIN, KAFKA_OFFSETS } from './errors.js';
-import type { PartitionOffset } from './consumer.js';
 
 /** Creates a topic; succeeds quietly if it already exists. */
 export async function ensureTopic(brokers: string, topic: string, partitions: number, timeoutMs = 15_000): Promise<void> {
@@ -68,11 +67,10 @@ export async function groupProgress(brokers: string, topic: string, groupId: str
 }
 
 /** True when the group has committed up to (at least) the given end offsets on every partition. */
-export function caughtUp(progress: GroupProgress, ends: PartitionOffset[] | GroupProgress['partitions']): boolean {
+export function caughtUp(progress: GroupProgress, ends: GroupProgress['partitions']): boolean {
   return ends.every((e) => {
-    const end = 'end' in e ? e.end : e.offset;
+    if (e.end <= 0) return true; // nothing was ever written to this partition
     const p = progress.partitions.find((x) => x.partition === e.partition);
-    if (end <= 0) return true; // nothing was ever written to this partition
-    return p !== undefined && p.committed >= end;
+    return p !== undefined && p.committed >= e.end;
   });
 }
