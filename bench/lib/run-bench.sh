@@ -2,7 +2,7 @@
 # Runs one benchmark: bash bench/lib/run-bench.sh ingest|loader|reporter|ingest/profile (the run.sh files call this).
 #
 # By default the benchmark gets its own Kafka + Postgres, started with tools/stack/stack.sh on other
-# ports (39092/39093, 35432; data under the git-ignored bench/out/stack) and stopped at the end: the
+# ports (39092/39093, 35432; under the git-ignored bench/out/stack), stopped and wiped at the end: the
 # shared stack on 19092/15432 is stopped and restarted by other engineers' fault tests, which would
 # break a run half-way. BENCH_STACK=shared uses the shared stack instead (it must be up);
 # BENCH_KEEP_STACK=1 leaves the private one running. Installs only what is missing and is not shared:
@@ -38,7 +38,10 @@ if [[ ${BENCH_STACK:-private} == private ]]; then
   if [[ ! -d $PLAYLOG_STACK_DIR/kafka/libs && -f .stack/kafka/libs/.pom.cksum ]]; then
     mkdir -p "$PLAYLOG_STACK_DIR/kafka" && cp -a .stack/kafka/libs "$PLAYLOG_STACK_DIR/kafka/"
   fi
-  if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then trap 'bash tools/stack/stack.sh down >/dev/null 2>&1 || true' EXIT; fi
+  # At the end: stop it and delete its data (~1 GB after a reporter run), keeping only the Kafka jars.
+  if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then
+    trap 'bash tools/stack/stack.sh down >/dev/null 2>&1 || true; rm -rf "$PLAYLOG_STACK_DIR/pg" "$PLAYLOG_STACK_DIR/kafka/data" "$PLAYLOG_STACK_DIR/kafka/logs"' EXIT
+  fi
   bash tools/stack/stack.sh up >/dev/null
 else
   bash tools/stack/stack.sh status >/dev/null || { echo "bench: the shared stack is not up (npm run stack -- up)" >&2; exit 1; }

@@ -1,0 +1,380 @@
+// bench/reporter (issue 6): one big day of plays generated inside Postgres, then, in one run,
+//   (a) Playlog's report run (apps/reporter/dist/main.js run --date D --wait 0) under /usr/bin/time -v,
+//       with its SQL statements timed from pg_stat_activity,
+//   (b) the bare GROUP BY of the same aggregate (psql, \timing),
+//   (c) the client-usage.csv query alone, COPY … TO /dev/null (psql, \timing), for its share.
+// Usage: bash bench/reporter/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { groupProgress } from '@playlog/kafka';
+import { clientUsageCopy } from '../../apps/reporter/dist/usage.js';
+import {
+  fmt,
+  freshDatabase,
+  freshTopic,
+  loadAvgNow,
+  machineNotes,
+  median,
+  onCleanup,
+  outDir,
+  runMain,
+  stack,
+  table,
+  uniqueName,
+  yesterdayUtc,
+} from '../lib/common.mjs';
+
+const num = (name, dflt) => Number(process.env[name] ?? dflt);
+const cfg = {
+  plays: num('BENCH_PLAYS', 10_000_000),
+  chunk: num('BENCH_CHUNK', 1_000_000), // rows per generating INSERT
+  users: num('BENCH_USERS', 1_000_000),
+  tracks: num('BENCH_TRACKS', 50_000),
+  rounds: num('BENCH_ROUNDS', 3),
+  diagnose: (process.env.BENCH_DIAGNOSE ?? '1') === '1', // (d) serial GROUP BY, (e) the proposed aggregate path
+  threshold: 30, // ROYALTY_THRESHOLD_SECONDS default
+  runTimeoutSeconds: num('BENCH_RUN_TIMEOUT_SECONDS', 600),
+};
+const DAY = yesterdayUtc();
+const CLIENT = 'bench';
+const PARTITION = `plays_p${DAY.replaceAll('-', '')}`;
+
+/** Rows shaped like tools/loadgen's plays, in played_at order (as a loader appends them), deterministic. */
+function generateSql(lo, hi) {
+  const step = 86_400 / cfg.plays;
+  return `
+  insert into plays (play_id, played_at, client, api_key_name, client_play_id, log_type, user_id, country, track_id, release_id,
+                     format_id, play_mode, end_reason, date_time_played, total_time_played, user_agent, synthetic, received_at)
+  select md5('${CLIENT}/' || g)::uuid, at, '${CLIENT}', 'default', null, lt,
+         'user-' || (1 + floor(r3 * ${cfg.users}))::int,
+         (array['GB','GB','GB','US','US','DE','FR','NL','SE','IE','ES','IT','BR','JP','AU'])[1 + floor(r4 * 15)::int],
+         track, 500000 + track / 12,
+         (array[26,26,17,55])[1 + floor(r5 * 4)::int],
+         case when lt = 'subscription' then (array['online','online','online','offline','online-cached'])[1 + floor(r6 * 5)::int] end,
+         case when lt = 'catalogue' then (array['naturalEnd','naturalEnd','userSkipped','other'])[1 + floor(r6 * 4)::int] end,
+         to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '0Z',
+         case when r7 < 0.05 then 0 when r7 < 0.2 then floor(r8 * 30)::int when r7 < 0.25 then 29 + floor(r8 * 3)::int
+              else 120 + floor(r8 * 180)::int end,
+         (array['AcmeMusic/5.2.1 (Android 14; Pixel 8)','AcmeMusic/5.2.0 (iOS 18.1; iPhone15,2)','AcmeMusic/5.1.9 (Windows 11)',
+                'AcmeCar/2.0 (Automotive)'])[1 + floor(r9 * 4)::int],
+         false, at + interval '2 seconds'
+    from (select g,
+                 ('${DAY}'::date::timestamp at time zone 'UTC') + ((g - 1 + random()) * ${step}) * interval '1 second' as at,
+                 case when random() < 0.85 then 'subscription' else 'catalogue' end as lt,
+                 1000 + floor(random() ^ 2 * ${cfg.tracks})::int as track,
+                 random() as r3, random() as r4, random() as r5, random() as r6, random() as r7, random() as r8, random() as r9
+            from generate_series(${lo}, ${hi}) g) s`;
+}
+
+const IN_DAY = `played_at >= ('${DAY}'::date::timestamp at time zone 'UTC') and played_at < (('${DAY}'::date + 1)::timestamp at time zone 'UTC')`;
+
+/** The aggregate of apps/reporter/src/usage.ts insertAggregates, as a plain SELECT with the same values. */
+const BARE_AGGREGATE = `select log_type, country, track_id, release_id, coalesce(play_mode, '') as play_mode,
+       count(*) as streams, count(*) filter (where total_time_played >= ${cfg.threshold}) as royalty_bearing_streams,
+       count(distinct user_id) as unique_listeners, sum(total_time_played) as seconds_played
+  from plays
+ where client = '${CLIENT}' and ${IN_DAY} and not synthetic
+ group by log_type, country, track_id, release_id, coalesce(play_mode, '')`;
+
+/** psql with \timing; returns the server round-trip time it printed (ms) and the process's wall time. */
+function psqlTimed(url, sql) {
+  const t0 = performance.now();
+  const commands = (Array.isArray(sql) ? sql : [sql]).flatMap((q) => ['-c', q]);
+  const r = spawnSync('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', '\\o /dev/null', ...commands], {
+    encoding: 'utf8',
+    timeout: cfg.runTimeoutSeconds * 1000,
+    maxBuffer: 1 << 20,
+  });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr || r.error}`);
+  // One "Time:" per command; an array of commands is timed as their sum.
+  const times = [...r.stdout.matchAll(/Time: ([\d.]+) ms/g)].map((m) => Number(m[1]));
+  return { seconds: times.reduce((a, b) => a + b, 0) / 1000, wall, parts: times.map((t) => t / 1000) };
+}
+
+function classify(query) {
+  const q = query.replace(/\s+/g, ' ');
+  if (/^select client from plays/.test(q)) return 'clientsForDay (distinct clients of the day)';
+  if (/^select count\(\*\)::bigint as plays, max\(loaded_at\)/.test(q)) return 'fingerprint (count, max(loaded_at))';
+  if (/^insert into daily_usage/.test(q)) return 'aggregate → insert into daily_usage';
+  if (/^copy \( select to_char\(day/.test(q)) return 'COPY daily-usage.csv';
+  if (/^copy \( select .* play_id, date_time_played/.test(q)) return 'COPY client-usage.csv (one row per play, sorted)';
+  return 'other statements';
+}
+
+/** Polls pg_stat_activity for the reporter's backend and turns what it saw into per-statement durations. */
+function watchStatements(url) {
+  const seen = new Map(); // `${pid}/${query_start}` -> { start, end, query }
+  const c = new pg.Client({ connectionString: url, application_name: 'playlog-bench-watch' });
+  let stop = false;
+  const done = (async () => {
+    await c.connect();
+    while (!stop) {
+      const r = await c.query(
+        `select pid, query, state, extract(epoch from query_start)::float8 as qs, extract(epoch from state_change)::float8 as sc,
+                extract(epoch from clock_timestamp())::float8 as now
+           from pg_stat_activity
+          where application_name = 'playlog-reporter' and backend_type = 'client backend' and query_start is not null`,
+      );
+      for (const x of r.rows) {
+        const k = `${x.pid}/${x.qs}`;
+        const s = seen.get(k) ?? { start: x.qs, end: x.now, query: x.query, finished: false };
+        if (x.state === 'active') s.end = Math.max(s.end, x.now);
+        else {
+          s.end = x.sc;
+          s.finished = true;
+        }
+        seen.set(k, s);
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    await c.end();
+  })();
+  return async () => {
+    stop = true;
+    await done;
+    const list = [...seen.values()].sort((a, b) => a.start - b.start);
+    // A statement not seen finishing ended when the next one started (the reporter runs them back to back).
+    list.forEach((s, i) => {
+      if (!s.finished && list[i + 1]) s.end = Math.max(s.end, list[i + 1].start);
+    });
+    const by = new Map();
+    for (const s of list) {
+      const k = classify(s.query);
+      by.set(k, (by.get(k) ?? 0) + (s.end - s.start));
+    }
+    return Object.fromEntries(by);
+  };
+}
+
+async function runReporter(dbUrl, topic, reportDir) {
+  const stopWatch = watchStatements(dbUrl);
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-v', 'node', 'apps/reporter/dist/main.js', 'run', '--date', DAY, '--wait', '0'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: dbUrl,
+      REPORT_DIR: reportDir,
+      KAFKA_BROKERS: stack.brokers,
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: uniqueName('bench-none'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  onCleanup(() => child.exitCode === null && child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), cfg.runTimeoutSeconds * 1000);
+  const code = await new Promise((res) => child.on('exit', (c) => res(c)));
+  clearTimeout(timer);
+  const seconds = (performance.now() - t0) / 1000;
+  const phases = await stopWatch();
+  if (code !== 0 || !/^issued /m.test(out)) throw new Error(`reporter failed (exit ${code}): ${out}\n${err}`);
+  const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1]);
+  const cpu = ['User time \\(seconds\\)', 'System time \\(seconds\\)'].reduce(
+    (sum, k) => sum + Number(new RegExp(`${k}: ([\\d.]+)`).exec(err)?.[1] ?? 0),
+    0,
+  );
+  const manifestPath = /: (\S+)$/m.exec(out.trim().split('\n').pop())?.[1];
+  const manifest = JSON.parse(readFileSync(join(manifestPath, 'manifest.json'), 'utf8'));
+  return {
+    seconds,
+    rssMiB: rssKb / 1024,
+    cpu,
+    phases,
+    plays: manifest.plays,
+    rows: manifest.rows['daily-usage.csv'],
+    bytes: { daily: manifest.files['daily-usage.csv'].bytes, client: manifest.files['client-usage.csv'].bytes },
+    line: out.trim(),
+  };
+}
+
+async function main() {
+  const out = outDir('reporter');
+  const notes = await machineNotes();
+  console.log(`bench/reporter: ${JSON.stringify(cfg)} day ${DAY}\n${notes}`);
+  const started = performance.now();
+  const db = await freshDatabase('bench_reporter');
+  const topic = await freshTopic('bench-reporter', 1); // empty: the completeness gate passes at once
+  // A just-started broker may not have its group coordinator yet, and the reporter's gate fails at once
+  // on that (exit 1): wait until an offsets query works.
+  for (let i = 0; ; i++) {
+    try {
+      await groupProgress(stack.brokers, topic, 'bench-reporter-warmup');
+      break;
+    } catch (err) {
+      if (i >= 60) throw err;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  }
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  onCleanup(() => c.end().catch(() => undefined));
+
+  const g0 = performance.now();
+  await c.query('select ensure_play_partition($1::date)', [DAY]);
+  await c.query('select setseed(0.42)');
+  for (let lo = 1; lo <= cfg.plays; lo += cfg.chunk) {
+    const hi = Math.min(cfg.plays, lo + cfg.chunk - 1);
+    await c.query(generateSql(lo, hi));
+    console.log(`generated ${fmt.int(hi)} plays in ${fmt.f1((performance.now() - g0) / 1000)} s`);
+  }
+  await c.query(`vacuum (freeze, analyze) ${PARTITION}`);
+  const genSeconds = (performance.now() - g0) / 1000;
+  const size = (await c.query(`select pg_size_pretty(pg_total_relation_size('${PARTITION}')) as s`)).rows[0].s;
+  const groups = Number((await c.query(`select count(*)::bigint as n from (${BARE_AGGREGATE}) x`)).rows[0].n); // also warms the cache
+  console.log(
+    `generated ${fmt.int(cfg.plays)} plays (${size} with indexes) in ${fmt.f1(genSeconds)} s; ${fmt.int(groups)} daily-usage rows`,
+  );
+  // The reporter's own client-usage query (from its built code), sent to /dev/null by psql.
+  const usageSql = clientUsageCopy(c, { client: CLIENT, day: DAY, timezone: 'UTC', thresholdSeconds: cfg.threshold });
+  const clientCopy = `\\copy (${/copy \(([\s\S]*)\) to stdout/.exec(usageSql)[1].replace(/\s+/g, ' ').trim()}) to '/dev/null' with (format csv, header true)`;
+
+  // Diagnostics: (d) the bare GROUP BY without parallel workers — Postgres never runs the SELECT of an
+  // INSERT … SELECT in parallel, which is how the reporter computes it; (e) a candidate fix: the same
+  // aggregate through CREATE TEMP TABLE … AS (which may use a parallel plan), then the INSERT into
+  // daily_usage from it, in a transaction rolled back at the end.
+  const serialAggregate = ['set max_parallel_workers_per_gather = 0', BARE_AGGREGATE];
+  const proposed = [
+    'begin',
+    `insert into report_versions (client, day, version, status, timezone, threshold_seconds, play_count, row_count, fingerprint, path, files)
+     values ('${CLIENT}', '${DAY}', 999, 'final', 'UTC', ${cfg.threshold}, 0, 0, '-', '-', '{}')`,
+    `create temp table day_agg on commit drop as ${BARE_AGGREGATE}`,
+    `insert into daily_usage (client, day, version, log_type, country, track_id, release_id, play_mode, streams, royalty_bearing_streams, unique_listeners, seconds_played)
+     select '${CLIENT}', '${DAY}'::date, 999, * from day_agg`,
+    'rollback',
+  ];
+
+  const reportDir = join(out, 'reports');
+  const ids = cfg.diagnose ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b', 'c'];
+  const results = Object.fromEntries(ids.map((id) => [id, []]));
+  for (let round = 0; round < cfg.rounds; round++) {
+    const order = ids.map((_, i) => ids[(i + round) % ids.length]); // rotate the order every round
+    for (const id of order) {
+      if (id === 'a') {
+        const r = await runReporter(db.url, topic, reportDir);
+        if (r.plays !== cfg.plays || r.rows !== groups)
+          throw new Error(`reporter counted ${r.plays} plays / ${r.rows} rows, expected ${cfg.plays} / ${groups}`);
+        // Next round must issue a new v1 again: forget this version.
+        await c.query('delete from daily_usage');
+        await c.query('delete from report_versions');
+        rmSync(reportDir, { recursive: true, force: true });
+        results.a.push(r);
+        console.log(
+          `round ${round + 1} (a) reporter: ${fmt.f1(r.seconds)} s, peak RSS ${fmt.int(r.rssMiB)} MiB; ${JSON.stringify(r.phases)}`,
+        );
+      } else if (id === 'b') {
+        const r = psqlTimed(db.url, BARE_AGGREGATE);
+        results.b.push(r);
+        console.log(`round ${round + 1} (b) bare GROUP BY: ${fmt.f1(r.seconds)} s (psql wall ${fmt.f1(r.wall)} s)`);
+      } else if (id === 'c') {
+        const r = psqlTimed(db.url, clientCopy);
+        results.c.push(r);
+        console.log(`round ${round + 1} (c) client-usage COPY: ${fmt.f1(r.seconds)} s (psql wall ${fmt.f1(r.wall)} s)`);
+      } else if (id === 'd') {
+        const r = psqlTimed(db.url, serialAggregate);
+        results.d.push(r);
+        console.log(`round ${round + 1} (d) GROUP BY, no parallel workers: ${fmt.f1(r.seconds)} s`);
+      } else {
+        const r = psqlTimed(db.url, proposed);
+        results.e.push(r);
+        // parts: begin, report_versions row, CREATE TEMP TABLE AS, INSERT into daily_usage, rollback
+        r.ctas = r.parts[2];
+        r.insert = r.parts[3];
+        console.log(
+          `round ${round + 1} (e) CREATE TEMP TABLE AS + INSERT into daily_usage: ${fmt.f1(r.seconds)} s (CTAS ${fmt.f1(r.ctas)} s, INSERT ${fmt.f1(r.insert)} s)`,
+        );
+      }
+    }
+  }
+
+  const phaseNames = [...new Set(results.a.flatMap((r) => Object.keys(r.phases)))];
+  const summary = {
+    reporter: median(results.a.map((r) => r.seconds)),
+    bare: median(results.b.map((r) => r.seconds)),
+    clientCopy: median(results.c.map((r) => r.seconds)),
+    serial: results.d ? median(results.d.map((r) => r.seconds)) : undefined,
+    proposed: results.e ? median(results.e.map((r) => r.seconds)) : undefined,
+    proposedCtas: results.e ? median(results.e.map((r) => r.ctas)) : undefined,
+    proposedInsert: results.e ? median(results.e.map((r) => r.insert)) : undefined,
+    rssMiB: Math.max(...results.a.map((r) => r.rssMiB)),
+    phases: Object.fromEntries(phaseNames.map((k) => [k, median(results.a.map((r) => r.phases[k] ?? 0))])),
+    reporterMinusClientUsage: median(results.a.map((r) => r.seconds - (r.phases['COPY client-usage.csv (one row per play, sorted)'] ?? 0))),
+  };
+  const ratios = {
+    reporterVsBare: summary.reporter / summary.bare,
+    perRound: results.a.map((r, i) => r.seconds / results.b[i].seconds),
+    withoutClientUsage: summary.reporterMinusClientUsage / summary.bare,
+  };
+  const report = {
+    cfg,
+    day: DAY,
+    size,
+    groups,
+    genSeconds,
+    notes,
+    results,
+    summary,
+    ratios,
+    totalSeconds: (performance.now() - started) / 1000,
+    loadAvgEnd: loadAvgNow(),
+  };
+  writeFileSync(join(out, 'results.json'), JSON.stringify(report, null, 2));
+  const md = markdown(report);
+  writeFileSync(join(out, 'results.md'), md);
+  console.log(`\n${md}`);
+  return 0;
+}
+
+function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSeconds, notes, totalSeconds, loadAvgEnd }) {
+  const per = (id) => results[id].map((r) => fmt.f1(r.seconds)).join(' / ');
+  const a0 = results.a[0];
+  return [
+    `${fmt.int(c.plays)} plays on one day for one client (${size} with indexes, generated in ${fmt.f1(genSeconds)} s), ${fmt.int(groups)} daily-usage rows; ` +
+      `client-usage.csv ${fmt.int(a0.bytes.client / 2 ** 20)} MiB. Medians of ${c.rounds} rounds, order rotating. Whole run ${fmt.f1(totalSeconds)} s.`,
+    '',
+    table(
+      ['what', 'median s', 'per round s'],
+      [
+        ['(a) reporter run (wall, process start to exit)', fmt.f1(s.reporter), per('a')],
+        ['(b) bare GROUP BY (psql \\timing)', fmt.f1(s.bare), per('b')],
+        ['(c) client-usage query, COPY to /dev/null (psql \\timing)', fmt.f1(s.clientCopy), per('c')],
+        ...(results.d
+          ? [
+              ['(d) diagnostic: the bare GROUP BY with max_parallel_workers_per_gather = 0', fmt.f1(s.serial), per('d')],
+              [
+                `(e) candidate: CREATE TEMP TABLE AS GROUP BY (${fmt.f1(s.proposedCtas)} s), then INSERT into daily_usage (${fmt.f1(s.proposedInsert)} s), rolled back`,
+                fmt.f1(s.proposed),
+                per('e'),
+              ],
+            ]
+          : []),
+      ],
+    ),
+    '',
+    `- reporter / bare GROUP BY = **${fmt.f2(ratios.reporterVsBare)}×** (goal ≤ 1.5×; per round ${ratios.perRound.map(fmt.f2).join(', ')})`,
+    `- reporter without its client-usage.csv COPY / bare GROUP BY = **${fmt.f2(ratios.withoutClientUsage)}×**`,
+    `- reporter peak RSS (/usr/bin/time -v, max over rounds): **${fmt.int(s.rssMiB)} MiB**`,
+    `- reporter process CPU (user+sys, /usr/bin/time -v; median): ${fmt.f1(median(results.a.map((r) => r.cpu)))} s — the rest of its wall time is Postgres working`,
+    '',
+    "Where the reporter's time goes (its client backend's statements as seen in pg_stat_activity every 20 ms, medians; the rest is process start, the Kafka gate and work between statements):",
+    '',
+    table(
+      ['statement', 'median s', 'share of run'],
+      Object.entries(s.phases)
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, v]) => [k, fmt.f2(v), `${fmt.f1((100 * v) / s.reporter)} %`]),
+    ),
+    '',
+    notes,
+    `- Load average at end: ${loadAvgEnd}`,
+    '',
+  ].join('\n');
+}
+
+runMain(main, num('BENCH_DEADLINE_SECONDS', 1800));
