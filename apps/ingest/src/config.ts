@@ -1,4 +1,4 @@
-import { defaults, env, loadConfig, logLevels } from '@playlog/config';
+import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/config';
 
 export const ingestConfigSpec = {
   port: env.int('PORT', 8080, 1, 65_535),
@@ -21,7 +21,7 @@ export const ingestConfigSpec = {
   /** How long Kafka may take to confirm a write before the request gets a 503. */
   kafkaDeliveryTimeoutMs: env.int('KAFKA_DELIVERY_TIMEOUT_MS', 10_000, 1_000, 300_000),
   /** Messages waiting for Kafka's confirmation, per pod; past it requests get 503 (bounded memory). */
-  kafkaMaxInFlight: env.int('KAFKA_MAX_IN_FLIGHT', 200_000, 1_000, 10_000_000),
+  kafkaMaxInFlight: env.int('KAFKA_MAX_IN_FLIGHT', 50_000, 1_000, 10_000_000),
   /** Seconds a looked-up API key (or its absence) is cached; bounds how long a revocation takes. */
   keyCacheSeconds: env.int('KEY_CACHE_SECONDS', 5, 0, 300),
   /** Event-loop delay past which the pod answers 503 instead of queueing more work. */
@@ -36,5 +36,11 @@ export const ingestConfigSpec = {
 export type IngestConfig = ReturnType<typeof loadIngestConfig>;
 
 export function loadIngestConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(ingestConfigSpec, source);
+  const cfg = loadConfig(ingestConfigSpec, source);
+  if (cfg.bulkMaxPlays > cfg.kafkaMaxInFlight / 2) {
+    throw new ConfigError([
+      `BULK_MAX_PLAYS: must be at most half of KAFKA_MAX_IN_FLIGHT (${cfg.kafkaMaxInFlight}), or a full request could never be taken`,
+    ]);
+  }
+  return cfg;
 }

@@ -13,10 +13,21 @@ export interface GateResult {
  * waits on the topic. Polls until then or until `waitMs` runs out.
  */
 export async function waitForLoader(brokers: string, topic: string, groupId: string, waitMs: number, pollMs = 1_000): Promise<GateResult> {
-  const ends = (await groupProgress(brokers, topic, groupId)).partitions;
   const deadline = Date.now() + waitMs;
+  // A broker that has just started may not have a group coordinator yet: retry within the wait.
+  const progress = async () => {
+    for (;;) {
+      try {
+        return await groupProgress(brokers, topic, groupId);
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await sleep(pollMs);
+      }
+    }
+  };
+  const ends = (await progress()).partitions;
   for (;;) {
-    const now = await groupProgress(brokers, topic, groupId);
+    const now = await progress();
     if (caughtUp(now, ends)) return { complete: true, behind: 0 };
     if (Date.now() >= deadline) {
       const behind = ends.reduce((sum, e) => {

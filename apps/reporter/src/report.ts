@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { clientUsageCopy, dailyUsageCopy, fingerprint, insertAggregates, type DayScope } from './usage.js';
+import { aggregateDay, clientUsageCopy, dailyUsageCopy, fingerprint, storeAggregates, type DayScope } from './usage.js';
 
 export type ReportStatus = 'final' | 'provisional';
 
@@ -50,6 +50,8 @@ async function copyToFile(db: pg.ClientBase, sql: string, file: string): Promise
 export async function issueDay(db: pg.PoolClient, reportDir: string, scope: DayScope, status: ReportStatus): Promise<Issued> {
   await db.query('begin isolation level repeatable read');
   try {
+    // Big days sort and hash millions of rows: give this transaction room to do it in memory.
+    await db.query(`set local work_mem = '256MB'`);
     // One reporter per client-day at a time (a CronJob and a manual run must not both issue vN+1).
     await db.query('select pg_advisory_xact_lock(hashtext($1))', [`report:${scope.client}:${scope.day}`]);
     const { fingerprint: fp, plays } = await fingerprint(db, scope);
@@ -71,13 +73,14 @@ export async function issueDay(db: pg.PoolClient, reportDir: string, scope: DayS
        values ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, '{}')`,
       [scope.client, scope.day, version, status, scope.timezone, scope.thresholdSeconds, plays, fp, dir],
     );
-    const rows = await insertAggregates(db, scope, version);
+    const rows = await aggregateDay(db, scope);
+    await storeAggregates(db, scope, version);
 
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
     const files = {
-      'daily-usage.csv': await copyToFile(db, dailyUsageCopy(db, scope, version), join(tmp, 'daily-usage.csv')),
+      'daily-usage.csv': await copyToFile(db, dailyUsageCopy(db, scope), join(tmp, 'daily-usage.csv')),
       'client-usage.csv': await copyToFile(db, clientUsageCopy(db, scope), join(tmp, 'client-usage.csv')),
     };
     const generatedAt = new Date().toISOString();

@@ -45,32 +45,46 @@ export async function fingerprint(db: pg.ClientBase, s: DayScope): Promise<{ fin
   return { fingerprint: `${plays}|${last ?? '-'}|${s.timezone}|${s.thresholdSeconds}`, plays };
 }
 
-/** Computes the day's aggregates into daily_usage under the given version; returns the row count. */
-export async function insertAggregates(db: pg.ClientBase, s: DayScope, version: number): Promise<number> {
+/**
+ * Computes the day's aggregates into a temporary table (dropped at commit): CREATE TABLE AS may use
+ * parallel workers, where INSERT … SELECT may not. Both the stored figures and daily-usage.csv are read
+ * from it. Returns the row count. Values are escaped literals: CREATE TABLE AS takes no parameters.
+ */
+export async function aggregateDay(db: pg.ClientBase, s: DayScope): Promise<number> {
   const r = await db.query(
-    `insert into daily_usage (client, day, version, log_type, country, track_id, release_id, play_mode,
-                              streams, royalty_bearing_streams, unique_listeners, seconds_played)
-     select $1, $2::date, $5, log_type, country, track_id, release_id, coalesce(play_mode, ''),
-            count(*), count(*) filter (where total_time_played >= $4), count(distinct user_id), sum(total_time_played)
+    `create temp table report_agg on commit drop as
+     select log_type, country, track_id, release_id, coalesce(play_mode, '') as play_mode,
+            count(*) as streams, count(*) filter (where total_time_played >= ${s.thresholdSeconds}) as royalty_bearing_streams,
+            count(distinct user_id) as unique_listeners, sum(total_time_played) as seconds_played
        from plays
-      where client = $1 and ${IN_DAY} and not synthetic
+      where client = ${lit(db, s.client)} and ${inDay(`${lit(db, s.day)}`, lit(db, s.timezone))} and not synthetic
       group by log_type, country, track_id, release_id, coalesce(play_mode, '')`,
-    [s.client, s.day, s.timezone, s.thresholdSeconds, version],
   );
   return r.rowCount ?? 0;
+}
+
+/** Keeps the aggregates in daily_usage under the given version, for the next run and dashboards. */
+export async function storeAggregates(db: pg.ClientBase, s: DayScope, version: number): Promise<void> {
+  await db.query(
+    `insert into daily_usage (client, day, version, log_type, country, track_id, release_id, play_mode,
+                              streams, royalty_bearing_streams, unique_listeners, seconds_played)
+     select $1, $2::date, $3, log_type, country, track_id, release_id, play_mode,
+            streams, royalty_bearing_streams, unique_listeners, seconds_played
+       from report_agg`,
+    [s.client, s.day, version],
+  );
 }
 
 function lit(db: pg.ClientBase, v: string | number): string {
   return typeof v === 'number' ? String(v) : (db as pg.Client).escapeLiteral(v);
 }
 
-/** COPY … TO STDOUT for daily-usage.csv (COPY takes no parameters, so values are escaped literals). */
-export function dailyUsageCopy(db: pg.ClientBase, s: DayScope, version: number): string {
+/** COPY … TO STDOUT for daily-usage.csv, from the day's aggregates (COPY takes no parameters either). */
+export function dailyUsageCopy(db: pg.ClientBase, s: DayScope): string {
   return `copy (
-    select to_char(day, 'YYYY-MM-DD') as date, client, log_type, country, track_id, release_id, nullif(play_mode, '') as play_mode,
-           streams, royalty_bearing_streams, unique_listeners, seconds_played
-      from daily_usage
-     where client = ${lit(db, s.client)} and day = ${lit(db, s.day)}::date and version = ${version}
+    select ${lit(db, s.day)} as date, ${lit(db, s.client)} as client, log_type, country, track_id, release_id,
+           nullif(play_mode, '') as play_mode, streams, royalty_bearing_streams, unique_listeners, seconds_played
+      from report_agg
      order by log_type collate "C", country collate "C", track_id, release_id, play_mode collate "C"
   ) to stdout with (format csv, header true)`;
 }
