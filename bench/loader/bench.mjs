@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { playCsvLine } from '@playlog/db';
+import { PLAY_COLUMNS, playCsvLine } from '@playlog/db';
 import { caughtUp, groupProgress } from '@playlog/kafka';
 import { encodePlay, normalizePlay } from '@playlog/schema';
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
@@ -50,8 +50,7 @@ const cfg = {
   runTimeoutSeconds: num('BENCH_RUN_TIMEOUT_SECONDS', 300),
 };
 const DAY = yesterdayUtc();
-const COLUMNS =
-  'play_id,played_at,client,api_key_name,client_play_id,log_type,user_id,country,track_id,release_id,format_id,play_mode,end_reason,date_time_played,total_time_played,user_agent,synthetic,received_at';
+const COLUMNS = PLAY_COLUMNS.join(',');
 
 /** N distinct plays, normalised as ingest would, onto the topic (as ingest writes them) and into a CSV file. */
 async function prefill(topic, csvPath) {

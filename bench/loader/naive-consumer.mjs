@@ -3,28 +3,9 @@
 // the offsets synchronously; repeat. Env: KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP_ID, DATABASE_URL, ROWS.
 import Kafka from 'node-rdkafka';
 import pg from 'pg';
+import { PLAY_COLUMNS as COLUMNS } from '@playlog/db';
 import { decodePlay } from '@playlog/schema';
 
-const COLUMNS = [
-  'play_id',
-  'played_at',
-  'client',
-  'api_key_name',
-  'client_play_id',
-  'log_type',
-  'user_id',
-  'country',
-  'track_id',
-  'release_id',
-  'format_id',
-  'play_mode',
-  'end_reason',
-  'date_time_played',
-  'total_time_played',
-  'user_agent',
-  'synthetic',
-  'received_at',
-];
 const rowsPerInsert = Number(process.env.ROWS ?? 500);
 
 const values = (p) => [

@@ -4,7 +4,8 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
 
-const COLUMNS = [
+/** The plays columns in the order playCsvLine writes them (COPY's column list). */
+export const PLAY_COLUMNS = [
   'play_id',
   'played_at',
   'client',
@@ -100,7 +101,7 @@ export function playsWriter(pool: pg.Pool) {
         await client.query('begin');
         // One staging table per connection, emptied at each commit: no DDL churn per batch.
         await client.query('create temp table if not exists plays_stage (like plays including defaults) on commit delete rows');
-        const copy = client.query(copyStreams.from(`copy plays_stage (${COLUMNS.join(',')}) from stdin with (format csv)`));
+        const copy = client.query(copyStreams.from(`copy plays_stage (${PLAY_COLUMNS.join(',')}) from stdin with (format csv)`));
         await pipeline(Readable.from(batchLines(plays)), copy);
         const res = await client.query(`insert into plays select * from plays_stage on conflict do nothing`);
         await client.query('commit');
