@@ -28,7 +28,7 @@ import {
   waitHttp,
   yesterdayUtc,
 } from '../lib/common.mjs';
-import { readTopicKeys } from '../lib/kafka.mjs';
+import { readTopicPlayIds } from '../lib/kafka.mjs';
 
 const num = (name, dflt) => Number(process.env[name] ?? dflt);
 const cfg = {
@@ -184,7 +184,7 @@ async function overload(label, ingestEnv, key, rate, out) {
     fetch(`${base}/metrics`)
       .then((m) => m.text())
       .then((t) => {
-        const inFlight = Number(/^playlog_kafka_producer_in_flight_messages (\S+)/m.exec(t)?.[1] ?? 0);
+        const inFlight = Number(/^playlog_kafka_producer_in_flight_plays (\S+)/m.exec(t)?.[1] ?? 0);
         const lag = Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(t)?.[1] ?? 0) * 1000;
         gauges.maxInFlight = Math.max(gauges.maxInFlight, inFlight);
         gauges.maxLoopLagMs = Math.max(gauges.maxLoopLagMs, lag);
@@ -251,9 +251,9 @@ async function overload(label, ingestEnv, key, rate, out) {
       acceptedIds.add(n.play.playId);
     }
   }
-  const onTopic = await readTopicKeys(topic);
+  const onTopic = await readTopicPlayIds(topic);
   let missing = 0;
-  for (const id of acceptedIds) if (!onTopic.keys.has(id)) missing++;
+  for (const id of acceptedIds) if (!onTopic.ids.has(id)) missing++;
   return {
     label,
     env: ingestEnv,
@@ -275,7 +275,8 @@ async function overload(label, ingestEnv, key, rate, out) {
     acceptedPlays: acceptedIds.size,
     acceptedPlaysPerSec: acceptedIds.size / elapsed,
     messagesOnTopic: onTopic.count,
-    distinctKeysOnTopic: onTopic.keys.size,
+    playsOnTopic: onTopic.plays,
+    distinctPlaysOnTopic: onTopic.ids.size,
     acceptedMissingFromKafka: missing,
     rssMiB: rss,
     aliveAfterLoad,
@@ -439,7 +440,7 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
     `${x.p50} / ${x.p99}`,
     `${x.maxOutstanding}; ingest's max in-flight ${fmt.int(x.gauges.maxInFlight)}, loop lag ${fmt.int(x.gauges.maxLoopLagMs)} ms, queue-full ${fmt.int(x.gauges.queueFull ?? 0)}`,
     fmt.int(x.rssMiB),
-    `${fmt.int(x.acceptedPlays)} / ${fmt.int(x.messagesOnTopic)} / ${fmt.int(x.distinctKeysOnTopic)} / **${x.acceptedMissingFromKafka}**`,
+    `${fmt.int(x.acceptedPlays)} / ${fmt.int(x.messagesOnTopic)} / ${fmt.int(x.playsOnTopic)} / ${fmt.int(x.distinctPlaysOnTopic)} / **${x.acceptedMissingFromKafka}**`,
     `${x.aliveAfterLoad ? 'yes' : 'NO'}, exit ${x.exit.code ?? x.exit.signal}`,
   ]);
   return [
@@ -466,7 +467,7 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
         'p50 / p99 ms',
         'max requests outstanding; from /metrics (sampled every 0.5 s)',
         'peak RSS MiB',
-        'accepted / msgs on topic / distinct keys / **accepted missing**',
+        'accepted / msgs on topic / plays on topic / distinct play ids / **accepted missing**',
         'alive, exit',
       ],
       o,

@@ -1,5 +1,6 @@
 // Reading a topic back for verification, and writing one fast for pre-filling.
 import Kafka from 'node-rdkafka';
+import { decodePlays } from '@playlog/schema';
 import { stack, uniqueName } from './common.mjs';
 
 function cb2p(fn) {
@@ -26,9 +27,9 @@ export async function watermarks(topic) {
 
 /**
  * Reads every message of a topic (from its low to its high watermark, as they stand now) and returns
- * how many there were and the set of their keys.
+ * how many messages and plays there were and the set of the plays' ids (decoded from the values).
  */
-export async function readTopicKeys(topic, timeoutMs = 180_000) {
+export async function readTopicPlayIds(topic, timeoutMs = 180_000) {
   const wms = await watermarks(topic);
   const c = new Kafka.KafkaConsumer(
     {
@@ -40,8 +41,9 @@ export async function readTopicKeys(topic, timeoutMs = 180_000) {
     { 'auto.offset.reset': 'earliest' },
   );
   await cb2p((cb) => c.connect({ timeout: 10_000 }, cb));
-  const keys = new Set();
+  const ids = new Set();
   let count = 0;
+  let plays = 0;
   try {
     const todo = new Map(wms.filter((w) => w.high > w.low).map((w) => [w.partition, w.high]));
     c.assign(wms.filter((w) => w.high > w.low).map((w) => ({ topic, partition: w.partition, offset: w.low })));
@@ -52,7 +54,10 @@ export async function readTopicKeys(topic, timeoutMs = 180_000) {
       const msgs = await cb2p((cb) => c.consume(10_000, cb));
       for (const m of msgs) {
         count++;
-        if (m.key) keys.add(m.key.toString());
+        for (const p of decodePlays(m.value).plays) {
+          plays++;
+          ids.add(p.playId);
+        }
         const high = todo.get(m.partition);
         if (high !== undefined && m.offset + 1 >= high) todo.delete(m.partition);
       }
@@ -60,7 +65,7 @@ export async function readTopicKeys(topic, timeoutMs = 180_000) {
   } finally {
     await new Promise((res) => c.disconnect(() => res()));
   }
-  return { count, keys };
+  return { count, plays, ids };
 }
 
 /**

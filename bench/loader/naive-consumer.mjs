@@ -1,10 +1,10 @@
-// Baseline (c) for bench/loader: the straightforward consumer. Reads up to ROWS messages, decodes them,
+// Baseline (c) for bench/loader: the straightforward consumer. Reads messages until it holds ROWS plays,
 // writes them with ONE multi-row INSERT … ON CONFLICT DO NOTHING (node `pg`, autocommit), then commits
 // the offsets synchronously; repeat. Env: KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP_ID, DATABASE_URL, ROWS.
 import Kafka from 'node-rdkafka';
 import pg from 'pg';
 import { PLAY_COLUMNS as COLUMNS } from '@playlog/db';
-import { decodePlay } from '@playlog/schema';
+import { decodePlays } from '@playlog/schema';
 
 const rowsPerInsert = Number(process.env.ROWS ?? 500);
 
@@ -56,12 +56,17 @@ consumer.setDefaultConsumeTimeout(100);
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => (stopping = true));
 
+let perMessage = 1; // plays per message in the last read
 while (!stopping) {
-  const msgs = await new Promise((res, rej) => consumer.consume(rowsPerInsert, (err, m) => (err ? rej(err) : res(m))));
+  const want = Math.max(1, Math.floor(rowsPerInsert / perMessage));
+  const msgs = await new Promise((res, rej) => consumer.consume(want, (err, m) => (err ? rej(err) : res(m))));
   if (msgs.length === 0) continue;
-  const params = [];
-  for (const m of msgs) params.push(...values(decodePlay(m.value)));
-  await db.query(msgs.length === rowsPerInsert ? fullSql : insertSql(msgs.length), params);
+  const plays = msgs.flatMap((m) => decodePlays(m.value).plays);
+  perMessage = Math.max(1, plays.length / msgs.length);
+  for (let i = 0; i < plays.length; i += rowsPerInsert) {
+    const rows = plays.slice(i, i + rowsPerInsert);
+    await db.query(rows.length === rowsPerInsert ? fullSql : insertSql(rows.length), rows.flatMap(values));
+  }
   const next = new Map();
   for (const m of msgs) {
     const cur = next.get(m.partition);

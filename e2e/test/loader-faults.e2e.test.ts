@@ -2,7 +2,7 @@ import t from 'tap';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { groupProgress, PlayProducer } from '@playlog/kafka';
-import { encodePlay, normalizePlay, type Play } from '@playlog/schema';
+import { encodePlays, normalizePlay, type Play } from '@playlog/schema';
 import { eventually, freePort, freshDatabase, freshTopic, run, stack, startProcess, uniqueName, type Teardown } from '@playlog/testing';
 
 /**
@@ -11,6 +11,9 @@ import { eventually, freePort, freshDatabase, freshTopic, run, stack, startProce
  * once and the group's offsets are at the end of the topic.
  */
 const N = 30_000;
+/** Plays per message, as ingest writes a bulk request's plays. */
+const PER_MESSAGE = 100;
+const MESSAGES = N / PER_MESSAGE;
 
 function plays(tag: string): Play[] {
   const now = Date.now();
@@ -45,9 +48,11 @@ async function setup(t: Teardown, tag: string) {
     registry: new Registry(),
   });
   await producer.connect();
+  const all = plays(tag);
+  const chunks = Array.from({ length: MESSAGES }, (_, i) => all.slice(i * PER_MESSAGE, (i + 1) * PER_MESSAGE));
   await producer.send(
     topic,
-    plays(tag).map((p) => ({ key: p.playId, value: encodePlay(p) })),
+    chunks.map((c) => ({ key: c[0]!.playId, value: encodePlays(c), weight: c.length })),
   );
   await producer.close();
   const env = {
@@ -79,7 +84,7 @@ t.test('SIGKILL mid-batch, three times: all plays present once', async (t) => {
     kills++;
   }
   const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(await freePort()) });
-  await eventually(async () => (await f.committed()) === N, 60_000, 'offsets at the end');
+  await eventually(async () => (await f.committed()) === MESSAGES, 60_000, 'offsets at the end');
   t.equal(await f.rows(), N, 'every play stored');
   t.equal(await f.distinct(), N, 'none twice');
   t.equal(await loader.stop('SIGTERM'), 0);
@@ -102,7 +107,7 @@ t.test('Postgres stopped mid-load and started again: the loader backs off, keeps
   t.equal(await f.committed(), committedWhileDown, 'no offsets committed while the database is down');
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'alive while backing off');
   t.equal((await run('bash', ['tools/stack/stack.sh', 'start-pg'])).code, 0);
-  await eventually(async () => (await f.committed()) === N, 90_000, 'caught up after the outage');
+  await eventually(async () => (await f.committed()) === MESSAGES, 90_000, 'caught up after the outage');
   t.equal(await f.rows(), N);
   t.equal(await f.distinct(), N);
   t.equal(loader.child.exitCode, null, 'the loader never crashed');

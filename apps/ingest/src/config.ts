@@ -20,8 +20,10 @@ export const ingestConfigSpec = {
   v12MaxItems: env.int('V12_MAX_ITEMS', 1_000, 1, 100_000),
   /** How long Kafka may take to confirm a write before the request gets a 503. */
   kafkaDeliveryTimeoutMs: env.int('KAFKA_DELIVERY_TIMEOUT_MS', 10_000, 1_000, 300_000),
-  /** Messages waiting for Kafka's confirmation, per pod; past it requests get 503 (bounded memory). */
+  /** Plays waiting for Kafka's confirmation, per pod; past it requests get 503 (bounded memory). */
   kafkaMaxInFlight: env.int('KAFKA_MAX_IN_FLIGHT', 50_000, 1_000, 10_000_000),
+  /** Most plays in one Kafka message; a request's plays go in chunks of this size (bounded message size). */
+  kafkaPlaysPerMessage: env.int('KAFKA_PLAYS_PER_MESSAGE', 500, 1, 1_000),
   /** Seconds a looked-up API key (or its absence) is cached; bounds how long a revocation takes. */
   keyCacheSeconds: env.int('KEY_CACHE_SECONDS', 5, 0, 300),
   /** Event-loop delay past which the pod answers 503 instead of queueing more work. */

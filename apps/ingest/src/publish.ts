@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { encodePlay, type Play, type PlayContext } from '@playlog/schema';
+import { encodePlays, type Play, type PlayContext } from '@playlog/schema';
+import type { OutgoingMessage } from '@playlog/kafka';
 import { KafkaError, KAFKA_QUEUE_FULL } from '@playlog/kafka';
 import type { IngestConfig } from './config.js';
 import { Codes, HttpError } from './errors.js';
@@ -22,14 +23,40 @@ export function playContext(req: FastifyRequest, cfg: IngestConfig): PlayContext
   };
 }
 
+/** Kafka's default message size limit is 1 MB (librdkafka's and the broker's); stay well under it. */
+const MAX_MESSAGE_BYTES = 900_000;
+
 /**
- * Writes plays to Kafka and resolves only when the broker has durably taken all of them. The play id is
- * the message key (so a play always lands on the same partition) and a header, for downstream dedupe.
- * If any message fails, the whole request fails with 503: nothing is reported accepted, and the
- * client's retry is deduplicated by play id.
+ * A request's plays as Kafka messages of at most `perMessage` plays each (format 2 of the codec): one
+ * produce and one delivery report per chunk instead of per play. A chunk whose value would pass
+ * MAX_MESSAGE_BYTES (long user ids and agents) is halved until it fits. Each play carries its own
+ * identity inside the message; the key is the chunk's first play id, so a one-play message (the
+ * 7digital routes' usual case) is keyed by its play, and chunks spread over the partitions.
+ */
+export function playMessages(plays: Play[], perMessage: number): OutgoingMessage[] {
+  const out: OutgoingMessage[] = [];
+  const add = (chunk: Play[]): void => {
+    const value = encodePlays(chunk);
+    if (value.length > MAX_MESSAGE_BYTES && chunk.length > 1) {
+      const half = Math.ceil(chunk.length / 2);
+      add(chunk.slice(0, half));
+      add(chunk.slice(half));
+      return;
+    }
+    const first = chunk[0]!.playId;
+    out.push({ key: first, value, weight: chunk.length, headers: [{ 'play-id': first }, { 'play-count': String(chunk.length) }] });
+  };
+  for (let i = 0; i < plays.length; i += perMessage) add(plays.length <= perMessage ? plays : plays.slice(i, i + perMessage));
+  return out;
+}
+
+/**
+ * Writes plays to Kafka and resolves only when the broker has durably taken all of them. If any message
+ * fails, the whole request fails with 503: nothing is reported accepted, and the client's retry is
+ * deduplicated by play id downstream.
  */
 export async function publishPlays(app: FastifyInstance, cfg: IngestConfig, route: string, plays: Play[]): Promise<void> {
-  const messages = plays.map((p) => ({ key: p.playId, value: encodePlay(p), headers: [{ 'play-id': p.playId }] }));
+  const messages = playMessages(plays, cfg.kafkaPlaysPerMessage);
   try {
     await app.producer.send(cfg.kafkaTopic, messages);
   } catch (err) {

@@ -12,7 +12,7 @@ t.test('probes, metrics and docs need no key', async (t) => {
     'playlog_http_request_duration_seconds',
     'playlog_ingest_plays_total',
     'playlog_kafka_produce_duration_seconds',
-    'playlog_kafka_producer_in_flight_messages',
+    'playlog_kafka_producer_in_flight_plays',
     'process_resident_memory_bytes',
   ]) {
     t.match(metrics.body, name, name);

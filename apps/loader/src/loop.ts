@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchConsumer, ConsumedMessage, KafkaLogger, PartitionOffset } from '@playlog/kafka';
 import type { PlaysWriter } from '@playlog/db';
-import { decodePlay, type Play } from '@playlog/schema';
+import { decodePlays, encodePlay, type Play } from '@playlog/schema';
 import type { DeadLetter, DeadLetters } from './dead-letter.js';
 import type { LoaderMetrics } from './metrics.js';
 import type { Throttle } from './throttle.js';
@@ -17,7 +17,9 @@ interface Decoded {
 }
 
 interface Batch {
-  messages: ConsumedMessage[];
+  /** Next offset to commit per partition, once the batch is durable. */
+  offsets: Map<string, PartitionOffset>;
+  messages: number;
   good: Decoded[];
   dead: DeadLetter[];
 }
@@ -28,14 +30,16 @@ function isDataError(err: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
+function noteOffset(next: Map<string, PartitionOffset>, m: ConsumedMessage): void {
+  const k = `${m.topic}\u0000${m.partition}`;
+  const cur = next.get(k);
+  if (!cur || m.offset + 1 > cur.offset) next.set(k, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
+}
+
 /** The next offset to commit per partition: one past the highest offset in the batch. */
 export function commitOffsets(messages: ConsumedMessage[]): PartitionOffset[] {
   const next = new Map<string, PartitionOffset>();
-  for (const m of messages) {
-    const k = `${m.topic}\u0000${m.partition}`;
-    const cur = next.get(k);
-    if (!cur || m.offset + 1 > cur.offset) next.set(k, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
-  }
+  for (const m of messages) noteOffset(next, m);
   return [...next.values()];
 }
 
@@ -49,6 +53,8 @@ export class LoadLoop {
   private stopping = false;
   private running: Promise<void> | undefined;
   private wake: AbortController = new AbortController();
+  /** Plays per message in the last read; starts at what ingest writes, so a first read never overshoots much. */
+  private playsPerMessage = 500;
   lastTick = Date.now();
   backingOff = false;
 
@@ -96,8 +102,7 @@ export class LoadLoop {
     while (!this.stopping) {
       const batch = await this.collect();
       this.tick();
-      if (batch.length === 0) continue;
-      const decoded = this.decode(batch);
+      if (batch.messages === 0) continue;
       await writing;
       if (this.stopping) break; // the batch in hand is not committed: it is read again next time
       const wait = this.throttle.delayMs();
@@ -105,52 +110,64 @@ export class LoadLoop {
         this.metrics.throttleSeconds.inc(wait / 1000);
         await this.pause(wait);
       }
-      writing = this.store(decoded);
+      writing = this.store(batch);
     }
     await writing;
   }
 
-  /** Reads until the batch is full or batchWaitMs has passed since the first message. */
-  private async collect(): Promise<ConsumedMessage[]> {
+  /**
+   * Reads and decodes until the batch holds batchSize plays or batchWaitMs has passed since the first
+   * message. A message holds one play or many (ingest writes a request's plays together), so each read
+   * asks for as many messages as the remaining room needs at the last seen plays per message.
+   */
+  private async collect(): Promise<Batch> {
     const limit = this.throttle.batchLimit(this.opts.batchSize);
-    const batch: ConsumedMessage[] = [];
+    const batch: Batch = { offsets: new Map(), messages: 0, good: [], dead: [] };
     const started = Date.now();
-    while (!this.stopping && batch.length < limit) {
+    let rows = 0;
+    while (!this.stopping && rows < limit) {
       const elapsed = Date.now() - started;
-      if (batch.length > 0 && elapsed >= this.opts.batchWaitMs) break;
-      const got = await this.consumer.nextBatch(limit - batch.length, Math.min(100, Math.max(10, this.opts.batchWaitMs - elapsed)));
-      batch.push(...got);
-      if (got.length === 0 && (batch.length > 0 || elapsed >= this.opts.batchWaitMs)) break;
+      if (batch.messages > 0 && elapsed >= this.opts.batchWaitMs) break;
+      const want = Math.max(1, Math.floor((limit - rows) / this.playsPerMessage));
+      const got = await this.consumer.nextBatch(want, Math.min(100, Math.max(10, this.opts.batchWaitMs - elapsed)));
+      let gotRows = 0;
+      for (const message of got) gotRows += this.decodeInto(batch, message);
+      if (got.length > 0) this.playsPerMessage = Math.max(1, gotRows / got.length);
+      rows += gotRows;
+      if (got.length === 0 && (batch.messages > 0 || elapsed >= this.opts.batchWaitMs)) break;
     }
     return batch;
   }
 
-  private decode(messages: ConsumedMessage[]): Batch {
-    const good: Decoded[] = [];
-    const dead: DeadLetter[] = [];
-    for (const message of messages) {
-      try {
-        good.push({ play: decodePlay(message.value), message });
-      } catch (err) {
-        dead.push({ message, reason: (err as Error).message });
-      }
+  /** Adds one message's plays (or its reasons for refusal) to the batch; returns how many items it held. */
+  private decodeInto(batch: Batch, message: ConsumedMessage): number {
+    batch.messages++;
+    noteOffset(batch.offsets, message);
+    try {
+      const { plays, refused } = decodePlays(message.value);
+      for (const play of plays) batch.good.push({ play, message });
+      for (const r of refused) batch.dead.push({ message, reason: r.reason, value: r.value });
+      return plays.length + refused.length;
+    } catch (err) {
+      batch.dead.push({ message, reason: (err as Error).message });
+      return 1;
     }
-    return { messages, good, dead };
   }
 
   /** Writes a decoded batch (retrying while the database is down), dead-letters, then commits offsets. */
-  private async store({ messages, good, dead }: Batch): Promise<void> {
+  private async store({ offsets, good, dead }: Batch): Promise<void> {
     const startedAt = Date.now();
     const refused = await this.retrying('write batch', () => this.write(good));
     if (!refused) return; // stopping while the database was down: nothing committed, read again next time
     dead.push(...refused.value);
     if (dead.length > 0 && !(await this.retrying('dead-letter', () => this.sendDead(dead)))) return;
     const writeMs = Date.now() - startedAt;
-    this.throttle.record(messages.length, startedAt, writeMs);
+    const rows = good.length + dead.length;
+    this.throttle.record(rows, startedAt, writeMs);
     this.metrics.writeSeconds.observe(writeMs / 1000);
-    this.metrics.batchSize.observe(messages.length);
+    this.metrics.batchSize.observe(rows);
     try {
-      this.consumer.commit(commitOffsets(messages));
+      this.consumer.commit([...offsets.values()]);
       this.metrics.batches.inc();
     } catch (err) {
       // Typically a rebalance took the partitions away; their new owner re-reads and dedupes.
@@ -168,25 +185,32 @@ export class LoadLoop {
     this.log.warn({ count: dead.length, first: dead[0]!.reason }, 'messages sent to dead-letter topic');
   }
 
-  /** Writes the batch; if the database refuses its data, retries row by row and dead-letters the bad rows. */
+  /**
+   * Writes the batch; if the database refuses its data, splits it in halves until the refused plays are
+   * alone, and dead-letters those (as the Kafka Connect JDBC sink retries row by row, in log₂ steps).
+   */
   private async write(good: Decoded[]): Promise<DeadLetter[]> {
     const dead: DeadLetter[] = [];
+    await this.writeOrSplit(good, dead);
+    return dead;
+  }
+
+  private async writeOrSplit(rows: Decoded[], dead: DeadLetter[]): Promise<void> {
+    if (rows.length === 0) return;
     try {
-      const r = await this.writer.write(good.map((g) => g.play));
-      this.count(r);
+      this.count(await this.writer.write(rows.map((g) => g.play)));
     } catch (err) {
       if (!isDataError(err)) throw err;
-      this.log.warn({ err: { message: (err as Error).message } }, 'batch refused by the database; retrying row by row');
-      for (const g of good) {
-        try {
-          this.count(await this.writer.write([g.play]));
-        } catch (rowErr) {
-          if (!isDataError(rowErr)) throw rowErr;
-          dead.push({ message: g.message, reason: `db: ${(rowErr as Error).message}` });
-        }
+      if (rows.length === 1) {
+        const { play, message } = rows[0]!;
+        dead.push({ message, reason: `db: ${(err as Error).message}`, value: encodePlay(play), key: play.playId });
+        return;
       }
+      if (dead.length === 0) this.log.warn({ err: { message: (err as Error).message } }, 'batch refused by the database; splitting it');
+      const half = Math.ceil(rows.length / 2);
+      await this.writeOrSplit(rows.slice(0, half), dead);
+      await this.writeOrSplit(rows.slice(half), dead);
     }
-    return dead;
   }
 
   private count(r: { inserted: number; duplicates: number }): void {

@@ -12,7 +12,7 @@ export function loaderMetrics(registry: Registry) {
     batches: new Counter({ name: 'playlog_loader_batches_total', help: 'Batches committed', registers: [registry] }),
     batchSize: new Histogram({
       name: 'playlog_loader_batch_size',
-      help: 'Messages per batch',
+      help: 'Plays per batch',
       buckets: [1, 10, 100, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000],
       registers: [registry],
     }),
@@ -24,7 +24,7 @@ export function loaderMetrics(registry: Registry) {
     }),
     dlq: new Counter({
       name: 'playlog_loader_dead_letters_total',
-      help: 'Messages sent to the dead-letter topic',
+      help: 'Messages and plays sent to the dead-letter topic',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { createPool, playsWriter, type PlaysWriter } from '@playlog/db';
 import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
-import { encodePlay, normalizePlay, type Play } from '@playlog/schema';
+import { decodePlay, encodePlay, encodePlays, normalizePlay, type Play } from '@playlog/schema';
 import { eventually, freshDatabase, freshTopic, stack, uniqueName, type Teardown } from '@playlog/testing';
 import { deadLetters } from '../src/dead-letter.js';
 import { LoadLoop } from '../src/loop.js';
@@ -81,17 +81,66 @@ async function fixture(
   return { db, topic, dlqTopic, groupId, loop, rows, committed, metrics };
 }
 
+/** Messages as ingest writes them: `per` plays each (format 2), keyed by the first play id. */
+function batches(plays: Play[], per: number): { key: string; value: Buffer; weight: number }[] {
+  const out = [];
+  for (let i = 0; i < plays.length; i += per) {
+    const chunk = plays.slice(i, i + per);
+    out.push({ key: chunk[0]!.playId, value: encodePlays(chunk), weight: chunk.length });
+  }
+  return out;
+}
+
 t.test('the same plays delivered twice are stored once; offsets committed to the end', async (t) => {
   const f = await fixture(t);
   const plays = makePlays(300, 'dup');
-  const msgs = plays.map((p) => ({ key: p.playId, value: encodePlay(p) }));
-  await produceRaw(t, f.topic, msgs);
-  await produceRaw(t, f.topic, msgs.slice(0, 150)); // a client retry / re-delivery
+  await produceRaw(t, f.topic, batches(plays, 40)); // 8 messages, as ingest writes requests
+  // A client retry of some of them through the other route (one play per message), and a re-delivery
+  // of a message in the older one-play format.
+  await produceRaw(t, f.topic, batches(plays.slice(0, 50), 1));
+  await produceRaw(t, f.topic, [{ key: plays[299]!.playId, value: encodePlay(plays[299]!) }]);
   f.loop.start();
-  await eventually(async () => (await f.committed()) === 450, 30_000, 'offsets committed');
+  await eventually(async () => (await f.committed()) === 8 + 50 + 1, 30_000, 'offsets committed');
   t.equal(await f.rows(), 300, 'one row per play');
   const ids = await f.db('plays').select('play_id');
   t.equal(new Set(ids.map((r) => r.play_id)).size, 300);
+  t.equal((await f.metrics.rows.get()).values.find((v) => v.labels.outcome === 'duplicate')?.value, 51, 'duplicates counted');
+});
+
+t.test('one bad play inside a many-play message is dead-lettered alone; its neighbours are loaded', async (t) => {
+  const f = await fixture(t);
+  const plays = makePlays(20, 'inner');
+  const bad = { ...plays[7]!, country: 'gb', trackId: -1 };
+  const value = Buffer.from(JSON.stringify({ v: 2, plays: [...plays.slice(0, 7), bad, ...plays.slice(8)] }));
+  await produceRaw(t, f.topic, [{ key: plays[0]!.playId, value }]);
+  f.loop.start();
+  await eventually(async () => (await f.committed()) === 1, 30_000, 'offset committed');
+  t.equal(await f.rows(), 19, 'the other 19 plays are loaded');
+  const [dead] = await readAll(f.dlqTopic, 1);
+  t.match(dead!.headers!.find((h) => 'dlq-reason' in h)!['dlq-reason']!.toString(), /^not a play: \/(country|trackId)/);
+  t.same(JSON.parse(dead!.value!.toString()), bad, 'the refused play alone, not its whole message');
+});
+
+t.test('plays the database refuses are found by splitting the batch and dead-lettered alone', async (t) => {
+  const f = await fixture(t);
+  const plays = makePlays(200, 'refused');
+  // Valid by the message schema, but not a timestamp Postgres accepts: only the database can refuse it.
+  const refused = [13, 150].map((i) => ({ ...plays[i]!, playedAt: '2026-02-30T10:00:00.000000Z' }));
+  plays[13] = refused[0]!;
+  plays[150] = refused[1]!;
+  await produceRaw(t, f.topic, batches(plays, 100));
+  f.loop.start();
+  await eventually(async () => (await f.committed()) === 2, 30_000, 'offsets committed');
+  t.equal(await f.rows(), 198, 'every other play is loaded');
+  const dead = await readAll(f.dlqTopic, 2);
+  t.equal(dead.length, 2);
+  t.same(
+    dead.map((m) => decodePlay(m.value).playId).sort(),
+    refused.map((p) => p.playId).sort(),
+    'each refused play alone, as a one-play message',
+  );
+  t.same(dead.map((m) => m.key!.toString()).sort(), refused.map((p) => p.playId).sort(), 'keyed by its play id');
+  for (const m of dead) t.match(m.headers!.find((h) => 'dlq-reason' in h)!['dlq-reason']!.toString(), /^db: /);
 });
 
 t.test('a poison message goes to the dead-letter topic with its reason; the rest of its batch is loaded', async (t) => {

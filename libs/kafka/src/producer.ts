@@ -8,6 +8,8 @@ export interface OutgoingMessage {
   value: Buffer;
   /** Kafka headers, one single-entry object each (node-rdkafka's shape, passed through as is). */
   headers?: Kafka.MessageHeader[];
+  /** What the message counts for against the in-flight bound, e.g. the plays it carries (default 1). */
+  weight?: number;
 }
 
 export interface ProducerOptions {
@@ -17,8 +19,8 @@ export interface ProducerOptions {
   registry: Registry;
   /** How long librdkafka keeps trying to deliver a message before failing it. */
   deliveryTimeoutMs?: number;
-  /** Local queue bound (messages); past it, send() fails fast with KAFKA_QUEUE_FULL. */
-  maxQueueMessages?: number;
+  /** Bound on the weight awaiting delivery (plays, for ingest); past it, send() fails fast with KAFKA_QUEUE_FULL. */
+  maxInFlight?: number;
   lingerMs?: number;
   /** Extra librdkafka settings (tests, tuning). */
   config?: Kafka.ProducerGlobalConfig;
@@ -27,7 +29,7 @@ export interface ProducerOptions {
 export interface ProducerState {
   /** The broker answered recently (metadata or a delivery). */
   reachable: boolean;
-  /** Messages waiting for a delivery report. */
+  /** Weight (plays) waiting for a delivery report. */
   inFlight: number;
   /** Bound on inFlight. */
   maxInFlight: number;
@@ -51,7 +53,7 @@ export class PlayProducer {
 
   constructor(private readonly opts: ProducerOptions) {
     this.log = opts.log;
-    this.maxInFlight = opts.maxQueueMessages ?? 200_000;
+    this.maxInFlight = opts.maxInFlight ?? 200_000;
     this.producer = new Kafka.Producer(
       {
         'metadata.broker.list': opts.brokers,
@@ -60,6 +62,7 @@ export class PlayProducer {
         'compression.type': 'lz4',
         'linger.ms': opts.lingerMs ?? 5,
         'batch.num.messages': 10_000,
+        // Every message weighs at least 1, so librdkafka's own bound is never the one that bites.
         'queue.buffering.max.messages': this.maxInFlight,
         'queue.buffering.max.kbytes': 262_144,
         'socket.keepalive.enable': true,
@@ -87,8 +90,8 @@ export class PlayProducer {
         registers: [r],
       }),
       inFlight: new Gauge({
-        name: 'playlog_kafka_producer_in_flight_messages',
-        help: 'Messages awaiting a delivery report',
+        name: 'playlog_kafka_producer_in_flight_plays',
+        help: 'Plays (the weight of the messages) awaiting a delivery report',
         registers: [r],
         collect() {
           this.set(inFlightNow());
@@ -136,7 +139,9 @@ export class PlayProducer {
   /** Writes all messages; resolves when every one is acknowledged by the broker, rejects otherwise. */
   send(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
-    if (this.inFlight + messages.length > this.maxInFlight) {
+    let weight = 0;
+    for (const m of messages) weight += m.weight ?? 1;
+    if (this.inFlight + weight > this.maxInFlight) {
       this.metrics.failed.inc({ reason: 'queue_full' }, messages.length);
       return Promise.reject(new KafkaError(KAFKA_QUEUE_FULL, 'producer queue is full'));
     }
@@ -154,8 +159,9 @@ export class PlayProducer {
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
         try {
-          this.producer.produce(topic, null, m.value, m.key, Date.now(), pending, m.headers);
-          this.inFlight++;
+          // Each message carries its own settlement record as opaque, so its weight comes back with its report.
+          this.producer.produce(topic, null, m.value, m.key, Date.now(), { pending, weight: m.weight ?? 1 }, m.headers);
+          this.inFlight += m.weight ?? 1;
         } catch (err) {
           // Synchronous refusal (queue full, unknown topic...): the rest of this batch is not sent; the
           // messages already queued settle through their delivery reports.
@@ -175,8 +181,9 @@ export class PlayProducer {
   }
 
   private onDelivery(err: Kafka.LibrdKafkaError | null, report: Kafka.DeliveryReport): void {
-    this.inFlight--;
-    const pending = report.opaque as Pending | undefined;
+    const sent = report.opaque as { pending: Pending; weight: number } | undefined;
+    this.inFlight -= sent?.weight ?? 1;
+    const pending = sent?.pending;
     if (err) {
       this.metrics.failed.inc({ reason: err.code === Kafka.CODES.ERRORS.ERR__MSG_TIMED_OUT ? 'timeout' : 'broker' });
       if (pending) pending.failed ??= unavailable(`Kafka did not take the message: ${err.message}`, err);

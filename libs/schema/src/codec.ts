@@ -1,18 +1,46 @@
 import { Compile } from 'typebox/compile';
 import { Play } from './play.js';
 
-/** The Kafka message value: one normalised play as UTF-8 JSON. */
+/**
+ * Kafka message values. Format 2, what ingest writes: the normalised plays of one request (or one
+ * chunk of it) as UTF-8 JSON `{"v":2,"plays":[Play, …]}`, so one produce and one delivery report cover
+ * many plays. Format 1, one play as `{"v":1,…}`, is still read (older messages on the topic, replays
+ * from the dead-letter topic).
+ */
+export function encodePlays(plays: Play[]): Buffer {
+  return Buffer.from(JSON.stringify({ v: 2, plays }), 'utf8');
+}
+
+/** A format-1 value: one play. The dead-letter topic holds refused plays this way. */
 export function encodePlay(play: Play): Buffer {
   return Buffer.from(JSON.stringify(play), 'utf8');
 }
 
 const check = Compile(Play);
 
+export interface RefusedPlay {
+  /** The refused item alone, as a format-1 value, for the dead-letter topic. */
+  value: Buffer;
+  reason: string;
+}
+
+export interface DecodedPlays {
+  plays: Play[];
+  /** Items of a format-2 message that are not plays; the message's other plays are still good. */
+  refused: RefusedPlay[];
+}
+
+function whyNotAPlay(item: unknown): string {
+  const first = check.Errors(item)[0];
+  return `not a play: ${first ? `${first.instancePath || '/'} ${first.message}` : 'schema mismatch'}`;
+}
+
 /**
- * Reads a message value back into a play. Throws an Error whose message says what is wrong; the loader
- * sends such messages to the dead-letter topic with that reason.
+ * Reads a message value of either format. Throws an Error saying what is wrong when the message as a
+ * whole is unreadable (empty, not JSON, no known format); the loader dead-letters such a message with
+ * that reason. One bad item in a format-2 message is returned in `refused` instead, beside the rest.
  */
-export function decodePlay(value: Buffer | null | undefined): Play {
+export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
   if (!value || value.length === 0) throw new Error('empty message');
   let parsed: unknown;
   try {
@@ -20,9 +48,24 @@ export function decodePlay(value: Buffer | null | undefined): Play {
   } catch (err) {
     throw new Error(`not JSON: ${(err as Error).message}`);
   }
-  if (!check.Check(parsed)) {
-    const first = check.Errors(parsed)[0];
-    throw new Error(`not a play: ${first ? `${first.instancePath || '/'} ${first.message}` : 'schema mismatch'}`);
+  const v = typeof parsed === 'object' && parsed !== null ? (parsed as { v?: unknown }).v : undefined;
+  if (v === 2) {
+    const items = (parsed as { plays?: unknown }).plays;
+    if (!Array.isArray(items)) throw new Error('not a play batch: /plays must be an array');
+    const out: DecodedPlays = { plays: [], refused: [] };
+    for (const item of items) {
+      if (check.Check(item)) out.plays.push(item);
+      else out.refused.push({ value: Buffer.from(JSON.stringify(item) ?? 'null', 'utf8'), reason: whyNotAPlay(item) });
+    }
+    return out;
   }
-  return parsed;
+  if (!check.Check(parsed)) throw new Error(whyNotAPlay(parsed));
+  return { plays: [parsed], refused: [] };
+}
+
+/** One format-1 value back into a play; throws like decodePlays. */
+export function decodePlay(value: Buffer | null | undefined): Play {
+  const { plays, refused } = decodePlays(value);
+  if (plays.length !== 1 || refused.length > 0) throw new Error(refused[0]?.reason ?? 'not a single play');
+  return plays[0]!;
 }

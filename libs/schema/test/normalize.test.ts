@@ -117,7 +117,7 @@ t.test('catalogue items: the item userId wins over the query', async (t) => {
   t.equal(ok(fromV12Item({ ...play(), userId: 'ignored' }, 'subscription', { country: 'GB', userId: 'query-user' })).userId, 'query-user');
 });
 
-t.test('decodePlay refuses what is not a play', async (t) => {
+t.test('decodePlay refuses what is not one play', async (t) => {
   t.throws(() => decodePlay(Buffer.from('{nope')), /not JSON/);
   t.throws(() => decodePlay(Buffer.from('{"v":1}')), /not a play/);
   t.throws(() => decodePlay(null), /empty/);

@@ -17,7 +17,7 @@ export default fp(
       log: app.log.child({ component: 'producer' }),
       registry: app.metrics.registry,
       deliveryTimeoutMs: opts.config.kafkaDeliveryTimeoutMs,
-      maxQueueMessages: opts.config.kafkaMaxInFlight,
+      maxInFlight: opts.config.kafkaMaxInFlight,
     });
     await producer.connect();
     app.decorate('producer', producer);
