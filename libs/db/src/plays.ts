@@ -4,6 +4,14 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
 
+const UNIQUE_VIOLATION = '23505';
+
+/** An error the server answered with (a SQLSTATE), as opposed to a lost connection or a client bug. */
+function isSqlState(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57');
+}
+
 /** The plays columns in the order playCsvLine writes them (COPY's column list). */
 export const PLAY_COLUMNS = [
   'play_id',
@@ -72,19 +80,55 @@ export function createPool(url: string, max: number, applicationName: string): p
   });
 }
 
+/** After a batch met plays already stored, this many batches go straight to the staging path. */
+const STAGED_AFTER_CONFLICT = 20;
+
 /**
- * Writes plays idempotently: COPY into a temporary staging table, then one INSERT … ON CONFLICT DO
- * NOTHING on the play identity, all in one transaction. Returns how many rows were new; the rest were
- * plays already stored (re-delivery, client retries, the same play on two routes).
+ * Writes plays idempotently, in one transaction per batch. Fast path: COPY straight into `plays`, which
+ * succeeds whenever none of the plays is stored yet (the usual case) at the cost of a plain COPY. If
+ * one is (re-delivery after a crash or rebalance, client retries, the same play on two routes), the
+ * COPY fails on the primary key as a whole, and the batch is written again through the staging path:
+ * COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING on the play identity. Batches
+ * right after such a conflict take the staging path directly, since re-deliveries come in runs.
+ * Returns how many rows were new; the rest were plays already stored.
  */
 export function playsWriter(pool: pg.Pool) {
   const knownPartitions = new Set<string>();
+  let stagedLeft = 0;
 
   async function ensurePartitions(client: pg.PoolClient, days: string[]): Promise<void> {
     const missing = days.filter((d) => !knownPartitions.has(d));
     if (missing.length === 0) return;
     await client.query('select ensure_play_partition(d::date) from unnest($1::text[]) as d', [missing]);
     missing.forEach((d) => knownPartitions.add(d));
+  }
+
+  async function copy(client: pg.PoolClient, table: string, plays: Play[]): Promise<void> {
+    const stream = client.query(copyStreams.from(`copy ${table} (${PLAY_COLUMNS.join(',')}) from stdin with (format csv)`));
+    await pipeline(Readable.from(batchLines(plays)), stream);
+  }
+
+  async function direct(client: pg.PoolClient, plays: Play[]): Promise<boolean> {
+    await client.query('begin');
+    try {
+      await copy(client, 'plays', plays);
+    } catch (err) {
+      await client.query('rollback');
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) return false;
+      throw err;
+    }
+    await client.query('commit');
+    return true;
+  }
+
+  async function staged(client: pg.PoolClient, plays: Play[]): Promise<number> {
+    await client.query('begin');
+    // One staging table per connection, emptied at each commit: no DDL churn per batch.
+    await client.query('create temp table if not exists plays_stage (like plays including defaults) on commit delete rows');
+    await copy(client, 'plays_stage', plays);
+    const res = await client.query(`insert into plays select * from plays_stage on conflict do nothing`);
+    await client.query('commit');
+    return res.rowCount ?? 0;
   }
 
   return {
@@ -98,18 +142,21 @@ export function playsWriter(pool: pg.Pool) {
       client.on('error', onError);
       try {
         await ensurePartitions(client, partitionDays(plays));
-        await client.query('begin');
-        // One staging table per connection, emptied at each commit: no DDL churn per batch.
-        await client.query('create temp table if not exists plays_stage (like plays including defaults) on commit delete rows');
-        const copy = client.query(copyStreams.from(`copy plays_stage (${PLAY_COLUMNS.join(',')}) from stdin with (format csv)`));
-        await pipeline(Readable.from(batchLines(plays)), copy);
-        const res = await client.query(`insert into plays select * from plays_stage on conflict do nothing`);
-        await client.query('commit');
-        const inserted = res.rowCount ?? 0;
+        let inserted: number;
+        if (stagedLeft === 0 && (await direct(client, plays))) {
+          inserted = plays.length;
+        } else {
+          stagedLeft = stagedLeft > 0 ? stagedLeft - 1 : STAGED_AFTER_CONFLICT;
+          inserted = await staged(client, plays);
+        }
         return { inserted, duplicates: plays.length - inserted };
       } catch (err) {
-        broken = err as Error;
-        await client.query('rollback').catch(() => undefined);
+        // Refused data leaves a healthy connection once rolled back; anything else is discarded.
+        const rolledBack = await client.query('rollback').then(
+          () => true,
+          () => false,
+        );
+        if (!rolledBack || !isSqlState(err)) broken = err as Error;
         throw err;
       } finally {
         client.off('error', onError);
