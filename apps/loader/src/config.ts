@@ -18,7 +18,9 @@ export const loaderConfigSpec = {
   maxRowsPerSecond: env.int('LOADER_MAX_ROWS_PER_SECOND', 0, 0, 10_000_000),
   /** A batch write slower than this makes the loader slow down (adaptive backpressure). */
   targetWriteMs: env.int('LOADER_TARGET_WRITE_MS', 2_000, 10, 600_000),
-  dbPoolMax: env.int('LOADER_DB_POOL_MAX', 2, 1, 50),
+  dbPoolMax: env.int('LOADER_DB_POOL_MAX', 3, 1, 50),
+  /** Batches written at once, each on its own connection (offsets still commit in order). */
+  writeConcurrency: env.int('LOADER_WRITE_CONCURRENCY', 2, 1, 16),
   /** Daily partitions of plays older than this are dropped (0: keep all). At least the 61-day window. */
   retentionDays: env.int('PLAY_RETENTION_DAYS', 400, 0, 100_000),
   /** Liveness fails when the loop has not ticked for this long. */
@@ -31,6 +33,9 @@ export function loadLoaderConfig(source: NodeJS.ProcessEnv = process.env) {
   const cfg = loadConfig(loaderConfigSpec, source);
   if (cfg.retentionDays > 0 && cfg.retentionDays < 62) {
     throw new ConfigError(['PLAY_RETENTION_DAYS: must be 0 (keep all) or at least 62, beyond the 61-day window reports may restate']);
+  }
+  if (cfg.writeConcurrency > cfg.dbPoolMax) {
+    throw new ConfigError([`LOADER_WRITE_CONCURRENCY: must be at most LOADER_DB_POOL_MAX (${cfg.dbPoolMax}), one connection per write`]);
   }
   return { ...cfg, dlqTopic: cfg.dlqTopic || `${cfg.kafkaTopic}-dlq` };
 }

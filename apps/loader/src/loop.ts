@@ -9,6 +9,8 @@ import type { Throttle } from './throttle.js';
 export interface LoopOptions {
   batchSize: number;
   batchWaitMs: number;
+  /** Batches written to Postgres at once (each on its own connection); offsets still commit in order. */
+  writeConcurrency: number;
 }
 
 interface Decoded {
@@ -93,26 +95,32 @@ export class LoadLoop {
   }
 
   /**
-   * Two batches in flight at most: while batch N is written to Postgres, batch N+1 is read and decoded,
-   * so the loader's CPU work and the database's overlap instead of taking turns. Writes (and so offset
-   * commits) stay strictly one after the other, in order.
+   * While up to writeConcurrency batches are being written to Postgres (each in its own transaction on
+   * its own connection), the next one is read and decoded, so the loader's CPU work and the database's
+   * overlap instead of taking turns. Offsets are committed in batch order: a batch's only after every
+   * earlier batch's write has committed, so a crash never skips a message that is not stored.
    */
   private async loop(): Promise<void> {
-    let writing: Promise<void> = Promise.resolve();
+    const writes = new Set<Promise<boolean>>();
+    let previous: Promise<boolean> = Promise.resolve(true);
     while (!this.stopping) {
       const batch = await this.collect();
       this.tick();
       if (batch.messages === 0) continue;
-      await writing;
+      while (writes.size >= this.opts.writeConcurrency) await Promise.race(writes);
       if (this.stopping) break; // the batch in hand is not committed: it is read again next time
       const wait = this.throttle.delayMs();
       if (wait > 0) {
         this.metrics.throttleSeconds.inc(wait / 1000);
         await this.pause(wait);
       }
-      writing = this.store(batch);
+      const write = this.store(batch, previous);
+      previous = write;
+      writes.add(write);
+      const done = () => writes.delete(write);
+      write.then(done, done);
     }
-    await writing;
+    await Promise.allSettled(writes);
   }
 
   /**
@@ -154,18 +162,24 @@ export class LoadLoop {
     }
   }
 
-  /** Writes a decoded batch (retrying while the database is down), dead-letters, then commits offsets. */
-  private async store({ offsets, good, dead }: Batch): Promise<void> {
+  /**
+   * Writes a decoded batch (retrying while the database is down), dead-letters, then commits its offsets
+   * once `previous` (the batch before it) has committed its own. Resolves to whether it committed: a batch
+   * abandoned on shutdown is read again next time, and so is every batch after it.
+   */
+  private async store({ offsets, good, dead }: Batch, previous: Promise<boolean>): Promise<boolean> {
     const startedAt = Date.now();
-    const refused = await this.retrying('write batch', () => this.write(good));
-    if (!refused) return; // stopping while the database was down: nothing committed, read again next time
-    dead.push(...refused.value);
-    if (dead.length > 0 && !(await this.retrying('dead-letter', () => this.sendDead(dead)))) return;
-    const writeMs = Date.now() - startedAt;
     const rows = good.length + dead.length;
-    this.throttle.record(rows, startedAt, writeMs);
+    this.throttle.started(rows);
+    const refused = await this.retrying('write batch', () => this.write(good));
+    if (!refused) return false; // stopping while the database was down: nothing committed
+    dead.push(...refused.value);
+    if (dead.length > 0 && !(await this.retrying('dead-letter', () => this.sendDead(dead)))) return false;
+    const writeMs = Date.now() - startedAt;
+    this.throttle.finished(writeMs);
     this.metrics.writeSeconds.observe(writeMs / 1000);
     this.metrics.batchSize.observe(rows);
+    if (!(await previous)) return false;
     try {
       this.consumer.commit([...offsets.values()]);
       this.metrics.batches.inc();
@@ -173,6 +187,7 @@ export class LoadLoop {
       // Typically a rebalance took the partitions away; their new owner re-reads and dedupes.
       this.log.warn({ err: { message: (err as Error).message } }, 'offset commit failed; batch will be re-read');
     }
+    return true;
   }
 
   private async sendDead(dead: DeadLetter[]): Promise<void> {

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     new Throttle(config.maxRowsPerSecond, config.targetWriteMs),
     metrics,
     log,
-    { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs },
+    { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs, writeConcurrency: config.writeConcurrency },
   );
 
   const probes = probeServer(registry, {

@@ -13,12 +13,16 @@ export class Throttle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Record a batch of `rows` that started at `startedAt` and took `writeMs` to write. */
-  record(rows: number, startedAt: number, writeMs: number): void {
-    let earliest = startedAt;
-    if (this.maxRowsPerSecond > 0) earliest = startedAt + (rows / this.maxRowsPerSecond) * 1000;
-    if (writeMs > this.targetWriteMs) earliest = Math.max(earliest, this.now() + (writeMs - this.targetWriteMs));
-    this.nextAllowed = Math.max(this.nextAllowed, earliest);
+  /** A write of `rows` starts now: the ceiling spaces the next one by the time those rows are worth. */
+  started(rows: number): void {
+    if (this.maxRowsPerSecond <= 0) return;
+    const now = this.now();
+    this.nextAllowed = Math.max(this.nextAllowed, now) + (rows / this.maxRowsPerSecond) * 1000;
+  }
+
+  /** A write took `writeMs`: past the target, the next one waits in proportion. */
+  finished(writeMs: number): void {
+    if (writeMs > this.targetWriteMs) this.nextAllowed = Math.max(this.nextAllowed, this.now() + (writeMs - this.targetWriteMs));
   }
 
   /** Milliseconds to wait before the next batch may be written. */

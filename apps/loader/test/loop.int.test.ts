@@ -67,6 +67,7 @@ async function fixture(
     {
       batchSize: opts.batchSize ?? 500,
       batchWaitMs: 200,
+      writeConcurrency: 2,
     },
   );
   t.teardown(async () => {

@@ -6,10 +6,13 @@ t.test('rate ceiling: the next batch waits until the rows fit the ceiling', asyn
   let now = 0;
   const th = new Throttle(1_000, 60_000, () => now);
   t.equal(th.batchLimit(5_000), 1_000, 'a batch is at most a second of rows');
-  th.record(500, 0, 50);
+  th.started(500);
   now = 50;
+  th.finished(50);
   t.equal(th.delayMs(), 450, '500 rows at 1000/s: next batch at t=500ms');
-  now = 600;
+  th.started(1_000);
+  t.equal(th.delayMs(), 1_450, 'a write started before the previous one ended is spaced after it');
+  now = 1_600;
   t.equal(th.delayMs(), 0);
 });
 
@@ -17,11 +20,13 @@ t.test('adaptive: a write slower than the target delays the next in proportion',
   let now = 0;
   const th = new Throttle(0, 1_000, () => now);
   t.equal(th.batchLimit(5_000), 5_000, 'no ceiling: the configured batch size');
+  th.started(5_000);
   now = 3_000;
-  th.record(5_000, 0, 3_000);
+  th.finished(3_000);
   t.equal(th.delayMs(), 2_000, '2 s over target: wait 2 s');
   const fast = new Throttle(0, 1_000, () => now);
-  fast.record(5_000, 2_900, 100);
+  fast.started(5_000);
+  fast.finished(100);
   t.equal(fast.delayMs(), 0, 'fast writes are not delayed');
 });
 

@@ -30,6 +30,8 @@ export class BatchConsumer {
   private readonly consumer: Kafka.KafkaConsumer;
   private readonly log: KafkaLogger;
   private assigned: Kafka.Assignment[] = [];
+  /** The latest offsets handed to commit(), per partition, re-committed synchronously on close. */
+  private readonly committing = new Map<string, PartitionOffset>();
 
   constructor(private readonly opts: ConsumerOptions) {
     this.log = opts.log;
@@ -49,6 +51,10 @@ export class BatchConsumer {
         'heartbeat.interval.ms': 3_000,
         'queued.max.messages.kbytes': 65_536,
         rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.onRebalance(err, assignment),
+        offset_commit_cb: (err: Kafka.LibrdKafkaError | null) => {
+          // A lost commit only means re-reading what is already stored (the writes are idempotent).
+          if (err) this.log.warn({ err: { message: err.message, code: err.code } }, 'offset commit failed; messages will be re-read');
+        },
         ...opts.config,
       },
       { 'auto.offset.reset': 'earliest' },
@@ -66,6 +72,7 @@ export class BatchConsumer {
       // next owner and the idempotent write absorbs them.
       this.consumer.unassign();
       this.assigned = [];
+      this.committing.clear();
       this.log.info({ partitions: assignment.map((a) => a.partition) }, 'partitions revoked');
     } else {
       this.log.error({ err: { message: err.message, code: err.code } }, 'rebalance error');
@@ -97,14 +104,19 @@ export class BatchConsumer {
     });
   }
 
-  /** Commits the given offsets synchronously; throws if the group did not take them. */
+  /**
+   * Commits the given offsets without waiting for the broker's answer (a blocking commit per batch
+   * costs a round trip each time). Commits go out in call order; a failure is logged, and costs only a
+   * re-read of stored messages. Throws if the commit cannot even be queued.
+   */
   commit(offsets: PartitionOffset[]): void {
     if (offsets.length === 0) return;
     try {
-      this.consumer.commitSync(offsets);
+      this.consumer.commit(offsets);
     } catch (err) {
       throw new KafkaError(KAFKA_OFFSETS, `commit failed: ${(err as Error).message}`, { cause: err });
     }
+    for (const o of offsets) this.committing.set(`${o.topic}\u0000${o.partition}`, o);
   }
 
   /** Per assigned partition: the broker's high watermark minus our position (messages not yet read). */
@@ -123,6 +135,14 @@ export class BatchConsumer {
 
   async close(): Promise<void> {
     if (!this.consumer.isConnected()) return;
+    if (this.committing.size > 0) {
+      // Make sure the last commits landed before leaving the group.
+      try {
+        this.consumer.commitSync([...this.committing.values()]);
+      } catch (err) {
+        this.log.warn({ err: { message: (err as Error).message } }, 'final offset commit failed; messages will be re-read');
+      }
+    }
     await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));
   }
 }
