@@ -79,9 +79,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function report(config: ReporterConfig, days: string[], restate: boolean, status: ReportStatus): Promise<number> {
-  const pool = createPool(config.databaseUrl, 1, 'playlog-reporter');
+  // Two connections: a report's aggregates on one, its per-play file on the other, at the same time.
+  const pool = createPool(config.databaseUrl, 2, 'playlog-reporter');
   const db = await pool.connect();
-  db.on('error', () => undefined); // a lost connection also fails the running query, which reports it
+  const plays = await pool.connect();
+  for (const c of [db, plays]) c.on('error', () => undefined); // a lost connection also fails the running query, which reports it
   try {
     if (restate) {
       // Earlier days already reported whose plays changed since (late, offline plays) get a new version.
@@ -99,7 +101,7 @@ async function report(config: ReporterConfig, days: string[], restate: boolean, 
       const clients = await clientsForDay(db, day, config.timezone);
       for (const client of clients) {
         const scope = { client, day, timezone: config.timezone, thresholdSeconds: config.royaltyThresholdSeconds };
-        issued.push(await issueDay(db, config.reportDir, scope, status));
+        issued.push(await issueDay({ main: db, plays }, config.reportDir, scope, status));
       }
     }
     bar.done();
@@ -111,6 +113,7 @@ async function report(config: ReporterConfig, days: string[], restate: boolean, 
     return 0;
   } finally {
     db.release();
+    plays.release();
     await pool.end();
   }
 }

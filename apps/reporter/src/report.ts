@@ -41,17 +41,51 @@ async function copyToFile(db: pg.ClientBase, sql: string, file: string): Promise
   return { sha256: hash.digest('hex'), bytes };
 }
 
+/** Two connections: the report's transaction runs on `main`; client-usage.csv is written on `plays` meanwhile. */
+export interface ReportConnections {
+  main: pg.PoolClient;
+  plays: pg.PoolClient;
+}
+
+/**
+ * Runs `sql` (a COPY … TO STDOUT) into `file` in a read-only transaction that sees exactly the exported
+ * snapshot, i.e. the same plays as the report's own transaction.
+ */
+async function copyInSnapshot(db: pg.PoolClient, snapshot: string, sql: string, file: string): Promise<FileInfo> {
+  await db.query('begin isolation level repeatable read read only');
+  try {
+    await db.query(`set transaction snapshot ${(db as unknown as pg.Client).escapeLiteral(snapshot)}`);
+    const info = await copyToFile(db, sql, file);
+    await db.query('commit');
+    return info;
+  } catch (err) {
+    await db.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Both results, or the first failure once both have settled (neither is left running). */
+async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
+
 /**
  * Issues the report of one client's day, unless nothing changed since its last version. In one
  * repeatable-read transaction (so CSVs, aggregates and manifest see the same plays): compare the
  * fingerprint with the last version's; if new, store the aggregates as version N+1, write the files
  * into a temporary folder and move it to `<dir>/<client>/<day>/v<N>/`. Old versions stay.
+ * The per-play client-usage.csv is written at the same time as the aggregates are computed, on the
+ * second connection, in the transaction's exported snapshot: the database works on both at once.
  */
-export async function issueDay(db: pg.PoolClient, reportDir: string, scope: DayScope, status: ReportStatus): Promise<Issued> {
+export async function issueDay(conns: ReportConnections, reportDir: string, scope: DayScope, status: ReportStatus): Promise<Issued> {
+  const db = conns.main;
   await db.query('begin isolation level repeatable read');
   try {
-    // Big days sort and hash millions of rows: give this transaction room to do it in memory.
-    await db.query(`set local work_mem = '256MB'`);
+    // work_mem stays at the server's setting: raised (256 MB was tried), the planner sorts a big day in
+    // one process instead of in parallel workers, and the aggregate took twice as long (bench/reporter).
     // One reporter per client-day at a time (a CronJob and a manual run must not both issue vN+1).
     await db.query('select pg_advisory_xact_lock(hashtext($1))', [`report:${scope.client}:${scope.day}`]);
     const { fingerprint: fp, plays } = await fingerprint(db, scope);
@@ -73,16 +107,18 @@ export async function issueDay(db: pg.PoolClient, reportDir: string, scope: DayS
        values ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, '{}')`,
       [scope.client, scope.day, version, status, scope.timezone, scope.thresholdSeconds, plays, fp, dir],
     );
-    const rows = await aggregateDay(db, scope);
-    await storeAggregates(db, scope, version);
-
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
-    const files = {
-      'daily-usage.csv': await copyToFile(db, dailyUsageCopy(db, scope), join(tmp, 'daily-usage.csv')),
-      'client-usage.csv': await copyToFile(db, clientUsageCopy(db, scope), join(tmp, 'client-usage.csv')),
-    };
+    const snapshot = (await db.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
+    const perPlay = copyInSnapshot(conns.plays, snapshot, clientUsageCopy(db, scope), join(tmp, 'client-usage.csv'));
+    const aggregates = (async () => {
+      const rows = await aggregateDay(db, scope);
+      await storeAggregates(db, scope, version);
+      return { rows, daily: await copyToFile(db, dailyUsageCopy(db, scope), join(tmp, 'daily-usage.csv')) };
+    })();
+    const [{ rows, daily }, clientUsage] = await both(aggregates, perPlay);
+    const files = { 'daily-usage.csv': daily, 'client-usage.csv': clientUsage };
     const generatedAt = new Date().toISOString();
     const manifest = {
       client: scope.client,

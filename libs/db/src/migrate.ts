@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './migrations/001-initial.js';
-import * as m002 from './migrations/002-daily-usage-index.js';
+import * as m002 from './migrations/002-daily-usage-lean.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -10,7 +10,7 @@ interface Migration {
 /** Migrations are imported, not read from a directory, so the built app needs no file layout. */
 const migrations: Record<string, Migration> = {
   '001-initial': m001,
-  '002-daily-usage-index': m002,
+  '002-daily-usage-lean': m002,
 };
 
 const source: Knex.MigrationSource<string> = {
