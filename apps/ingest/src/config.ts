@@ -22,6 +22,11 @@ export const ingestConfigSpec = {
   kafkaDeliveryTimeoutMs: env.int('KAFKA_DELIVERY_TIMEOUT_MS', 10_000, 1_000, 300_000),
   /** Plays waiting for Kafka's confirmation, per pod; past it requests get 503 (bounded memory). */
   kafkaMaxInFlight: env.int('KAFKA_MAX_IN_FLIGHT', 50_000, 1_000, 10_000_000),
+  /**
+   * How long the producer waits to fill a batch to the broker. Every request waits for its delivery
+   * report, so this is latency added to each request; a bulk request's plays already go as one message.
+   */
+  kafkaLingerMs: env.int('KAFKA_LINGER_MS', 5, 0, 1_000),
   /** Most plays in one Kafka message; a request's plays go in chunks of this size (bounded message size). */
   kafkaPlaysPerMessage: env.int('KAFKA_PLAYS_PER_MESSAGE', 500, 1, 1_000),
   /** Seconds a looked-up API key (or its absence) is cached; bounds how long a revocation takes. */

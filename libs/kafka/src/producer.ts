@@ -21,7 +21,10 @@ export interface ProducerOptions {
   deliveryTimeoutMs?: number;
   /** Bound on the weight awaiting delivery (plays, for ingest); past it, send() fails fast with KAFKA_QUEUE_FULL. */
   maxInFlight?: number;
+  /** How long librdkafka waits to fill a batch before sending it (latency against throughput). */
   lingerMs?: number;
+  /** How often delivery reports are polled into JS; each report waits this long at most. */
+  pollIntervalMs?: number;
   /** Extra librdkafka settings (tests, tuning). */
   config?: Kafka.ProducerGlobalConfig;
 }
@@ -115,7 +118,7 @@ export class PlayProducer {
         err ? reject(unavailable(`cannot connect to Kafka at ${this.opts.brokers}: ${err.message}`, err)) : resolve(),
       );
     });
-    this.producer.setPollInterval(5);
+    this.producer.setPollInterval(this.opts.pollIntervalMs ?? 5);
     this.setReachable(true);
     // A cheap periodic metadata request tells readiness whether the broker is there, even when idle.
     this.probe = setInterval(() => this.checkBroker(), 2_000);

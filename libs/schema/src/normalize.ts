@@ -19,6 +19,17 @@ export type Normalized = { ok: true; play: Play } | { ok: false; error: PlayErro
 
 const INT_STRING = /^[0-9]{1,10}$/;
 
+/** `ctx.now` as ISO 8601; a request's plays share it, so it is formatted once, not once per play. */
+let lastNow = Number.NaN;
+let lastIso = '';
+function isoInstant(ms: number): string {
+  if (ms !== lastNow) {
+    lastIso = new Date(ms).toISOString();
+    lastNow = ms;
+  }
+  return lastIso;
+}
+
 class Invalid extends Error {
   constructor(readonly error: PlayError) {
     super(error.message);
@@ -144,7 +155,7 @@ function normalizeOrThrow(raw: unknown, ctx: PlayContext): Play {
     playedAt: instantIsoUtc(instant),
     totalTimePlayed,
     userAgent,
-    receivedAt: new Date(ctx.now).toISOString(),
+    receivedAt: isoInstant(ctx.now),
     synthetic: ctx.synthetic === true,
   };
 }

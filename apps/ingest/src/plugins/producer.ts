@@ -18,6 +18,9 @@ export default fp(
       registry: app.metrics.registry,
       deliveryTimeoutMs: opts.config.kafkaDeliveryTimeoutMs,
       maxInFlight: opts.config.kafkaMaxInFlight,
+      lingerMs: opts.config.kafkaLingerMs,
+      // Delivery reports are what requests wait for: polled often, they add ~1 ms at most.
+      pollIntervalMs: 1,
     });
     await producer.connect();
     app.decorate('producer', producer);
