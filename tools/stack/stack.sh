@@ -74,6 +74,9 @@ ensure_jars() {
 # True if $1 is the pid of a live Kafka broker (zombies have an empty cmdline).
 is_kafka_proc() { [[ $1 =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -q 'kafka\.Kafka '; }
 
+# True if process $1 exists and is not a zombie (whatever its cmdline reads mid-exec).
+alive() { [[ $1 =~ ^[0-9]+$ && -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
 # Print the pid of our running broker; fail if it isn't running.
 kafka_pid() {
   local pid
@@ -127,7 +130,9 @@ launch_kafka() {
 wait_kafka() {
   local deadline=$((SECONDS + WAIT_SECS))
   while :; do
-    if ! kafka_pid >/dev/null; then
+    # Liveness by the process itself: under heavy load its cmdline can read empty while nohup and
+    # setsid exec into java, which once made a healthy start look like a crash.
+    if ! alive "$(cat "$K_PID" 2>/dev/null)"; then
       err "kafka exited during startup"; show_log "$K_LOGS/kafka.out" "$K_LOGS/server.log"; rm -f "$K_PID"; exit 1
     fi
     if port_open "$KAFKA_PORT" && KTOPICS="$(ktool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
