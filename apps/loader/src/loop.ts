@@ -57,6 +57,8 @@ export class LoadLoop {
   private wake: AbortController = new AbortController();
   /** Plays per message in the last read; starts at what ingest writes, so a first read never overshoots much. */
   private playsPerMessage = 500;
+  /** Messages read but not yet in a batch (see collect). */
+  private carried: ConsumedMessage[] = [];
   lastTick = Date.now();
   backingOff = false;
 
@@ -126,22 +128,40 @@ export class LoadLoop {
   /**
    * Reads and decodes until the batch holds batchSize plays or batchWaitMs has passed since the first
    * message. A message holds one play or many (ingest writes a request's plays together), so each read
-   * asks for as many messages as the remaining room needs at the last seen plays per message.
+   * asks for as many messages as the remaining room needs at the last seen plays per message. Messages
+   * read beyond the room (the mix changed: bulk chunks after single plays) are carried over to start
+   * the next batch, so a batch passes batchSize by less than one message.
    */
   private async collect(): Promise<Batch> {
     const limit = this.throttle.batchLimit(this.opts.batchSize);
     const batch: Batch = { offsets: new Map(), messages: 0, good: [], dead: [] };
     const started = Date.now();
     let rows = 0;
+    const take = (messages: ConsumedMessage[]): void => {
+      for (const [i, message] of messages.entries()) {
+        if (rows >= limit) {
+          this.carried.push(...messages.slice(i));
+          return;
+        }
+        rows += this.decodeInto(batch, message);
+      }
+    };
+    if (this.carried.length > 0) {
+      // Only partitions still ours: after a rebalance their new owner reads the rest.
+      const owned = new Set(this.consumer.assignments().map((a) => `${a.topic}\u0000${a.partition}`));
+      const carried = this.carried.filter((m) => owned.has(`${m.topic}\u0000${m.partition}`));
+      this.carried = [];
+      take(carried);
+    }
     while (!this.stopping && rows < limit) {
       const elapsed = Date.now() - started;
       if (batch.messages > 0 && elapsed >= this.opts.batchWaitMs) break;
       const want = Math.max(1, Math.floor((limit - rows) / this.playsPerMessage));
       const got = await this.consumer.nextBatch(want, Math.min(100, Math.max(10, this.opts.batchWaitMs - elapsed)));
-      let gotRows = 0;
-      for (const message of got) gotRows += this.decodeInto(batch, message);
-      if (got.length > 0) this.playsPerMessage = Math.max(1, gotRows / got.length);
-      rows += gotRows;
+      const before = rows;
+      take(got);
+      const used = got.length - (rows >= limit ? this.carried.length : 0);
+      if (used > 0) this.playsPerMessage = Math.max(1, (rows - before) / used);
       if (got.length === 0 && (batch.messages > 0 || elapsed >= this.opts.batchWaitMs)) break;
     }
     return batch;

@@ -166,6 +166,23 @@ t.test('a poison message goes to the dead-letter topic with its reason; the rest
   t.same(dead.map((m) => m.key!.toString()).sort(), ['bad-1', 'bad-2'], 'original keys kept');
 });
 
+t.test('a batch passes its size by less than one message, however the message sizes mix', async (t) => {
+  const f = await fixture(t, (w) => w, { batchSize: 1_000 });
+  const plays = makePlays(6_500, 'mix');
+  // Single plays (7digital requests), then 500-play bulk chunks: a read sized for the single plays
+  // would pull in many big messages at once.
+  await produceRaw(t, f.topic, batches(plays.slice(0, 1_500), 1));
+  await produceRaw(t, f.topic, batches(plays.slice(1_500), 500));
+  f.loop.start();
+  await eventually(async () => (await f.committed()) === 1_510, 60_000, 'offsets committed');
+  t.equal(await f.rows(), 6_500);
+  const hist = (await f.metrics.batchSize.get()).values;
+  const total = hist.find((v) => v.metricName === 'playlog_loader_batch_size_count')!.value;
+  const upTo2500 = hist.find((v) => v.metricName === 'playlog_loader_batch_size_bucket' && v.labels.le === 2_500)!.value;
+  t.ok(total >= 5, `${total} batches (6 500 plays, at most 1 499 each)`);
+  t.equal(upTo2500, total, 'no batch above 1 000 plays + one message (499)');
+});
+
 t.test('offsets are committed only after the database commit; a failing database keeps them', async (t) => {
   let failures = 3;
   const f = await fixture(t, (w) => ({
