@@ -110,7 +110,11 @@ export class BatchConsumer {
    * re-read of stored messages. Throws if the commit cannot even be queued.
    */
   commit(offsets: PartitionOffset[]): void {
-    if (offsets.length === 0) return;
+    // Only partitions still ours: a batch finished after a rebalance must not move its new owner's
+    // offsets (backwards, which would mean re-reads; never loss).
+    const owned = offsets.filter((o) => this.assigned.some((a) => a.topic === o.topic && a.partition === o.partition));
+    if (owned.length === 0) return;
+    offsets = owned;
     try {
       this.consumer.commit(offsets);
     } catch (err) {
