@@ -59,9 +59,27 @@ async function copyInSnapshot(db: pg.PoolClient, snapshot: string, sql: string, 
     await db.query('commit');
     return info;
   } catch (err) {
-    await db.query('rollback').catch(() => undefined);
+    await rollbackQuietly(db);
     throw err;
   }
+}
+
+/**
+ * Rolls back without waiting forever: a COPY whose output stream failed on our side (disk full) leaves
+ * its connection unable to answer, and the caller must still get its error (the process then exits
+ * and the connection goes with it).
+ */
+async function rollbackQuietly(db: pg.ClientBase): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)));
+  await Promise.race([
+    db.query('rollback').then(
+      () => undefined,
+      () => undefined,
+    ),
+    timeout,
+  ]);
+  clearTimeout(timer);
 }
 
 /** Both results, or the first failure once both have settled (neither is left running). */
@@ -143,7 +161,7 @@ export async function issueDay(conns: ReportConnections, reportDir: string, scop
     await db.query('commit');
     return { client: scope.client, day: scope.day, version, issued: true, status, path: dir, plays };
   } catch (err) {
-    await db.query('rollback').catch(() => undefined);
+    await rollbackQuietly(db);
     throw err;
   }
 }

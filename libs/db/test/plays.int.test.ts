@@ -39,6 +39,14 @@ t.test('the writer stores each play once, whatever mix of new and stored plays a
   t.same(await writer.write([...twice, twice[3]!]), { inserted: 10, duplicates: 1 }, 'a play twice in one batch');
   t.equal(await count(), 160);
 
+  // A stored play late in a big batch: the direct COPY fails mid-stream, and the batch is written again
+  // through the staging path by a writer that has not met a conflict yet.
+  const fresh = playsWriter(pool);
+  t.same(await fresh.write(plays(10_000, 5_000)), { inserted: 5_000, duplicates: 0 });
+  t.same(await playsWriter(pool).write(plays(6_000, 5_000)), { inserted: 4_000, duplicates: 1_000 }, 'conflict at row 4 001 of 5 000');
+  t.equal(await count(), 9_160);
+  await db('plays').where('track_id', '>=', 6_000).delete();
+
   // Refused data, on both paths (a fresh writer tries the direct COPY first; this one is on the staging
   // path after the conflicts above): an error with its SQLSTATE, nothing of the batch stored, and the
   // connection still serves.

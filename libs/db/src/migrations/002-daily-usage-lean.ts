@@ -10,9 +10,9 @@ import type { Knex } from 'knex';
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
-    alter table daily_usage drop constraint daily_usage_pkey;
-    alter table daily_usage drop constraint daily_usage_client_day_version_fkey;
-    create index daily_usage_version on daily_usage (client, day, version);
+    alter table daily_usage drop constraint if exists daily_usage_pkey;
+    alter table daily_usage drop constraint if exists daily_usage_client_day_version_fkey;
+    create index if not exists daily_usage_version on daily_usage (client, day, version);
   `);
 }
 
