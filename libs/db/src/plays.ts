@@ -36,33 +36,15 @@ export const PLAY_COLUMNS = [
 
 function quote(s: string | null): string {
   if (s === null) return '';
-  return `"${s.replaceAll('"', '""')}"`;
+  return s.includes('"') ? `"${s.replaceAll('"', '""')}"` : `"${s}"`;
 }
 
-/** One play as a CSV line for COPY: strings always quoted, NULL as an empty unquoted field. */
+/**
+ * One play as a CSV line for COPY: strings always quoted, NULL as an empty unquoted field. Built with
+ * one template (the loader writes ~100 000 of these a second; an array and join per line cost more).
+ */
 export function playCsvLine(p: Play): string {
-  return (
-    [
-      p.playId,
-      p.playedAt,
-      quote(p.client),
-      quote(p.apiKeyName),
-      quote(p.clientPlayId),
-      p.logType,
-      quote(p.userId),
-      p.country,
-      p.trackId,
-      p.releaseId,
-      p.formatId,
-      quote(p.playMode),
-      quote(p.endReason),
-      quote(p.dateTimePlayed),
-      p.totalTimePlayed,
-      quote(p.userAgent),
-      p.synthetic ? 't' : 'f',
-      p.receivedAt,
-    ].join(',') + '\n'
-  );
+  return `${p.playId},${p.playedAt},${quote(p.client)},${quote(p.apiKeyName)},${quote(p.clientPlayId)},${p.logType},${quote(p.userId)},${p.country},${p.trackId},${p.releaseId},${p.formatId},${quote(p.playMode)},${quote(p.endReason)},${quote(p.dateTimePlayed)},${p.totalTimePlayed},${quote(p.userAgent)},${p.synthetic ? 't' : 'f'},${p.receivedAt}\n`;
 }
 
 /** The UTC days (YYYY-MM-DD) whose partitions a batch of plays needs. */
