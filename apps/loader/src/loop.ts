@@ -32,8 +32,12 @@ function isDataError(err: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
+function partitionKey(p: { topic: string; partition: number }): string {
+  return `${p.topic}\u0000${p.partition}`;
+}
+
 function noteOffset(next: Map<string, PartitionOffset>, m: ConsumedMessage): void {
-  const k = `${m.topic}\u0000${m.partition}`;
+  const k = partitionKey(m);
   const cur = next.get(k);
   if (!cur || m.offset + 1 > cur.offset) next.set(k, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
 }
@@ -137,19 +141,21 @@ export class LoadLoop {
     const batch: Batch = { offsets: new Map(), messages: 0, good: [], dead: [] };
     const started = Date.now();
     let rows = 0;
-    const take = (messages: ConsumedMessage[]): void => {
+    /** Adds messages while there is room, carries the rest; returns how many it added. */
+    const take = (messages: ConsumedMessage[]): number => {
       for (const [i, message] of messages.entries()) {
         if (rows >= limit) {
           this.carried.push(...messages.slice(i));
-          return;
+          return i;
         }
         rows += this.decodeInto(batch, message);
       }
+      return messages.length;
     };
     if (this.carried.length > 0) {
       // Only partitions still ours: after a rebalance their new owner reads the rest.
-      const owned = new Set(this.consumer.assignments().map((a) => `${a.topic}\u0000${a.partition}`));
-      const carried = this.carried.filter((m) => owned.has(`${m.topic}\u0000${m.partition}`));
+      const owned = new Set(this.consumer.assignments().map(partitionKey));
+      const carried = this.carried.filter((m) => owned.has(partitionKey(m)));
       this.carried = [];
       take(carried);
     }
@@ -159,8 +165,7 @@ export class LoadLoop {
       const want = Math.max(1, Math.floor((limit - rows) / this.playsPerMessage));
       const got = await this.consumer.nextBatch(want, Math.min(100, Math.max(10, this.opts.batchWaitMs - elapsed)));
       const before = rows;
-      take(got);
-      const used = got.length - (rows >= limit ? this.carried.length : 0);
+      const used = take(got);
       if (used > 0) this.playsPerMessage = Math.max(1, (rows - before) / used);
       if (got.length === 0 && (batch.messages > 0 || elapsed >= this.opts.batchWaitMs)) break;
     }
