@@ -182,6 +182,17 @@ export function cpuSeconds(pid) {
 }
 
 /**
+ * Cumulative busy CPU seconds of the whole machine (all cores, every process: user, nice, system,
+ * irq, softirq, steal), from /proc/stat. The difference over a step is what that step cost in CPU,
+ * including Postgres's backends and parallel workers, plus whatever else ran meanwhile.
+ */
+export function machineCpuSeconds() {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = ticks;
+  return (user + nice + system + irq + softirq + steal) / 100; // clock ticks (100 Hz)
+}
+
+/**
  * Starts a process; stdout/stderr go to `logFile` (or /dev/null). Killed at cleanup if still running.
  * `stop()` sends SIGTERM and resolves with { code, signal }.
  */

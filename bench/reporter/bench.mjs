@@ -6,6 +6,7 @@
 // Usage: bash bench/reporter/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -16,6 +17,7 @@ import {
   freshDatabase,
   freshTopic,
   loadAvgNow,
+  machineCpuSeconds,
   machineNotes,
   median,
   onCleanup,
@@ -81,6 +83,7 @@ const BARE_AGGREGATE = `select log_type, country, track_id, release_id, coalesce
 
 /** psql with \timing; returns the server round-trip time it printed (ms) and the process's wall time. */
 function psqlTimed(url, sql) {
+  const cpu0 = machineCpuSeconds();
   const t0 = performance.now();
   const commands = (Array.isArray(sql) ? sql : [sql]).flatMap((q) => ['-c', q]);
   const r = spawnSync('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', '\\o /dev/null', ...commands], {
@@ -92,7 +95,8 @@ function psqlTimed(url, sql) {
   if (r.status !== 0) throw new Error(`psql failed: ${r.stderr || r.error}`);
   // One "Time:" per command; an array of commands is timed as their sum.
   const times = [...r.stdout.matchAll(/Time: ([\d.]+) ms/g)].map((m) => Number(m[1]));
-  return { seconds: times.reduce((a, b) => a + b, 0) / 1000, wall, parts: times.map((t) => t / 1000) };
+  const machineCpu = machineCpuSeconds() - cpu0;
+  return { seconds: times.reduce((a, b) => a + b, 0) / 1000, wall, parts: times.map((t) => t / 1000), machineCpu };
 }
 
 function classify(query) {
@@ -156,6 +160,7 @@ function watchStatements(url) {
 
 async function runReporter(dbUrl, topic, reportDir) {
   const stopWatch = watchStatements(dbUrl);
+  const cpu0 = machineCpuSeconds();
   const t0 = performance.now();
   const child = spawn('/usr/bin/time', ['-v', 'node', 'apps/reporter/dist/main.js', 'run', '--date', DAY, '--wait', '0'], {
     env: {
@@ -177,6 +182,7 @@ async function runReporter(dbUrl, topic, reportDir) {
   const code = await new Promise((res) => child.on('exit', (c) => res(c)));
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
+  const machineCpu = machineCpuSeconds() - cpu0;
   const phases = await stopWatch();
   if (code !== 0 || !/^issued /m.test(out)) throw new Error(`reporter failed (exit ${code}): ${out}\n${err}`);
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1]);
@@ -188,6 +194,7 @@ async function runReporter(dbUrl, topic, reportDir) {
   const manifest = JSON.parse(readFileSync(join(manifestPath, 'manifest.json'), 'utf8'));
   return {
     seconds,
+    machineCpu,
     rssMiB: rssKb / 1024,
     cpu,
     phases,
@@ -337,24 +344,28 @@ async function main() {
 
 function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSeconds, notes, totalSeconds, loadAvgEnd }) {
   const per = (id) => results[id].map((r) => fmt.f1(r.seconds)).join(' / ');
+  const cpu = (id) => median(results[id].map((r) => r.machineCpu));
+  const cores = cpus().length;
+  const floor = (cpu('b') + cpu('c')) / cores;
   const a0 = results.a[0];
   return [
     `${fmt.int(c.plays)} plays on one day for one client (${size} with indexes, generated in ${fmt.f1(genSeconds)} s), ${fmt.int(groups)} daily-usage rows; ` +
       `client-usage.csv ${fmt.int(a0.bytes.client / 2 ** 20)} MiB. Medians of ${c.rounds} rounds, order rotating. Whole run ${fmt.f1(totalSeconds)} s.`,
     '',
     table(
-      ['what', 'median s', 'per round s'],
+      ['what', 'median s', 'per round s', 'machine CPU s'],
       [
-        ['(a) reporter run (wall, process start to exit)', fmt.f1(s.reporter), per('a')],
-        ['(b) bare GROUP BY (psql \\timing)', fmt.f1(s.bare), per('b')],
-        ['(c) client-usage query, COPY to /dev/null (psql \\timing)', fmt.f1(s.clientCopy), per('c')],
+        ['(a) reporter run (wall, process start to exit)', fmt.f1(s.reporter), per('a'), fmt.f1(cpu('a'))],
+        ['(b) bare GROUP BY (psql \\timing)', fmt.f1(s.bare), per('b'), fmt.f1(cpu('b'))],
+        ['(c) client-usage query, COPY to /dev/null (psql \\timing)', fmt.f1(s.clientCopy), per('c'), fmt.f1(cpu('c'))],
         ...(results.d
           ? [
-              ['(d) diagnostic: the bare GROUP BY with max_parallel_workers_per_gather = 0', fmt.f1(s.serial), per('d')],
+              ['(d) diagnostic: the bare GROUP BY with max_parallel_workers_per_gather = 0', fmt.f1(s.serial), per('d'), fmt.f1(cpu('d'))],
               [
                 `(e) candidate: CREATE TEMP TABLE AS GROUP BY (${fmt.f1(s.proposedCtas)} s), then INSERT into daily_usage (${fmt.f1(s.proposedInsert)} s), rolled back`,
                 fmt.f1(s.proposed),
                 per('e'),
+                fmt.f1(cpu('e')),
               ],
             ]
           : []),
@@ -363,6 +374,9 @@ function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSecond
     '',
     `- reporter / bare GROUP BY = **${fmt.f2(ratios.reporterVsBare)}×** (goal ≤ 1.5×; per round ${ratios.perRound.map(fmt.f2).join(', ')})`,
     `- reporter minus its client-usage.csv COPY / bare GROUP BY = ${fmt.f2(ratios.withoutClientUsage)}× (the COPY runs on a second connection beside the aggregate, so this understates what the rest costs)`,
+    `- machine CPU s: busy CPU time of all ${cores} cores over the step (/proc/stat, medians; every process, so Postgres's workers and psql too). ` +
+      `A report holds (b)'s figures and (c)'s rows, so on ${cores} cores it cannot take less than ((b) + (c)) / ${cores} = ${fmt.f1(floor)} s of CPU-bound work, ` +
+      `**${fmt.f2(floor / s.bare)}× (b)**, unless it computes them with less CPU than (b) and (c) do`,
     `- reporter peak RSS (/usr/bin/time -v, max over rounds): **${fmt.int(s.rssMiB)} MiB**`,
     `- reporter process CPU (user+sys, /usr/bin/time -v; median): ${fmt.f1(median(results.a.map((r) => r.cpu)))} s — the rest of its wall time is Postgres working`,
     '',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import copyStreams from 'pg-copy-streams';
+import { copyOut } from './copy-out.js';
 import { aggregateDay, clientUsageCopy, dailyUsageCopy, fingerprint, storeAggregates, type DayScope } from './usage.js';
 
 export type ReportStatus = 'final' | 'provisional';
@@ -37,7 +37,7 @@ async function copyToFile(db: pg.ClientBase, sql: string, file: string): Promise
       done(null, chunk);
     },
   });
-  await pipeline(db.query(copyStreams.to(sql)), tap, createWriteStream(file));
+  await pipeline(db.query(copyOut(sql)), tap, createWriteStream(file));
   return { sha256: hash.digest('hex'), bytes };
 }
 
