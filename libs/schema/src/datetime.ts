@@ -58,7 +58,25 @@ export function instantMillis(i: Instant): number {
  * never rounded, so a play at 23:59:59.9999999 stays on its day.
  */
 export function instantIsoUtc(i: Instant): string {
-  return `${new Date(i.epochSeconds * 1000).toISOString().slice(0, 19)}.${i.fraction.slice(0, 6)}Z`;
+  // Calendar fields by integer arithmetic (the days-to-civil algorithm of H. Hinnant, "chrono-compatible
+  // low-level date algorithms"): a third of the CPU of formatting a Date, on every play ingested.
+  const days = Math.floor(i.epochSeconds / 86_400);
+  const sod = i.epochSeconds - days * 86_400;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(sod / 3600);
+  const minute = Math.floor((sod % 3600) / 60);
+  const yyyy = year >= 1000 ? String(year) : String(year).padStart(4, '0');
+  return `${yyyy}-${TWO[month]}-${TWO[day]}T${TWO[hour]}:${TWO[minute]}:${TWO[sod % 60]}.${i.fraction.slice(0, 6)}Z`;
 }
+
+const TWO = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
 
 export const DAY_MS = 86_400_000;

@@ -20,9 +20,11 @@ export function playIdentity(p: IdentityParts): string {
     p.clientPlayId !== null
       ? `id\u0000${p.client}\u0000${p.clientPlayId}`
       : `play\u0000${p.client}\u0000${p.logType}\u0000${p.userId}\u0000${p.trackId}\u0000${p.instant}`;
-  const b = hash('sha256', material, 'buffer');
-  b[6] = (b[6]! & 0x0f) | 0x80; // version 8
-  b[8] = (b[8]! & 0x3f) | 0x80; // RFC 9562 variant
-  const h = b.toString('hex', 0, 16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  // Hex output: Node makes a string of it far faster than a Buffer (0.3 against 1.3 µs a play here).
+  const h = hash('sha256', material, 'hex');
+  // Version 8 in the 13th hex digit; the RFC 9562 variant (binary 10xx) in the 17th.
+  const variant = VARIANT[parseInt(h[16]!, 16) & 3];
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+const VARIANT = '89ab';

@@ -34,3 +34,25 @@ t.test('UTC form truncates the 7th digit, never rounding across midnight', async
   t.equal(instantIsoUtc(parseDateTime('2021-05-10T23:59:59.9999999Z')!), '2021-05-10T23:59:59.999999Z');
   t.equal(instantIsoUtc(parseDateTime('2021-05-11T01:00:00.1+02:00')!), '2021-05-10T23:00:00.100000Z');
 });
+
+t.test('instantIsoUtc agrees with Date for every day of years 0001-9999 and random instants', async (t) => {
+  const viaDate = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString().slice(0, 19);
+  const wrong: string[] = [];
+  const check = (epochSeconds: number) => {
+    const got = instantIsoUtc({ epochSeconds, fraction: '1234567' });
+    const want = `${viaDate(epochSeconds)}.123456Z`;
+    if (got !== want) wrong.push(`${epochSeconds}: ${got} ≠ ${want}`);
+  };
+  const first = Date.parse('0001-01-01T00:00:00Z') / 1000;
+  const last = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
+  for (let day = first; day <= last; day += 86_400) {
+    check(day); // midnight
+    check(day + 86_399); // one second before the next
+  }
+  let seed = 7;
+  for (let k = 0; k < 200_000; k++) {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    check(first + Math.floor((seed / 2 ** 31) * (last - first)));
+  }
+  t.same(wrong.slice(0, 5), [], `${wrong.length} mismatches`);
+});
