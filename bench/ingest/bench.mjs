@@ -5,17 +5,20 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { normalizePlay } from '@playlog/schema';
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
 import {
+  brokerPid,
   cpuSeconds,
   fmt,
   freePort,
   freshDatabase,
   freshTopic,
   loadAvgNow,
+  machineCpuSeconds,
   machineNotes,
   median,
   outDir,
@@ -73,6 +76,9 @@ async function measure(label, target, { url, connections, bodies, headers, plays
   let i = 0;
   const sampler = rssSampler(target.pid, 100);
   const cpu0 = cpuSeconds(target.pid);
+  const broker = brokerPid();
+  const broker0 = broker && cpuSeconds(broker);
+  const machine0 = machineCpuSeconds();
   const self0 = process.cpuUsage();
   const r = await cannon({
     url,
@@ -92,6 +98,8 @@ async function measure(label, target, { url, connections, bodies, headers, plays
   });
   const rss = sampler.stop();
   const cpu = cpuSeconds(target.pid) - cpu0;
+  const brokerCpu = broker ? cpuSeconds(broker) - broker0 : Number.NaN;
+  const machineCpu = machineCpuSeconds() - machine0;
   const self = process.cpuUsage(self0);
   const ok = r['2xx'];
   return {
@@ -108,6 +116,8 @@ async function measure(label, target, { url, connections, bodies, headers, plays
     rssMiB: rss,
     serverCpuPerSec: cpu / r.duration,
     loadgenCpuPerSec: (self.user + self.system) / 1e6 / r.duration,
+    brokerCpuPerSec: brokerCpu / r.duration,
+    machineCpuPerSec: machineCpu / r.duration,
     duration: r.duration,
   };
 }
@@ -380,6 +390,8 @@ async function main() {
         peakRssMiB: Math.max(...results[id].map((r) => r.rssMiB)),
         serverCpu: med(id, 'serverCpuPerSec'),
         loadgenCpu: med(id, 'loadgenCpuPerSec'),
+        brokerCpu: med(id, 'brokerCpuPerSec'),
+        machineCpu: med(id, 'machineCpuPerSec'),
         non2xx: results[id].reduce((s, r) => s + r.non2xx + r.errors, 0),
       },
     ]),
@@ -427,8 +439,19 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
     fmt.int(x.peakRssMiB),
     fmt.f2(x.serverCpu),
     fmt.f2(x.loadgenCpu),
+    fmt.f2(x.brokerCpu),
+    fmt.f2(x.machineCpu),
     x.non2xx,
   ]);
+  // What the goal rate would cost the rest of the machine, from CPU per event measured here: the
+  // broker's in (a)/(c), the bare server's and the load generator's in (b)/(d). Linear estimates.
+  const atGoal = (app, bare, goal) => {
+    const rate = goal * bare.eventsPerSec;
+    const per = (x, k) => x[k] / x.eventsPerSec;
+    const broker = rate * per(app, 'brokerCpu');
+    const floor = broker + rate * (per(bare, 'serverCpu') + per(bare, 'loadgenCpu'));
+    return `at the goal rate (${fmt.int(rate)} events/s) the broker alone would use ${fmt.f2(broker)} cores (its CPU per event in this run), and broker + the bare server's validation + the load generator ${fmt.f2(floor)} of the ${cpus().length} cores, before any of ingest's own work`;
+  };
   const per = (id) => results[id].map((r) => fmt.int(r.eventsPerSec)).join(' / ');
   const o = overloads.map((x) => [
     x.label,
@@ -447,7 +470,20 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
     `Medians of ${c.rounds} rounds × ${c.duration} s per target (after ${c.warmup} s warm-up each), order alternating per round.`,
     '',
     table(
-      ['target', 'conns', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'server CPU (cores)', 'loadgen CPU', 'non-2xx+errors'],
+      [
+        'target',
+        'conns',
+        'req/s',
+        'events/s',
+        'p50 ms',
+        'p99 ms',
+        'peak RSS MiB',
+        'server CPU (cores)',
+        'loadgen CPU',
+        'broker CPU',
+        'machine CPU',
+        'non-2xx+errors',
+      ],
       rows,
     ),
     '',
@@ -455,6 +491,9 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
     '',
     `- bulk (a)/(b) = **${fmt.f3(ratios.bulk)}** (goal ≥ 0.6; per round ${ratios.bulkPerRound.map(fmt.f3).join(', ')})`,
     `- 7digital (c)/(d) = **${fmt.f3(ratios.v12)}** (goal ≥ 0.5; per round ${ratios.v12PerRound.map(fmt.f3).join(', ')})`,
+    `- CPU columns are cores over each run (/proc): the server process, autocannon (in the bench process), the Kafka broker (JVM), and the whole machine.`,
+    `- Bulk: ${atGoal(s.a, s.b, 0.6)}.`,
+    `- 7digital: ${atGoal(s.c, s.d, 0.5)}.`,
     '',
     'Overload, open loop (unique plays; accepted = plays of 2xx responses, their ids recomputed; env per run in results.json):',
     '',

@@ -192,6 +192,12 @@ export function machineCpuSeconds() {
   return (user + nice + system + irq + softirq + steal) / 100; // clock ticks (100 Hz)
 }
 
+/** The pid of the stack's Kafka broker (tools/stack/stack.sh writes it), or undefined. */
+export function brokerPid() {
+  const dir = process.env.PLAYLOG_STACK_DIR ?? join(REPO, '.stack');
+  return safe(() => Number(readFileSync(join(dir, 'kafka', 'kafka.pid'), 'utf8').trim())) || undefined;
+}
+
 /**
  * Starts a process; stdout/stderr go to `logFile` (or /dev/null). Killed at cleanup if still running.
  * `stop()` sends SIGTERM and resolves with { code, signal }.

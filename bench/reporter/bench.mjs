@@ -315,12 +315,10 @@ async function main() {
     proposedInsert: results.e ? median(results.e.map((r) => r.insert)) : undefined,
     rssMiB: Math.max(...results.a.map((r) => r.rssMiB)),
     phases: Object.fromEntries(phaseNames.map((k) => [k, median(results.a.map((r) => r.phases[k] ?? 0))])),
-    reporterMinusClientUsage: median(results.a.map((r) => r.seconds - (r.phases['COPY client-usage.csv (one row per play, sorted)'] ?? 0))),
   };
   const ratios = {
     reporterVsBare: summary.reporter / summary.bare,
     perRound: results.a.map((r, i) => r.seconds / results.b[i].seconds),
-    withoutClientUsage: summary.reporterMinusClientUsage / summary.bare,
   };
   const report = {
     cfg,
@@ -373,7 +371,6 @@ function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSecond
     ),
     '',
     `- reporter / bare GROUP BY = **${fmt.f2(ratios.reporterVsBare)}×** (goal ≤ 1.5×; per round ${ratios.perRound.map(fmt.f2).join(', ')})`,
-    `- reporter minus its client-usage.csv COPY / bare GROUP BY = ${fmt.f2(ratios.withoutClientUsage)}× (the COPY runs on a second connection beside the aggregate, so this understates what the rest costs)`,
     `- machine CPU s: busy CPU time of all ${cores} cores over the step (/proc/stat, medians; every process, so Postgres's workers and psql too). ` +
       `A report holds (b)'s figures and (c)'s rows, so on ${cores} cores it cannot take less than ((b) + (c)) / ${cores} = ${fmt.f1(floor)} s of CPU-bound work, ` +
       `**${fmt.f2(floor / s.bare)}× (b)**, unless it computes them with less CPU than (b) and (c) do`,
