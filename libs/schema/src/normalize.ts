@@ -178,5 +178,19 @@ export function fromV12Item(item: unknown, logType: LogType, query: { country: u
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return item;
   const it = item as Record<string, unknown>;
   const itemUser = logType === 'catalogue' && it.userId !== undefined && it.userId !== '' ? it.userId : undefined;
-  return { ...it, playId: undefined, logType, country: query.country, userId: itemUser ?? query.userId };
+  // The fields normalizePlay reads, by name: a fixed-shape literal costs a fraction of a spread of the
+  // parsed item (5 % of the 1.2 route's CPU in bench/ingest's profile). 1.2 has no client playId.
+  return {
+    logType,
+    userId: itemUser ?? query.userId,
+    country: query.country,
+    trackId: it.trackId,
+    releaseId: it.releaseId,
+    formatId: it.formatId,
+    totalTimePlayed: it.totalTimePlayed,
+    playMode: it.playMode,
+    endReason: it.endReason,
+    dateTimePlayed: it.dateTimePlayed,
+    userAgent: it.userAgent,
+  };
 }

@@ -101,6 +101,13 @@ t.test('identity: the same play counts once, whichever route and offset it came 
     }),
   );
   t.equal(v12.playId, a.playId, '1.2 route and bulk route agree');
+  t.same(v12, a, 'field for field, the same normalised play');
+  const catalogue = { ...play({ logType: 'catalogue', endReason: 'userSkipped', userAgent: 'Car/2 (x)' }), playMode: undefined };
+  t.same(
+    ok(fromV12Item({ ...catalogue, logType: undefined, country: undefined }, 'catalogue', { country: 'gb', userId: 'q' })),
+    ok(catalogue),
+    'a catalogue item too (its own userId, end reason, user agent)',
+  );
   t.not(ok(play({ dateTimePlayed: '2026-11-26T11:39:28.8981204Z' })).playId, a.playId, '100 ns later is another play');
   t.not(ok(play({ userId: 'user-2' })).playId, a.playId);
   const other = normalizePlay(play(), { ...ctx, client: 'other' });
