@@ -193,6 +193,26 @@ t.test('bulk route on the real broker', async (t) => {
     t.ok(unknown.headers['retry-after'], 'Retry-After');
   });
 
+  t.test('a burst of requests on an expired cache entry looks the key up once', async (t) => {
+    const g = await ingestFixture(t);
+    let lookups = 0;
+    g.app.db.on('query', (q: { sql: string }) => {
+      if (/from "api_keys"/.test(q.sql)) lookups++;
+    });
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        g.app.inject({
+          method: 'POST',
+          url: '/v1/play-logs',
+          headers: { authorization: `Bearer ${g.key}` },
+          payload: { plays: [bulkPlay({ userId: `burst-${i}` })] },
+        }),
+      ),
+    );
+    t.same(new Set(responses.map((r) => r.statusCode)), new Set([202]), 'all accepted');
+    t.equal(lookups, 1, 'one query for 100 concurrent requests');
+  });
+
   t.test('a revoked key stops working within the cache time', async (t) => {
     const key = f.key;
     const before = await f.app.inject({

@@ -14,6 +14,24 @@ export interface DbOptions {
   applicationName?: string;
   /** How long a query may wait for a pool connection (and so how fast an outage surfaces). */
   acquireTimeoutMs?: number;
+  /** Where knex's own warnings go (e.g. the app's pino logger); by default knex prints them to the console. */
+  logger?: DbLogger;
+}
+
+/** The part of a pino logger that knex's messages are sent to. */
+export interface DbLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** knex's log hooks, as structured records: one line each, not multi-line console text. */
+function knexLog(logger: DbLogger): Knex.Config['log'] {
+  return {
+    warn: (message: unknown) => logger.warn({ knex: String(message) }, 'knex warning'),
+    error: (message: unknown) => logger.error({ knex: String(message) }, 'knex error'),
+    deprecate: (method: unknown, alternative: unknown) => logger.warn({ method, alternative }, 'knex deprecation'),
+    debug: () => undefined,
+  };
 }
 
 export function createDb(opts: DbOptions): Knex {
@@ -27,6 +45,7 @@ export function createDb(opts: DbOptions): Knex {
     },
     pool: { min: 0, max: opts.poolMax ?? 5 },
     acquireConnectionTimeout: opts.acquireTimeoutMs ?? 10_000,
+    ...(opts.logger ? { log: knexLog(opts.logger) } : {}),
   });
 }
 

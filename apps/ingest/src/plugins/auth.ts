@@ -35,13 +35,26 @@ export default fp(
     const cache = new Map<string, { key: ActiveKey | undefined; until: number }>();
     const MAX_ENTRIES = 10_000;
 
+    // Lookups in progress, by key: when an entry expires under load, hundreds of requests miss it at
+    // once; they share one query instead of each taking a pool connection (seen in bench/ingest's
+    // overload run: the pool ran dry and requests waited seconds for it).
+    const inFlight = new Map<string, Promise<ActiveKey | undefined>>();
+    function findActive(key: string): Promise<ActiveKey | undefined> {
+      let p = inFlight.get(key);
+      if (!p) {
+        p = keys.findActive(key).finally(() => inFlight.delete(key));
+        inFlight.set(key, p);
+      }
+      return p;
+    }
+
     async function lookup(key: string, retryAfter: string): Promise<ActiveKey | undefined> {
       const now = Date.now();
       const hit = cache.get(key);
       if (hit && hit.until > now) return hit.key;
       let found: ActiveKey | undefined;
       try {
-        found = await keys.findActive(key);
+        found = await findActive(key);
       } catch (err) {
         // Postgres unreachable: a key seen recently keeps its last answer (plays still reach Kafka,
         // which does not need the database); an unknown key cannot be checked, so the client retries.

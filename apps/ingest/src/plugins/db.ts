@@ -17,6 +17,7 @@ export default fp(
       applicationName: 'playlog-ingest',
       statementTimeoutMs: 5_000,
       acquireTimeoutMs: 2_000,
+      logger: app.log,
     });
     app.decorate('db', db);
     app.addHook('onClose', async () => {
