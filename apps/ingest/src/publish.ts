@@ -50,15 +50,84 @@ export function playMessages(plays: Play[], perMessage: number): OutgoingMessage
   return out;
 }
 
+interface Waiting {
+  plays: Play[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Writes the plays of the requests answered in one event-loop turn together: small requests (the 1.2
+ * routes send one play each) share messages of up to `perMessage` plays, so a pod taking thousands of
+ * them a second makes a produce() call and a delivery report per group instead of per request. A
+ * request of `perMessage` plays or more is written on its own, as before. Each write resolves when all
+ * messages of its group are durably taken, and fails if any of them fails: a failure never spreads
+ * beyond one group of at most `perMessage` plays, and a request is never told its plays were taken
+ * unless they were (the others in its group retry, deduplicated downstream by play id).
+ */
+export class PlayBatcher {
+  private waiting: Waiting[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly send: (messages: OutgoingMessage[]) => Promise<void>,
+    private readonly perMessage: number,
+  ) {}
+
+  write(plays: Play[]): Promise<void> {
+    if (plays.length >= this.perMessage) return this.send(playMessages(plays, this.perMessage));
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ plays, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // After the I/O callbacks of this turn: every request parsed in it has reached write() by then.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    this.scheduled = false;
+    let group: Waiting[] = [];
+    let size = 0;
+    for (const w of waiting) {
+      if (size + w.plays.length > this.perMessage) {
+        this.sendGroup(group);
+        group = [];
+        size = 0;
+      }
+      group.push(w);
+      size += w.plays.length;
+    }
+    this.sendGroup(group);
+  }
+
+  private sendGroup(group: Waiting[]): void {
+    if (group.length === 0) return;
+    const plays = group.length === 1 ? group[0]!.plays : group.flatMap((w) => w.plays);
+    let sent: Promise<void>;
+    try {
+      sent = this.send(playMessages(plays, this.perMessage));
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      () => group.forEach((w) => w.resolve()),
+      (err: unknown) => group.forEach((w) => w.reject(err)),
+    );
+  }
+}
+
 /**
  * Writes plays to Kafka and resolves only when the broker has durably taken all of them. If any message
  * fails, the whole request fails with 503: nothing is reported accepted, and the client's retry is
  * deduplicated by play id downstream.
  */
 export async function publishPlays(app: FastifyInstance, cfg: IngestConfig, route: string, plays: Play[]): Promise<void> {
-  const messages = playMessages(plays, cfg.kafkaPlaysPerMessage);
   try {
-    await app.producer.send(cfg.kafkaTopic, messages);
+    await app.playWriter.write(plays);
   } catch (err) {
     app.metrics.plays.inc({ route, outcome: 'failed' }, plays.length);
     const retry = { 'Retry-After': String(cfg.retryAfterSeconds) };

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { decodePlays, normalizePlay, type Play } from '@playlog/schema';
-import { playMessages } from '../src/publish.js';
+import { PlayBatcher, playMessages } from '../src/publish.js';
 
 const ctx = { client: 'acme', apiKeyName: 'main', now: Date.parse('2026-11-26T12:00:00Z'), clockSkewMs: 0 };
 
@@ -60,4 +60,53 @@ t.test('a chunk too big for a Kafka message is halved until it fits', async (t) 
     msgs.flatMap((m) => decodePlays(m.value).plays),
     all,
   );
+});
+
+/** A PlayBatcher whose sends are recorded (plays per message) and settled by the test. */
+function recordingBatcher(perMessage: number, fail: (sendIndex: number) => boolean = () => false) {
+  const sends: number[][] = [];
+  const batcher = new PlayBatcher(async (messages) => {
+    const i = sends.push(messages.map((m) => m.weight ?? 1)) - 1;
+    if (fail(i)) throw new Error(`send ${i} failed`);
+  }, perMessage);
+  return { sends, batcher };
+}
+
+t.test('requests answered in the same turn share messages; each write resolves when its group is taken', async (t) => {
+  const { sends, batcher } = recordingBatcher(500);
+  const all = plays(10);
+  await Promise.all(all.map((p) => batcher.write([p])));
+  t.same(sends, [[10]], 'one send of one 10-play message for 10 one-play requests');
+  await batcher.write(plays(1));
+  t.same(sends, [[10], [1]], 'a later turn is another send');
+});
+
+t.test('groups hold at most N plays; a request of N or more is written alone at once', async (t) => {
+  const { sends, batcher } = recordingBatcher(5);
+  const small = Promise.all([batcher.write(plays(2)), batcher.write(plays(2)), batcher.write(plays(2))]);
+  const big = batcher.write(plays(12));
+  t.same(sends, [[5, 5, 2]], 'the big request went at once, in chunks of 5');
+  await Promise.all([small, big]);
+  t.same(sends, [[5, 5, 2], [4], [2]], 'then the small ones: 2 + 2, then 2 (2 + 2 + 2 > 5)');
+});
+
+t.test('a failed send fails every request of its group, and only those', async (t) => {
+  const { sends, batcher } = recordingBatcher(4, (i) => i === 0);
+  const results = await Promise.allSettled([batcher.write(plays(2)), batcher.write(plays(2)), batcher.write(plays(3))]);
+  t.same(sends, [[4], [3]]);
+  t.same(
+    results.map((r) => r.status),
+    ['rejected', 'rejected', 'fulfilled'],
+  );
+});
+
+t.test("the group's plays are the requests' plays, in order", async (t) => {
+  let seen: Play[] = [];
+  const batcher = new PlayBatcher(async (messages) => {
+    seen = messages.flatMap((m) => decodePlays(m.value).plays);
+  }, 500);
+  const a = plays(3);
+  const b = plays(2, 'Other/2.0');
+  await Promise.all([batcher.write(a), batcher.write(b)]);
+  t.same(seen, [...a, ...b]);
 });

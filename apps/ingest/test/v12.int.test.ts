@@ -1,4 +1,5 @@
 import t from 'tap';
+import { decodePlays } from '@playlog/schema';
 import { bulkPlay, ingestFixture, v12Item } from './helpers.js';
 
 /** `minutes` ago, written in the given ±hh:mm offset with 7 fractional digits. */
@@ -8,7 +9,7 @@ function offsetTime(minutes: number, offset: string): string {
   const local = new Date(Date.now() - minutes * 60_000 + sign * (h * 60 + m) * 60_000);
   return local.toISOString().slice(0, 19) + '.1234567' + offset;
 }
-import { readPlays } from './kafka-read.js';
+import { readPlays, readTopic } from './kafka-read.js';
 
 t.test('7digital 1.2 routes on the real broker', async (t) => {
   const f = await ingestFixture(t);
@@ -102,4 +103,24 @@ t.test('7digital 1.2 routes on the real broker', async (t) => {
     t.equal(plays.length, 2, 'both requests were written');
     t.equal(plays[0].playId, plays[1].playId, 'one identity: the loader stores it once');
   });
+});
+
+t.test('concurrent 1.2 requests share Kafka messages; every play is on the topic once', async (t) => {
+  const f = await ingestFixture(t);
+  const n = 40;
+  const responses = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      f.app.inject({
+        method: 'POST',
+        url: `/1.2/user/subscription/log?country=GB&userId=together-${i}`,
+        headers: { authorization: `Bearer ${f.key}` },
+        payload: { playLogItem: [v12Item()] },
+      }),
+    ),
+  );
+  t.same(new Set(responses.map((r) => r.statusCode)), new Set([200]));
+  const messages = await readTopic(f.topic, n, 10_000, (m) => decodePlays(m.value).plays.length);
+  const users = messages.flatMap((m) => decodePlays(m.value).plays.map((p) => p.userId)).sort();
+  t.same(users, Array.from({ length: n }, (_, i) => `together-${i}`).sort(), 'each play once');
+  t.ok(messages.length < n, `${n} requests in ${messages.length} messages`);
 });

@@ -1,10 +1,13 @@
 import fp from 'fastify-plugin';
 import { PlayProducer } from '@playlog/kafka';
 import type { IngestConfig } from '../config.js';
+import { PlayBatcher } from '../publish.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     producer: PlayProducer;
+    /** Writes a request's plays to the topic (see PlayBatcher). */
+    playWriter: PlayBatcher;
   }
 }
 
@@ -24,6 +27,8 @@ export default fp(
     });
     await producer.connect();
     app.decorate('producer', producer);
+    const topic = opts.config.kafkaTopic;
+    app.decorate('playWriter', new PlayBatcher((messages) => producer.send(topic, messages), opts.config.kafkaPlaysPerMessage));
     app.addHook('onClose', async () => {
       await producer.close();
     });
