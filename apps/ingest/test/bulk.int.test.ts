@@ -142,7 +142,7 @@ t.test('bulk route on the real broker', async (t) => {
   });
 
   t.test('per-client rate limit in plays: 429 with Retry-After; other clients unaffected', async (t) => {
-    const limited = await ingestFixture(t, { CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '5', CLIENT_RATE_LIMIT_BURST_PLAYS: '10' });
+    const limited = await ingestFixture(t, { CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '1', CLIENT_RATE_LIMIT_BURST_PLAYS: '10' });
     const send = (key: string, n: number) =>
       limited.app.inject({
         method: 'POST',
@@ -156,6 +156,15 @@ t.test('bulk route on the real broker', async (t) => {
     t.equal(over.json().code, 'PLAYLOG_RATE_LIMITED');
     t.ok(Number(over.headers['retry-after']) >= 1, 'Retry-After in seconds');
     t.equal((await send(limited.keyB, 8)).statusCode, 202, 'another client has its own bucket');
+    t.equal((await send(limited.key, 2)).statusCode, 202, 'the last 2 plays of the burst');
+    const unread = await limited.app.inject({
+      method: 'POST',
+      url: '/v1/play-logs',
+      headers: { authorization: `Bearer ${limited.key}`, 'content-type': 'application/json' },
+      payload: '{"plays": not json',
+    });
+    t.equal(unread.statusCode, 429, 'an empty bucket refuses before the body is parsed (else this would be a 400)');
+    t.equal(unread.json().code, 'PLAYLOG_RATE_LIMITED');
   });
 
   t.test('smoke plays are synthetic only for a key named smoke', async (t) => {

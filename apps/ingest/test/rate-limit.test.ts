@@ -34,3 +34,23 @@ t.test('token bucket in plays per client', async (t) => {
   new ClientRateLimit(0, 1).take('x', 1e9);
   t.pass('rate 0 disables the limit');
 });
+
+t.test('refuseIfEmpty: refuses before the body is read only when no request could pass', async (t) => {
+  let now = 0;
+  const rl = new ClientRateLimit(100, 200, () => now);
+  rl.refuseIfEmpty('a');
+  rl.take('a', 199.5);
+  t.match(
+    thrown(() => rl.refuseIfEmpty('a')),
+    { statusCode: 429, headers: { 'Retry-After': '1' } },
+    'half a play left: every request is refused',
+  );
+  now = 10;
+  rl.refuseIfEmpty('a'); // one play back after 10 ms: a one-play request may pass, so the body is read
+  t.match(
+    thrown(() => rl.take('a', 2)),
+    { statusCode: 429 },
+    'and take() decides on the real count',
+  );
+  new ClientRateLimit(0, 1).refuseIfEmpty('x');
+});
