@@ -156,10 +156,12 @@ function post(agent, url, headers, body, timeoutMs) {
           ms: performance.now() - t0,
         }),
       );
-      resp.on('error', () => res({ status: 'error', ms: performance.now() - t0 }));
+      resp.on('error', (e) => res({ status: `error ${e.code ?? e.message}`, ms: performance.now() - t0 }));
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => res({ status: e.message === 'timeout' ? 'timeout' : 'error', ms: performance.now() - t0 }));
+    req.on('error', (e) =>
+      res({ status: e.message === 'timeout' ? 'timeout' : `error ${e.code ?? e.message}`, ms: performance.now() - t0 }),
+    );
     req.end(body);
   });
 }

@@ -26,7 +26,7 @@ export const ingestConfigSpec = {
    * How long the producer waits to fill a batch to the broker. Every request waits for its delivery
    * report, so this is latency added to each request; a bulk request's plays already go as one message.
    */
-  kafkaLingerMs: env.int('KAFKA_LINGER_MS', 5, 0, 1_000),
+  kafkaLingerMs: env.int('KAFKA_LINGER_MS', 1, 0, 1_000),
   /** Most plays in one Kafka message; a request's plays go in chunks of this size (bounded message size). */
   kafkaPlaysPerMessage: env.int('KAFKA_PLAYS_PER_MESSAGE', 500, 1, 1_000),
   /** Seconds a looked-up API key (or its absence) is cached; bounds how long a revocation takes. */
