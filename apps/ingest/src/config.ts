@@ -3,6 +3,9 @@ import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/conf
 export const ingestConfigSpec = {
   port: env.int('PORT', 8080, 1, 65_535),
   host: env.string('HOST', '0.0.0.0'),
+  // Connections the kernel queues while the process is busy (capped by net.core.somaxconn). Node's 511
+  // overflowed under bursts: clients waited seconds on SYN retries, and some got ECONNRESET (bench/ingest).
+  listenBacklog: env.int('LISTEN_BACKLOG', 4_096, 1, 65_535),
   kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
   databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),

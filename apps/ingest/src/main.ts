@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     // Stop accepting, let in-flight requests finish (their plays are flushed to Kafka), then close.
     await app.close();
   });
-  await app.listen({ port: config.port, host: config.host });
+  await app.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
 }
 
 main().catch((err: unknown) => {
