@@ -27,7 +27,8 @@ export const ingestConfigSpec = {
   kafkaMaxInFlight: env.int('KAFKA_MAX_IN_FLIGHT', 50_000, 1_000, 10_000_000),
   /**
    * How long the producer waits to fill a batch to the broker. Every request waits for its delivery
-   * report, so this is latency added to each request; a bulk request's plays already go as one message.
+   * report, so this is latency added to each request; concurrent requests already share messages
+   * (PlayBatcher), so 1 ms is enough.
    */
   kafkaLingerMs: env.int('KAFKA_LINGER_MS', 1, 0, 1_000),
   /** Most plays in one Kafka message; a request's plays go in chunks of this size (bounded message size). */

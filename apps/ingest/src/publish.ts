@@ -75,7 +75,7 @@ export class PlayBatcher {
   ) {}
 
   write(plays: Play[]): Promise<void> {
-    if (plays.length >= this.perMessage) return this.send(playMessages(plays, this.perMessage));
+    if (plays.length >= this.perMessage) return this.sendPlays(plays);
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ plays, resolve, reject });
       if (!this.scheduled) {
@@ -106,17 +106,15 @@ export class PlayBatcher {
 
   private sendGroup(group: Waiting[]): void {
     if (group.length === 0) return;
-    const plays = group.length === 1 ? group[0]!.plays : group.flatMap((w) => w.plays);
-    let sent: Promise<void>;
-    try {
-      sent = this.send(playMessages(plays, this.perMessage));
-    } catch (err) {
-      sent = Promise.reject(err);
-    }
-    sent.then(
+    this.sendPlays(group.length === 1 ? group[0]!.plays : group.flatMap((w) => w.plays)).then(
       () => group.forEach((w) => w.resolve()),
       (err: unknown) => group.forEach((w) => w.reject(err)),
     );
+  }
+
+  /** Always a promise: a send that throws (it should not) fails its writes instead of the process. */
+  private async sendPlays(plays: Play[]): Promise<void> {
+    await this.send(playMessages(plays, this.perMessage));
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { defaults } from '@playlog/config';
+import { normalizePlay, type Play } from '@playlog/schema';
 import { createDb, migrateLatest } from '../src/index.js';
 
 /** A fresh, migrated database on the real local Postgres (libs/testing depends on this lib, so not from there). */
@@ -19,4 +20,29 @@ export async function freshDatabase(t: Test) {
     await admin.destroy();
   });
   return { url: u.toString(), db };
+}
+
+/** One clock for the whole test file: the same `from` gives the same plays, ids included. */
+const now = Date.now();
+
+/** `n` valid plays of client `c`, a minute before `now`, users and tracks numbered from `from`. */
+export function testPlays(from: number, n: number): Play[] {
+  return Array.from({ length: n }, (_, i) => {
+    const r = normalizePlay(
+      {
+        logType: 'subscription',
+        userId: `u${from + i}`,
+        country: 'GB',
+        trackId: from + i,
+        releaseId: 1,
+        formatId: 1,
+        playMode: 'online',
+        dateTimePlayed: new Date(now - 60_000).toISOString(),
+        totalTimePlayed: 30,
+      },
+      { client: 'c', apiKeyName: 'k', now, clockSkewMs: 0 },
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    return r.play;
+  });
 }

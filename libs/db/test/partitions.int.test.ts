@@ -1,5 +1,4 @@
 import t from 'tap';
-import { normalizePlay } from '@playlog/schema';
 import {
   createPool,
   dropPartitionsBefore,
@@ -9,7 +8,7 @@ import {
   partitionDaysPresent,
   playsWriter,
 } from '../src/index.js';
-import { freshDatabase } from './helpers.js';
+import { freshDatabase, testPlays } from './helpers.js';
 
 t.test('migrations are idempotent; partitions are made ahead, on demand, and dropped past retention', async (t) => {
   const { url, db } = await freshDatabase(t);
@@ -21,26 +20,11 @@ t.test('migrations are idempotent; partitions are made ahead, on demand, and dro
   await ensurePartitions(pool, '2026-01-31', 3); // overlapping: no error
   t.same(await partitionDaysPresent(pool), ['2026-01-30', '2026-01-31', '2026-02-01', '2026-02-02']);
 
-  const now = Date.now();
-  const r = normalizePlay(
-    {
-      logType: 'subscription',
-      userId: 'u',
-      country: 'GB',
-      trackId: 1,
-      releaseId: 1,
-      formatId: 1,
-      playMode: 'online',
-      dateTimePlayed: new Date(now - 1000).toISOString(),
-      totalTimePlayed: 1,
-    },
-    { client: 'c', apiKeyName: 'k', now, clockSkewMs: 0 },
-  );
-  if (!r.ok) throw new Error(r.error.message);
+  const play = testPlays(0, 1)[0]!;
   const writer = playsWriter(pool);
-  t.same(await writer.write([r.play, r.play]), { inserted: 1, duplicates: 1 }, 'a duplicate inside one batch is absorbed');
-  t.same(await writer.write([r.play]), { inserted: 0, duplicates: 1 }, 'and across batches');
-  t.ok((await partitionDaysPresent(pool)).includes(r.play.playedAt.slice(0, 10)), "today's partition made on demand");
+  t.same(await writer.write([play, play]), { inserted: 1, duplicates: 1 }, 'a duplicate inside one batch is absorbed');
+  t.same(await writer.write([play]), { inserted: 0, duplicates: 1 }, 'and across batches');
+  t.ok((await partitionDaysPresent(pool)).includes(play.playedAt.slice(0, 10)), "today's partition made on demand");
 
   t.same(await dropPartitionsBefore(pool, '2026-02-01'), ['2026-01-30', '2026-01-31']);
   t.notOk((await partitionDaysPresent(pool)).includes('2026-01-31'));

@@ -1,29 +1,6 @@
 import t from 'tap';
-import { normalizePlay, type Play } from '@playlog/schema';
 import { createPool, playsWriter } from '../src/index.js';
-import { freshDatabase } from './helpers.js';
-
-const now = Date.now();
-function plays(from: number, n: number): Play[] {
-  return Array.from({ length: n }, (_, i) => {
-    const r = normalizePlay(
-      {
-        logType: 'subscription',
-        userId: `u${from + i}`,
-        country: 'GB',
-        trackId: from + i,
-        releaseId: 1,
-        formatId: 1,
-        playMode: 'online',
-        dateTimePlayed: new Date(now - 60_000).toISOString(),
-        totalTimePlayed: 30,
-      },
-      { client: 'c', apiKeyName: 'k', now, clockSkewMs: 0 },
-    );
-    if (!r.ok) throw new Error(r.error.message);
-    return r.play;
-  });
-}
+import { freshDatabase, testPlays as plays } from './helpers.js';
 
 t.test('the writer stores each play once, whatever mix of new and stored plays a batch holds', async (t) => {
   const { url, db } = await freshDatabase(t);
