@@ -144,6 +144,32 @@ t.test('plays the database refuses are found by splitting the batch and dead-let
   for (const m of dead) t.match(m.headers!.find((h) => 'dlq-reason' in h)!['dlq-reason']!.toString(), /^db: /);
 });
 
+t.test('plays the schema refuses never reach the database: 1 000 NUL plays among 2 000 cost one write, not a bisection', async (t) => {
+  let writes = 0;
+  const f = await fixture(
+    t,
+    (w) => ({
+      write: async (plays) => {
+        writes++;
+        return w.write(plays);
+      },
+    }),
+    { batchSize: 5_000 },
+  );
+  const plays = makePlays(2_000, 'nul');
+  // Written around ingest (an older ingest, a replay): every other play holds a NUL in its userId.
+  const mixed = plays.map((p, i) => (i % 2 === 0 ? p : { ...p, userId: `${p.userId}\u0000` }));
+  await produceRaw(t, f.topic, batches(mixed, 500));
+  f.loop.start();
+  await eventually(async () => (await f.committed()) === 4, 30_000, 'offsets committed');
+  t.equal(await f.rows(), 1_000, 'the good half is loaded');
+  t.equal(writes, 1, 'one database write for the batch');
+  t.equal((await f.metrics.dbErrors.get()).values[0]!.value, 0, 'no write was refused by the database');
+  const dead = await readAll(f.dlqTopic, 1_000);
+  t.equal(dead.length, 1_000, 'each refused play dead-lettered alone');
+  t.match(dead[0]!.headers!.find((h) => 'dlq-reason' in h)!['dlq-reason']!.toString(), /^not a play: \/userId/);
+});
+
 t.test('a poison message goes to the dead-letter topic with its reason; the rest of its batch is loaded', async (t) => {
   const f = await fixture(t);
   const plays = makePlays(10, 'poison');

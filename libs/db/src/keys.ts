@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
+import { CLIENT_NAME, unsafeText } from '@playlog/schema';
 
 /** API keys: random, shown once, stored only as a SHA-256 hash. */
 export interface ApiKeyRow {
@@ -27,14 +28,14 @@ export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
-export const CLIENT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
 export function keysRepository(db: Knex) {
   return {
     async create(client: string, name: string): Promise<{ id: number; key: string }> {
       if (!CLIENT_NAME.test(client)) {
         throw new Error('client must be 1-63 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
       }
+      const problem = name.length === 0 || name.length > 64 ? 'must be 1 to 64 characters' : unsafeText(name);
+      if (problem) throw new Error(`name ${problem}`);
       const key = generateKey();
       const [row] = await db('api_keys')
         .insert({ client, name, key_hash: hashKey(key), key_prefix: key.slice(0, KEY_PREFIX.length + 6) })

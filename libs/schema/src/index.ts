@@ -6,3 +6,4 @@ export { BulkBody, BulkPlay, BulkRejected, BulkResult, FastifyError, V12Body, V1
 export { fromV12Item, normalizePlay, type Normalized, type PlayContext } from './normalize.js';
 export { END_REASONS, LIMITS, LOG_TYPES, PLAY_MODES, Play, type LogType } from './play.js';
 export { decodePlay, decodePlays, encodePlay, encodePlays, type DecodedPlays, type RefusedPlay } from './codec.js';
+export { CLIENT_NAME, SAFE_TEXT_PATTERN, unsafeText } from './text.js';

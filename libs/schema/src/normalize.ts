@@ -3,6 +3,7 @@ import { DAY_MS, instantIsoUtc, instantKey, instantMillis, parseDateTime } from 
 import { PlayErrorCode, type PlayError } from './errors.js';
 import { playIdentity } from './identity.js';
 import { END_REASONS, LIMITS, LOG_TYPES, PLAY_MODES, type LogType, type Play } from './play.js';
+import { unsafeText } from './text.js';
 
 /** Who sent the play and when; supplied by ingest, never by the client's body. */
 export interface PlayContext {
@@ -81,7 +82,14 @@ function text(raw: Record<string, unknown>, field: string, max: number, need: bo
   if (typeof s !== 'string' || s.length === 0 || s.length > max) {
     fail(PlayErrorCode.invalidField, field, `${field} must be a string of 1 to ${max} characters`);
   }
+  safe(field, s);
   return s;
+}
+
+/** Refuses text the database could not store as sent (see text.ts). */
+function safe(field: string, s: string): void {
+  const problem = unsafeText(s);
+  if (problem) fail(PlayErrorCode.invalidField, field, `${field} ${problem}`);
 }
 
 function truncate(s: string, max: number): string {
@@ -133,6 +141,7 @@ function normalizeOrThrow(raw: unknown, ctx: PlayContext): Play {
   if (userAgentRaw !== undefined && userAgentRaw !== null && typeof userAgentRaw !== 'string') {
     fail(PlayErrorCode.invalidField, 'userAgent', 'userAgent must be a string');
   }
+  if (typeof userAgentRaw === 'string') safe('userAgent', userAgentRaw);
   const userAgent = typeof userAgentRaw === 'string' && userAgentRaw.length > 0 ? truncate(userAgentRaw, LIMITS.userAgentLength) : null;
   const clientPlayId = text(r, 'playId', LIMITS.playIdLength, false);
 

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { CLIENT_NAME, SAFE_TEXT_PATTERN } from './text.js';
 
 export const LOG_TYPES = ['subscription', 'catalogue'] as const;
 export const PLAY_MODES = ['online', 'offline', 'online-cached'] as const;
@@ -22,11 +23,11 @@ export const Play = Type.Object(
   {
     v: Type.Literal(1),
     playId: Type.String({ format: 'uuid', description: 'Identity of the play; the same play always gets the same id.' }),
-    clientPlayId: Type.Union([Type.String({ maxLength: LIMITS.playIdLength }), Type.Null()]),
-    client: Type.String({ minLength: 1 }),
-    apiKeyName: Type.String(),
+    clientPlayId: Type.Union([Type.String({ minLength: 1, maxLength: LIMITS.playIdLength, pattern: SAFE_TEXT_PATTERN }), Type.Null()]),
+    client: Type.String({ pattern: CLIENT_NAME.source, description: 'From the API key; a safe path segment (it names report folders).' }),
+    apiKeyName: Type.String({ pattern: SAFE_TEXT_PATTERN }),
     logType: Type.Union([Type.Literal('subscription'), Type.Literal('catalogue')]),
-    userId: Type.String({ minLength: 1, maxLength: LIMITS.userIdLength }),
+    userId: Type.String({ minLength: 1, maxLength: LIMITS.userIdLength, pattern: SAFE_TEXT_PATTERN }),
     country: Type.String({ pattern: '^[A-Z]{2}$' }),
     trackId: Type.Integer({ minimum: 0, maximum: LIMITS.int32Max }),
     releaseId: Type.Integer({ minimum: 0, maximum: LIMITS.int32Max }),
@@ -36,7 +37,7 @@ export const Play = Type.Object(
     dateTimePlayed: Type.String({ description: 'Exactly as the client sent it.' }),
     playedAt: Type.String({ description: 'The same instant in UTC, microsecond precision.' }),
     totalTimePlayed: Type.Integer({ minimum: 0, maximum: LIMITS.int32Max }),
-    userAgent: Type.Union([Type.String({ maxLength: LIMITS.userAgentLength }), Type.Null()]),
+    userAgent: Type.Union([Type.String({ maxLength: LIMITS.userAgentLength, pattern: SAFE_TEXT_PATTERN }), Type.Null()]),
     receivedAt: Type.String(),
     synthetic: Type.Boolean({ description: 'A smoke-test play; stored but never reported.' }),
   },

@@ -55,3 +55,15 @@ t.test('unreadable messages are refused as a whole', async (t) => {
   t.throws(() => decodePlays(Buffer.from('[1,2]')), /not a play/);
   t.throws(() => decodePlay(encodePlays([play('a'), play('b')])), /not a single play/);
 });
+
+t.test('the loader refuses, item by item, what ingest must never have written: NUL, a client that is not a name', async (t) => {
+  const good = play('g');
+  const value = encodePlays([good, { ...good, userId: 'a\u0000b' }, { ...good, client: '../../x' }, { ...good, userAgent: 'x\u0001' }]);
+  const { plays, refused } = decodePlays(value);
+  t.same(plays, [good]);
+  const reasons = refused.map((r) => r.reason);
+  t.equal(reasons.length, 3);
+  t.match(reasons[0], /^not a play: \/userId must match pattern/);
+  t.match(reasons[1], /^not a play: \/client must match pattern/);
+  t.match(reasons[2], /^not a play: \/userAgent must match pattern/);
+});

@@ -129,3 +129,29 @@ t.test('decodePlay refuses what is not one play', async (t) => {
   t.throws(() => decodePlay(Buffer.from('{"v":1}')), /not a play/);
   t.throws(() => decodePlay(null), /empty/);
 });
+
+t.test('control characters and unpaired surrogates are refused in every text field, per item', async (t) => {
+  for (const field of ['userId', 'userAgent', 'playId']) {
+    for (const bad of [
+      'a\u0000b',
+      '\u0000',
+      'tab\there',
+      'line\nbreak',
+      'bell\u0007',
+      'del\u007f',
+      'esc\u001b[31m',
+      'half\ud800',
+      '\udc00x',
+    ]) {
+      const e = err(play({ [field]: bad }));
+      t.equal(e.code, 'PLAYLOG_FIELD_INVALID', `${field} ${JSON.stringify(bad)}`);
+      t.equal(e.field, field);
+      t.match(e.message, /control characters|unpaired surrogate/);
+    }
+  }
+  // What DOMAIN.md allows stays allowed: any other character, emoji and C1-range letters included.
+  t.equal(ok(play({ userId: 'Zoë 😀 ünïcode \u0085 \u00a0' })).userId, 'Zoë 😀 ünïcode \u0085 \u00a0');
+  t.equal(ok(play({ userAgent: 'Acme/1 (😀)' })).userAgent, 'Acme/1 (😀)');
+  const v12 = fromV12Item({ ...play(), logType: undefined }, 'subscription', { country: 'GB', userId: 'u\u0000' });
+  t.equal(err(v12).field, 'userId', "the 1.2 query's userId (%00) is refused too");
+});
