@@ -9,6 +9,8 @@ export const reporterConfigSpec = {
   reportDir: env.string('REPORT_DIR', './reports'),
   timezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
   royaltyThresholdSeconds: env.int('ROYALTY_THRESHOLD_SECONDS', 30, 0, 86_400),
+  /** Ingest's allowance for clients' fast clocks: a day closes this long after its end (same value as ingest's). */
+  clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
   logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),
 };
 

@@ -1,21 +1,28 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { copyOut } from './copy-out.js';
+import { reportFolder } from './folders.js';
 import { aggregateDay, clientUsageCopy, dailyUsageCopy, fingerprint, storeAggregates, type DayScope } from './usage.js';
 
 export type ReportStatus = 'final' | 'provisional';
+
+/** How an unchanged version's folder is checked: file sizes, or every byte against its sha256. */
+export type Verify = 'sizes' | 'hashes';
 
 export interface Issued {
   client: string;
   day: string;
   /** Version issued by this run, or the current one when nothing changed. */
   version: number;
-  issued: boolean;
+  /** What the run did: a new version, nothing (unchanged), or rewrote the current version's folder. */
+  outcome: 'issued' | 'unchanged' | 'restored';
+  /** Why a folder was restored (what was missing or altered). */
+  reason?: string;
   status: ReportStatus;
   path: string;
   plays: number;
@@ -25,6 +32,10 @@ interface FileInfo {
   sha256: string;
   bytes: number;
 }
+
+type Files = Record<string, FileInfo>;
+
+const FILES = ['daily-usage.csv', 'client-usage.csv'] as const;
 
 /** Streams a COPY … TO STDOUT into a file, hashing it on the way; memory stays flat whatever the size. */
 async function copyToFile(db: pg.ClientBase, sql: string, file: string): Promise<FileInfo> {
@@ -39,6 +50,12 @@ async function copyToFile(db: pg.ClientBase, sql: string, file: string): Promise
   });
   await pipeline(db.query(copyOut(sql)), tap, createWriteStream(file));
   return { sha256: hash.digest('hex'), bytes };
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
 }
 
 /** Two connections: the report's transaction runs on `main`; client-usage.csv is written on `plays` meanwhile. */
@@ -66,8 +83,8 @@ async function copyInSnapshot(db: pg.PoolClient, snapshot: string, sql: string, 
 
 /**
  * Rolls back without waiting forever: a COPY whose output stream failed on our side (disk full) leaves
- * its connection unable to answer, and the caller must still get its error (the process then exits
- * and the connection goes with it).
+ * its connection unable to answer, and the caller must still get its error (the caller then discards
+ * the connection, which ends the server's transaction).
  */
 async function rollbackQuietly(db: pg.ClientBase): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -90,6 +107,82 @@ async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   return [ra.value, rb.value];
 }
 
+interface VersionRow {
+  version: number;
+  fingerprint: string;
+  status: ReportStatus;
+  generated_at: Date;
+  timezone: string;
+  threshold_seconds: number;
+  play_count: number;
+  row_count: number;
+  files: Files;
+}
+
+/**
+ * The files of a version in one order (jsonb keeps its own key order), so that a manifest written
+ * again is the same bytes and two lists compare equal.
+ */
+function canonical(files: Files): Files {
+  const out: Files = {};
+  for (const name of FILES) if (files?.[name]) out[name] = { sha256: files[name].sha256, bytes: Number(files[name].bytes) };
+  return out;
+}
+
+/** manifest.json of a version, from its report_versions row: a restored folder's manifest is the original's. */
+function manifestOf(client: string, day: string, v: VersionRow): string {
+  const manifest = {
+    client,
+    date: day,
+    version: v.version,
+    status: v.status,
+    generated_at: v.generated_at.toISOString(),
+    timezone: v.timezone,
+    royalty_threshold_seconds: v.threshold_seconds,
+    plays: v.play_count,
+    rows: { 'daily-usage.csv': v.row_count, 'client-usage.csv': v.play_count },
+    files: canonical(v.files),
+    csv_escaping: "client-usage.csv: a text cell that began with = + - @ ' TAB or CR has one ' added in front",
+    supersedes: v.version > 1 ? `v${v.version - 1}` : null,
+  };
+  return JSON.stringify(manifest, null, 2) + '\n';
+}
+
+/**
+ * What is wrong with an issued version's folder, or undefined when it holds the version as issued: the
+ * manifest of that version, and each file with its recorded size (and, with `hashes`, its sha256).
+ */
+export async function folderProblem(dir: string, v: VersionRow, verify: Verify): Promise<string | undefined> {
+  let manifest: { version?: unknown; files?: unknown };
+  try {
+    manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as typeof manifest;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code === 'ENOENT' ? `${join(dir, 'manifest.json')} is missing` : `${join(dir, 'manifest.json')} is unreadable: ${e.message}`;
+  }
+  const files = canonical(v.files);
+  if (manifest.version !== v.version || JSON.stringify(canonical(manifest.files as Files)) !== JSON.stringify(files)) {
+    return `${join(dir, 'manifest.json')} does not describe v${v.version} as issued`;
+  }
+  for (const [name, want] of Object.entries(files)) {
+    const file = join(dir, name);
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    if (size === undefined) return `${file} is missing`;
+    if (size !== want.bytes) return `${file} has ${size} bytes, ${want.bytes} were issued`;
+    if (verify === 'hashes' && (await sha256Of(file)) !== want.sha256) return `${file} does not match its sha256 in the manifest`;
+  }
+  return undefined;
+}
+
+/** Moves a finished temporary folder into place, replacing whatever a failed or damaged one left there. */
+async function putInPlace(tmp: string, dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+}
+
 /**
  * Issues the report of one client's day, unless nothing changed since its last version. In one
  * repeatable-read transaction (so CSVs, aggregates and manifest see the same plays): compare the
@@ -97,9 +190,18 @@ async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
  * into a temporary folder and move it to `<dir>/<client>/<day>/v<N>/`. Old versions stay.
  * The per-play client-usage.csv is written at the same time as the aggregates are computed, on the
  * second connection, in the transaction's exported snapshot: the database works on both at once.
+ * When nothing changed, the current version's folder is checked (`verify`); a missing or altered one
+ * is written again from the same plays and stored figures, and must come out byte for byte as issued.
  */
-export async function issueDay(conns: ReportConnections, reportDir: string, scope: DayScope, status: ReportStatus): Promise<Issued> {
+export async function issueDay(
+  conns: ReportConnections,
+  reportDir: string,
+  scope: DayScope,
+  status: ReportStatus,
+  verify: Verify = 'hashes',
+): Promise<Issued> {
   const db = conns.main;
+  let tmp: string | undefined;
   await db.query('begin isolation level repeatable read');
   try {
     // work_mem stays at the server's setting: raised (256 MB was tried), the planner sorts a big day in
@@ -108,26 +210,43 @@ export async function issueDay(conns: ReportConnections, reportDir: string, scop
     await db.query('select pg_advisory_xact_lock(hashtext($1))', [`report:${scope.client}:${scope.day}`]);
     const { fingerprint: fp, plays } = await fingerprint(db, scope);
     const last = (
-      await db.query<{ version: number; fingerprint: string; status: ReportStatus; path: string }>(
-        'select version, fingerprint, status, path from report_versions where client = $1 and day = $2 order by version desc limit 1',
+      await db.query<VersionRow>(
+        `select version, fingerprint, status, generated_at, timezone, threshold_seconds, play_count, row_count, files
+           from report_versions where client = $1 and day = $2 order by version desc limit 1`,
         [scope.client, scope.day],
       )
     ).rows[0];
+    const base = { client: scope.client, day: scope.day, plays };
     // Unchanged data issues nothing new; a provisional version is superseded by a final one.
     if (last && last.fingerprint === fp && (last.status === 'final' || status === 'provisional')) {
-      await db.query('rollback');
-      return { client: scope.client, day: scope.day, version: last.version, issued: false, status: last.status, path: last.path, plays };
+      const dir = reportFolder(reportDir, scope.client, scope.day, last.version);
+      const problem = await folderProblem(dir, last, verify);
+      if (!problem) {
+        await db.query('rollback');
+        return { ...base, version: last.version, outcome: 'unchanged', status: last.status, path: dir };
+      }
+      const restored = await restore(conns, dir, scope, last);
+      if (restored === true) {
+        await db.query('update report_versions set path = $4 where client = $1 and day = $2 and version = $3', [
+          scope.client,
+          scope.day,
+          last.version,
+          dir,
+        ]);
+        await db.query('commit');
+        return { ...base, version: last.version, outcome: 'restored', reason: problem, status: last.status, path: dir };
+      }
+      // Written again, it differs from what was issued: the plays behind it changed after all. Issue anew.
     }
     const version = (last?.version ?? 0) + 1;
-    const dir = join(reportDir, scope.client, scope.day, `v${version}`);
+    const dir = reportFolder(reportDir, scope.client, scope.day, version);
+    const generatedAt = new Date();
     await db.query(
-      `insert into report_versions (client, day, version, status, timezone, threshold_seconds, play_count, row_count, fingerprint, path, files)
-       values ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, '{}')`,
-      [scope.client, scope.day, version, status, scope.timezone, scope.thresholdSeconds, plays, fp, dir],
+      `insert into report_versions (client, day, version, status, generated_at, timezone, threshold_seconds, play_count, row_count, fingerprint, path, files)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, '{}')`,
+      [scope.client, scope.day, version, status, generatedAt, scope.timezone, scope.thresholdSeconds, plays, fp, dir],
     );
-    const tmp = `${dir}.tmp-${process.pid}`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
+    tmp = await freshTemp(dir);
     const snapshot = (await db.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
     const perPlay = copyInSnapshot(conns.plays, snapshot, clientUsageCopy(db, scope), join(tmp, 'client-usage.csv'));
     const aggregates = (async () => {
@@ -136,32 +255,62 @@ export async function issueDay(conns: ReportConnections, reportDir: string, scop
       return { rows, daily: await copyToFile(db, dailyUsageCopy(db, scope), join(tmp, 'daily-usage.csv')) };
     })();
     const [{ rows, daily }, clientUsage] = await both(aggregates, perPlay);
-    const files = { 'daily-usage.csv': daily, 'client-usage.csv': clientUsage };
-    const generatedAt = new Date().toISOString();
-    const manifest = {
-      client: scope.client,
-      date: scope.day,
+    const files: Files = { 'daily-usage.csv': daily, 'client-usage.csv': clientUsage };
+    const row: VersionRow = {
       version,
+      fingerprint: fp,
       status,
       generated_at: generatedAt,
       timezone: scope.timezone,
-      royalty_threshold_seconds: scope.thresholdSeconds,
-      plays,
-      rows: { 'daily-usage.csv': rows, 'client-usage.csv': plays },
+      threshold_seconds: scope.thresholdSeconds,
+      play_count: plays,
+      row_count: rows,
       files,
-      supersedes: last ? `v${last.version}` : null,
     };
-    await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-    await db.query(
-      'update report_versions set row_count = $4, files = $5, generated_at = $6 where client = $1 and day = $2 and version = $3',
-      [scope.client, scope.day, version, rows, JSON.stringify(files), generatedAt],
-    );
-    await rm(dir, { recursive: true, force: true }); // a leftover of a run that died before its commit
-    await rename(tmp, dir);
+    await writeFile(join(tmp, 'manifest.json'), manifestOf(scope.client, scope.day, row));
+    await db.query('update report_versions set row_count = $4, files = $5 where client = $1 and day = $2 and version = $3', [
+      scope.client,
+      scope.day,
+      version,
+      rows,
+      JSON.stringify(files),
+    ]);
+    await putInPlace(tmp, dir); // a folder left by a run that died before its commit is replaced
+    tmp = undefined;
     await db.query('commit');
-    return { client: scope.client, day: scope.day, version, issued: true, status, path: dir, plays };
+    return { ...base, version, outcome: 'issued', status, path: dir };
   } catch (err) {
     await rollbackQuietly(db);
+    if (tmp) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw err;
+  }
+}
+
+/** An empty temporary folder beside `dir`, where a version is written before it is moved into place. */
+async function freshTemp(dir: string): Promise<string> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  return tmp;
+}
+
+/**
+ * Writes version `v` of the day again into `dir`: daily-usage.csv from the figures stored for it,
+ * client-usage.csv from the plays (unchanged, by the fingerprint), the manifest from its row. True when
+ * every file comes out as issued (same sha256) and is in place; false, leaving `dir` as it was, otherwise.
+ */
+async function restore(conns: ReportConnections, dir: string, scope: DayScope, v: VersionRow): Promise<boolean> {
+  const db = conns.main;
+  const tmp = await freshTemp(dir);
+  try {
+    const daily = await copyToFile(db, dailyUsageCopy(db, scope, v.version), join(tmp, 'daily-usage.csv'));
+    const clientUsage = await copyToFile(db, clientUsageCopy(db, scope), join(tmp, 'client-usage.csv'));
+    const written: Files = { 'daily-usage.csv': daily, 'client-usage.csv': clientUsage };
+    if (FILES.some((f) => written[f]!.sha256 !== v.files[f]?.sha256)) return false;
+    await writeFile(join(tmp, 'manifest.json'), manifestOf(scope.client, scope.day, v));
+    await putInPlace(tmp, dir);
+    return true;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
 }

@@ -79,14 +79,31 @@ function lit(db: pg.ClientBase, v: string | number): string {
   return typeof v === 'number' ? String(v) : (db as pg.Client).escapeLiteral(v);
 }
 
-/** COPY … TO STDOUT for daily-usage.csv, from the day's aggregates (COPY takes no parameters either). */
-export function dailyUsageCopy(db: pg.ClientBase, s: DayScope): string {
+/**
+ * COPY … TO STDOUT for daily-usage.csv (COPY takes no parameters either): from the run's aggregates,
+ * or, with `version`, from the figures stored for that version (to restore a missing folder).
+ */
+export function dailyUsageCopy(db: pg.ClientBase, s: DayScope, version?: number): string {
+  const from =
+    version === undefined
+      ? 'report_agg'
+      : `daily_usage where client = ${lit(db, s.client)} and day = ${lit(db, s.day)}::date and version = ${version}`;
   return `copy (
     select ${lit(db, s.day)} as date, ${lit(db, s.client)} as client, log_type, country, track_id, release_id,
            nullif(play_mode, '') as play_mode, streams, royalty_bearing_streams, unique_listeners, seconds_played
-      from report_agg
+      from ${from}
      order by log_type collate "C", country collate "C", track_id, release_id, play_mode collate "C"
   ) to stdout with (format csv, header true)`;
+}
+
+/**
+ * A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): one that begins with `=`,
+ * `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe, which spreadsheets show as text.
+ * A cell that begins with an apostrophe gets one more, so the rule can be undone: the value sent is the
+ * cell without one leading apostrophe, where it begins with one. README, Reports, says the same.
+ */
+function neutralised(column: string): string {
+  return `case when ${column} ~ '^[-=+@''\\t\\r]' then '''' || ${column} else ${column} end`;
 }
 
 /** COPY … TO STDOUT for client-usage.csv: one row per play, after MassiveMusic's Client Usage Report. */
@@ -96,9 +113,10 @@ export function clientUsageCopy(db: pg.ClientBase, s: DayScope): string {
   return `copy (
     select ${day} as report_date, client, play_id, date_time_played,
            to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as received_at,
-           log_type, user_id, country, track_id, release_id, format_id,
+           log_type, ${neutralised('user_id')} as user_id, country, track_id, release_id, format_id,
            play_mode, end_reason, total_time_played,
-           case when total_time_played >= ${s.thresholdSeconds} then 'true' else 'false' end as royalty_bearing, user_agent, api_key_name
+           case when total_time_played >= ${s.thresholdSeconds} then 'true' else 'false' end as royalty_bearing,
+           ${neutralised('user_agent')} as user_agent, ${neutralised('api_key_name')} as api_key_name
       from plays
      where client = ${lit(db, s.client)}
        and ${inDay(day, tz)} and not synthetic

@@ -1,6 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t from 'tap';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -44,8 +44,23 @@ async function setup(t: Teardown) {
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: uniqueName('cli-loader'),
     REPORT_DIR: dir,
+    // Yesterday has closed the moment today begins, even in the first minutes after midnight.
+    CLOCK_SKEW_SECONDS: '0',
   };
-  return { env, dir, topic, writer: playsWriter(pool) };
+  return { env, dir, topic, pool, writer: playsWriter(pool) };
+}
+
+/** A message on the topic that no loader reads: the gate waits for it. */
+async function messageWaiting(topic: string): Promise<void> {
+  const producer = new PlayProducer({
+    brokers: stack.brokers,
+    clientId: 'cli-test',
+    log: pino({ level: 'silent' }),
+    registry: new Registry(),
+  });
+  await producer.connect();
+  await producer.send(topic, [{ key: 'k', value: Buffer.from('waiting on the topic') }]);
+  await producer.close();
 }
 
 const yesterday = addDays(today('UTC'), -1);
@@ -78,15 +93,7 @@ t.test('backfill, then a plain run restates only the days whose plays changed', 
 t.test('the gate: exit 3 while the loader lags; --allow-incomplete issues a provisional version', async (t) => {
   const s = await setup(t);
   await s.writer.write([play(d2, 9, 'x')]);
-  const producer = new PlayProducer({
-    brokers: stack.brokers,
-    clientId: 'cli-test',
-    log: pino({ level: 'silent' }),
-    registry: new Registry(),
-  });
-  await producer.connect();
-  await producer.send(s.topic, [{ key: 'k', value: Buffer.from('waiting on the topic') }]);
-  await producer.close();
+  await messageWaiting(s.topic);
 
   const refused = await reporter(['run', '--date', d2, '--wait', '1'], s.env);
   t.equal(refused.code, 3);
@@ -101,4 +108,111 @@ t.test('the gate: exit 3 while the loader lags; --allow-incomplete issues a prov
   const badEnv = await reporter(['run'], { ...s.env, REPORT_TIMEZONE: 'Mars/Olympus' });
   t.equal(badEnv.code, 1);
   t.match(badEnv.stderr, 'REPORT_TIMEZONE: must be an IANA time zone name', 'a bad setting names its variable');
+});
+
+t.test('days that cannot be reported are usage errors (exit 2, saying why), and so are unknown flags', async (t) => {
+  const s = await setup(t);
+  const todayUtc = today('UTC');
+  const cases: [string[], RegExp][] = [
+    [['run', '--date', todayUtc], /has not closed yet in REPORT_TIMEZONE=UTC: it closes at .*CLOCK_SKEW_SECONDS=0/],
+    [['run', '--date', addDays(todayUtc, 3)], /is in the future/],
+    [['run', '--date', addDays(todayUtc, -62)], /outside the 61-day window/],
+    [['backfill', '--from', addDays(todayUtc, -3), '--to', todayUtc], /has not closed yet/],
+    [['run', '--date', '2026-02-30'], /--date must be a date YYYY-MM-DD/],
+    [['run', '--dates', yesterday], /Unknown option '--dates'/],
+    [['run', '--wait', 'soon'], /--wait must be a number of seconds/],
+    [['report'], /unknown command report/],
+    [[], /a command is required/],
+  ];
+  for (const [args, why] of cases) {
+    const r = await reporter(args, s.env);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, why, `${args.join(' ')}: says why`);
+  }
+  t.notOk(existsSync(join(s.dir, 'cli')), 'nothing written');
+  const help = await reporter(['--help'], { ...s.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+  t.equal(help.code, 0, '--help exits 0');
+  t.match(help.stdout, /usage:/);
+  t.equal(help.stderr, '', 'and does no work: no database is reached for it');
+});
+
+t.test('an issued folder found missing or altered is written again, byte for byte as issued', async (t) => {
+  const s = await setup(t);
+  await s.writer.write([play(d2, 1, '=cmd|calc'), play(d2, 2, 'b')]);
+  t.equal((await reporter(['run', '--date', d2, '--wait', '5'], s.env)).code, 0);
+  const v1 = join(s.dir, 'cli', d2, 'v1');
+  const original = Object.fromEntries(['daily-usage.csv', 'client-usage.csv', 'manifest.json'].map((f) => [f, readFileSync(join(v1, f))]));
+
+  rmSync(v1, { recursive: true });
+  const plain = await reporter(['run', '--wait', '5'], s.env);
+  t.equal(plain.code, 0, plain.stderr);
+  t.match(
+    plain.stdout,
+    `restored cli ${d2} v1 (final, 2 plays; ${join(v1, 'manifest.json')} is missing)`,
+    'a plain run notices a missing folder',
+  );
+  for (const [f, bytes] of Object.entries(original)) t.same(readFileSync(join(v1, f)), bytes, `${f} as issued`);
+
+  // The same size, one byte changed: only the hashes can tell. A run for the day checks them.
+  const csv = join(v1, 'client-usage.csv');
+  const altered = Buffer.from(original['client-usage.csv']!);
+  altered[altered.length - 2] = altered[altered.length - 2] === 0x61 ? 0x62 : 0x61;
+  writeFileSync(csv, altered);
+  const dated = await reporter(['run', '--date', d2, '--wait', '5'], s.env);
+  t.equal(dated.code, 0, dated.stderr);
+  t.match(dated.stdout, `restored cli ${d2} v1 (final, 2 plays; ${csv} does not match its sha256 in the manifest)`);
+  t.same(readFileSync(csv), original['client-usage.csv'], 'rewritten as issued');
+  t.match((await reporter(['run', '--date', d2, '--wait', '5'], s.env)).stdout, `unchanged cli ${d2} v1`, 'then unchanged again');
+  t.notOk(existsSync(join(s.dir, 'cli', d2, 'v2')), 'no new version for the same plays');
+});
+
+t.test('a client name that is not one never names a folder: refused, nothing written outside REPORT_DIR', async (t) => {
+  const s = await setup(t);
+  const outside = join(s.dir, '..', `escaped-${Date.now()}`);
+  await s.writer.write([play(d2, 1, 'a'), { ...play(d2, 2, 'b'), client: `../${basename(outside)}` }]);
+  const r = await reporter(['run', '--date', d2, '--wait', '5'], s.env);
+  t.equal(r.code, 1, 'exit 1: a client was not reported');
+  t.match(r.stderr, /not reported: .*client "\.\.\/escaped-\d+" is not a client name, so it cannot name a report folder/);
+  t.match(r.stdout, `issued cli ${d2} v1`, 'the valid client is reported');
+  t.notOk(existsSync(outside), 'nothing outside REPORT_DIR');
+});
+
+t.test('a REPORT_DIR that cannot take files fails the run at once, before the gate, holding no transaction', async (t) => {
+  const s = await setup(t);
+  await s.writer.write([play(d2, 1, 'a')]);
+  const file = join(s.dir, 'not-a-folder');
+  writeFileSync(file, '');
+  // A message waits on the topic: a run that reached the gate would wait --wait seconds first.
+  await messageWaiting(s.topic);
+  const started = Date.now();
+  const r = await reporter(['run', '--date', d2, '--wait', '60'], { ...s.env, REPORT_DIR: join(file, 'reports') });
+  t.equal(r.code, 1);
+  t.match(r.stderr, `REPORT_DIR=${join(file, 'reports')} cannot take reports: ENOTDIR`);
+  t.ok(Date.now() - started < 10_000, `failed in ${Date.now() - started} ms, without waiting for the gate`);
+});
+
+// A full disk is a 48 kB tmpfs, which needs root (CI and the dev machines run as root).
+const mnt = mkdtempSync(join(tmpdir(), 'playlog-full-'));
+const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', mnt]);
+const fullDisk = { skip: mounted.code === 0 ? false : `cannot mount a small tmpfs here: ${mounted.stderr.trim()}` };
+if (mounted.code === 0) t.teardown(() => run('umount', [mnt]));
+
+t.test('a disk that fills mid-report: the run fails with the error and leaves no transaction open', fullDisk, async (t) => {
+  const s = await setup(t);
+  await s.writer.write(Array.from({ length: 2_000 }, (_, i) => play(d2, i % 24, `user-${i}-${'x'.repeat(40)}`)));
+  const started = Date.now();
+  const r = await reporter(['run', '--date', d2, '--wait', '5'], { ...s.env, REPORT_DIR: mnt });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /ENOSPC/, 'says the disk is full');
+  t.ok(Date.now() - started < 30_000, `failed in ${Date.now() - started} ms`);
+  const open = await s.pool.query<{ n: number }>(
+    "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'playlog-reporter'",
+  );
+  t.equal(open.rows[0]!.n, 0, 'no reporter session left on the server');
+  t.same(
+    readdirSync(mnt).filter((f) => !f.startsWith('.')),
+    ['cli'],
+    'only the client folder',
+  );
+  t.same(readdirSync(join(mnt, 'cli', d2)), [], 'no version and no temporary folder left');
 });

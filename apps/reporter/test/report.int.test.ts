@@ -102,7 +102,7 @@ t.test('figures computed by hand: dedupe, midnight in the zone, offsets, 29/30/3
   t.same(await clientsForDay(s.client, D, TZ), ['acme', 'globex']);
 
   const acme = await issueDay(s.conns, s.dir, s.scope('acme'), 'final');
-  t.match(acme, { issued: true, version: 1, status: 'final', plays: 5 });
+  t.match(acme, { outcome: 'issued', version: 1, status: 'final', plays: 5 });
   const csv = readFileSync(join(acme.path, 'daily-usage.csv'), 'utf8').trimEnd().split('\n');
   t.same(csv, [
     HEADER,
@@ -158,7 +158,7 @@ t.test('versions: v1, unchanged rerun issues nothing, late plays issue v2, v1 st
   const v1 = await issueDay(s.conns, s.dir, s.scope('acme'), 'final');
   t.equal(v1.version, 1);
   const again = await issueDay(s.conns, s.dir, s.scope('acme'), 'final');
-  t.match(again, { issued: false, version: 1 }, 'unchanged data: nothing new');
+  t.match(again, { outcome: 'unchanged', version: 1 }, 'unchanged data: nothing new');
   t.equal(
     await s
       .db('report_versions')
@@ -170,7 +170,7 @@ t.test('versions: v1, unchanged rerun issues nothing, late plays issue v2, v1 st
 
   await s.writer.write([sub('acme', 'u5', `${D}T20:00:00-05:00`, 45, { userAgent: 'Late "offline" client, v2' })]);
   const v2 = await issueDay(s.conns, s.dir, s.scope('acme'), 'final');
-  t.match(v2, { issued: true, version: 2, plays: 6 });
+  t.match(v2, { outcome: 'issued', version: 2, plays: 6 });
   const csv = readFileSync(join(v2.path, 'daily-usage.csv'), 'utf8');
   t.match(csv, `${D},acme,subscription,GB,1,10,online,3,2,3,104`);
   t.ok(existsSync(join(s.dir, 'acme', D, 'v1', 'daily-usage.csv')), 'v1 kept on disk');
@@ -178,11 +178,47 @@ t.test('versions: v1, unchanged rerun issues nothing, late plays issue v2, v1 st
   t.equal(JSON.parse(readFileSync(join(v2.path, 'manifest.json'), 'utf8')).supersedes, 'v1');
 
   const provisional = await issueDay(s.conns, s.dir, s.scope('globex'), 'provisional');
-  t.match(provisional, { version: 1, status: 'provisional', issued: true });
-  t.match(await issueDay(s.conns, s.dir, s.scope('globex'), 'provisional'), { issued: false }, 'still provisional, unchanged: nothing new');
+  t.match(provisional, { version: 1, status: 'provisional', outcome: 'issued' });
+  t.match(
+    await issueDay(s.conns, s.dir, s.scope('globex'), 'provisional'),
+    { outcome: 'unchanged' },
+    'still provisional, unchanged: nothing new',
+  );
   t.match(
     await issueDay(s.conns, s.dir, s.scope('globex'), 'final'),
-    { issued: true, version: 2, status: 'final' },
+    { outcome: 'issued', version: 2, status: 'final' },
     'complete now: a final version',
+  );
+});
+
+t.test('client-usage.csv: cells a spreadsheet would run are neutralised, and the rule can be undone', async (t) => {
+  const s = await setup(t);
+  const sent = [
+    ['=cmd|calc', '=HYPERLINK("http://x")'],
+    ['+1', '@SUM(A1)'],
+    ['-1', 'Acme/1 (=ok inside)'],
+    ["'quoted", 'tab\u2003lookalike'],
+    ['a=b', '-'],
+  ];
+  await s.writer.write(sent.map(([user, agent], i) => sub('acme', user!, `${D}T1${i}:00:00Z`, 40, { userAgent: agent })));
+  const r = await issueDay(s.conns, s.dir, s.scope('acme'), 'final');
+  const rows = readFileSync(join(r.path, 'client-usage.csv'), 'utf8').trimEnd().split('\n').slice(1);
+  const cells = rows.map((line) => {
+    const m = /,subscription,(.*),GB,1,10,26,online,,40,true,(.*),acme-key$/.exec(line);
+    if (!m) throw new Error(`unexpected row ${line}`);
+    return [m[1], m[2]];
+  });
+  t.same(cells, [
+    ["'=cmd|calc", `"'=HYPERLINK(""http://x"")"`],
+    ["'+1", "'@SUM(A1)"],
+    ["'-1", 'Acme/1 (=ok inside)'],
+    ["''quoted", 'tab\u2003lookalike'],
+    ['a=b', "'-"],
+  ]);
+  const undo = (cell: string) => (cell.startsWith("'") ? cell.slice(1) : cell);
+  t.same(
+    cells.map(([u]) => undo(u!)),
+    sent.map(([u]) => u),
+    'dropping one leading apostrophe gives back every value sent',
   );
 });

@@ -52,13 +52,21 @@ export function partitionDays(plays: Play[]): string[] {
   return [...new Set(plays.map((p) => p.playedAt.slice(0, 10)))].sort();
 }
 
-export function createPool(url: string, max: number, applicationName: string): pg.Pool {
+export interface PoolOptions {
+  /** Longest a statement may run (0: no limit); default 120 s, what a batch write may take. */
+  statementTimeoutMs?: number;
+  /** A session idle inside a transaction this long is ended by the server (0: never, the default). */
+  idleInTransactionMs?: number;
+}
+
+export function createPool(url: string, max: number, applicationName: string, opts: PoolOptions = {}): pg.Pool {
   return new pg.Pool({
     connectionString: url,
     max,
     application_name: applicationName,
     connectionTimeoutMillis: 5_000,
-    statement_timeout: 120_000,
+    statement_timeout: opts.statementTimeoutMs ?? 120_000,
+    idle_in_transaction_session_timeout: opts.idleInTransactionMs ?? 0,
   });
 }
 
