@@ -95,18 +95,19 @@ checks "grafana" "$PY" ops/lib/grafana_checks.py
 if [[ ${1:-} != --offline-only ]]; then
   section "apps (built ingest and loader on loopback, local stack)"
   if one "apps: local stack up, ingest and loader ready (own database $OPS_DB, topic $OPS_TOPIC)" start_apps; then
-    echo "   ingest $INGEST_URL, loader $LOADER_URL"
+    echo "   ingest $INGEST_URL (metrics $INGEST_METRICS_URL), loader $LOADER_URL"
     key="$(smoke_key)"
+    one "keys: a key made with the keys CLI reaches ingest through the key feed" wait_key_known "$key"
     if one "smoke: npm run smoke against the running apps" env PLAYLOG_SMOKE_KEY="$key" node tools/smoke/dist/main.js \
-      --url "$INGEST_URL" --loader-url "$LOADER_URL"; then
+      --url "$INGEST_URL" --metrics-url "$INGEST_METRICS_URL" --loader-url "$LOADER_URL" --database-url "$OPS_DB_URL"; then
       play_id="$(grep -o 'playId smoke-[0-9]*' "$WORK/out" | cut -d' ' -f2)"
       one "smoke: the loader stored the smoke play ($play_id) as synthetic (never reported)" smoke_play_is_synthetic "$play_id"
     fi
     one "smoke: exits non-zero when ingest is unreachable" sh -c \
       "! PLAYLOG_SMOKE_KEY=x node tools/smoke/dist/main.js --url http://127.0.0.1:$(free_port) >/dev/null 2>&1"
-    curl -fsS "$INGEST_URL/metrics" >"$WORK/ingest.metrics" && curl -fsS "$LOADER_URL/metrics" >"$WORK/loader.metrics"
+    curl -fsS "$INGEST_METRICS_URL/metrics" >"$WORK/ingest.metrics" && curl -fsS "$LOADER_URL/metrics" >"$WORK/loader.metrics"
     checks "metrics" "$PY" ops/lib/metric_names.py "$WORK/ingest.metrics" "$WORK/loader.metrics"
-    checks "prometheus scrape" env PY="$PY" bash ops/scrape-test.sh "$INGEST_URL" "$LOADER_URL"
+    checks "prometheus scrape" env PY="$PY" bash ops/scrape-test.sh "$INGEST_URL" "$LOADER_URL" "$INGEST_METRICS_URL"
   fi
   stop_apps
 fi

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A real Prometheus (Debian's prometheus package) on loopback scrapes the running apps with Playlog's
 # rules loaded, then ops/lib/prom_checks.py queries it. Used by ops/check.sh; standalone:
-#   bash ops/scrape-test.sh http://127.0.0.1:INGEST_PORT http://127.0.0.1:LOADER_PORT
+#   bash ops/scrape-test.sh http://127.0.0.1:INGEST_PORT http://127.0.0.1:LOADER_PORT http://127.0.0.1:INGEST_METRICS_PORT
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ingest="${1:?ingest URL}" loader="${2:?loader URL}"
+ingest="${1:?ingest URL}" loader="${2:?loader URL}" ingest_metrics="${3:?ingest metrics URL (METRICS_PORT)}"
 py="${PY:-$REPO/.stack/tools/venv/bin/python}"
 dir="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -17,7 +17,7 @@ global: { scrape_interval: 1s, evaluation_interval: 1s }
 rule_files: ['$REPO/ops/prometheus/playlog.rules.yaml']
 scrape_configs:
   - job_name: ingest
-    static_configs: [{ targets: ['${ingest#http://}'] }]
+    static_configs: [{ targets: ['${ingest_metrics#http://}'] }]
   - job_name: loader
     static_configs: [{ targets: ['${loader#http://}'] }]
 YAML

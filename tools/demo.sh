@@ -48,7 +48,7 @@ LOADER_PORT=$LOADER_PORT LOG_LEVEL=warn node apps/loader/dist/main.js >"$DEMO_DI
 echo $! >"$DEMO_DIR/loader.pid"
 wait_ready "http://127.0.0.1:$INGEST_PORT/readyz" ingest "$DEMO_DIR/ingest.log"
 wait_ready "http://127.0.0.1:$LOADER_PORT/readyz" loader "$DEMO_DIR/loader.log"
-say "ingest on http://127.0.0.1:$INGEST_PORT (API docs at /docs), loader probes on :$LOADER_PORT"
+say "ingest on http://127.0.0.1:$INGEST_PORT (API docs at /docs, metrics on :${METRICS_PORT:-9464}), loader probes and metrics on :$LOADER_PORT"
 
 # One demo key, kept under .stack/ (the database stores only its hash).
 KEY_FILE="$DEMO_DIR/api-key"

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createKey, eventually, freshDatabase, freshTopic, run, stack, startApp } from '@playlog/testing';
+import { eventually, freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp } from '@playlog/testing';
 
 const stackCmd = (cmd: string) => run('bash', ['tools/stack/stack.sh', cmd]);
 
@@ -8,13 +8,14 @@ const stackCmd = (cmd: string) => run('bash', ['tools/stack/stack.sh', cmd]);
  * starting it again recovers without restarting ingest.
  */
 t.test('broker down: 503 + Retry-After; broker back: 202 again', async (t) => {
-  const { url, db } = await freshDatabase(t);
+  const { db } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
-  const key = await createKey(db, 'outage');
+  const feed = await freshKeyFeed(t, db);
+  const key = await feed.create('outage');
   const { proc: ingest, base } = await startApp(t, 'ingest', {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
-    DATABASE_URL: url,
+    KAFKA_KEYS_TOPIC: feed.topic,
     KAFKA_DELIVERY_TIMEOUT_MS: '3000',
     LOG_LEVEL: 'warn',
   });

@@ -1,9 +1,18 @@
 import t from 'tap';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { groupProgress, PlayProducer } from '@playlog/kafka';
+import { groupProgress } from '@playlog/kafka';
 import { encodePlays, normalizePlay, type Play } from '@playlog/schema';
-import { eventually, freePort, freshDatabase, freshTopic, run, stack, startProcess, uniqueName, type Teardown } from '@playlog/testing';
+import {
+  eventually,
+  freePort,
+  freshDatabase,
+  freshTopic,
+  run,
+  stack,
+  startProcess,
+  type Teardown,
+  testProducer,
+  uniqueName,
+} from '@playlog/testing';
 
 /**
  * The loader process under faults, on the real broker and database: killed with SIGKILL mid-batch and
@@ -41,24 +50,18 @@ async function setup(t: Teardown, tag: string) {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
   const group = uniqueName('faults');
-  const producer = new PlayProducer({
-    brokers: stack.brokers,
-    clientId: 'faults',
-    log: pino({ level: 'silent' }),
-    registry: new Registry(),
-  });
-  await producer.connect();
+  const producer = await testProducer(t);
   const all = plays(tag);
   const chunks = Array.from({ length: MESSAGES }, (_, i) => all.slice(i * PER_MESSAGE, (i + 1) * PER_MESSAGE));
   await producer.send(
     topic,
     chunks.map((c) => ({ key: c[0]!.playId, value: encodePlays(c), weight: c.length })),
   );
-  await producer.close();
   const env = {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: group,
+    KAFKA_KEYS_TOPIC: await freshTopic(t, 1), // the loader publishes this database's keys: not into the shared feed
     DATABASE_URL: url,
     LOADER_BATCH_SIZE: '1000',
     LOADER_BATCH_WAIT_MS: '100',

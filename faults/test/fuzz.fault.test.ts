@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import t from 'tap';
-import { createKey, freshDatabase, freshTopic, stack, startApp } from '@playlog/testing';
+import { freshDatabase, freshKeyFeed, freshTopic, stack, startApp } from '@playlog/testing';
 
 /**
  * Bad input at scale against the real ingest process: malformed JSON, wrong types, huge numbers,
@@ -43,13 +43,14 @@ function send(port: number, r: Req): Promise<number> {
 const keepAlive = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 t.test(`${TOTAL} bad requests: no 5xx, no crash, RSS bounded`, async (t) => {
-  const { url, db } = await freshDatabase(t);
+  const { db } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
-  const key = await createKey(db, 'fuzz');
+  const feed = await freshKeyFeed(t, db);
+  const key = await feed.create('fuzz');
   const { proc: ingest, port } = await startApp(t, 'ingest', {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
-    DATABASE_URL: url,
+    KAFKA_KEYS_TOPIC: feed.topic,
     LOG_LEVEL: 'error',
     CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
   });

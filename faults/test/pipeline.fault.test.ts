@@ -3,10 +3,10 @@ import t from 'tap';
 import { groupProgress } from '@playlog/kafka';
 import { normalizePlay } from '@playlog/schema';
 import {
-  createKey,
   eventually,
   freePort,
   freshDatabase,
+  freshKeyFeed,
   freshTopic,
   run,
   stack,
@@ -28,17 +28,27 @@ t.test('every acknowledged play is stored exactly once, whatever fails', async (
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
   const group = uniqueName('oracle-loader');
-  const key = await createKey(db, CLIENT);
+  const feed = await freshKeyFeed(t, db);
+  const key = await feed.create(CLIENT);
   const ingestPort = await freePort();
+  const metricsPort = await freePort();
   t.teardown(async () => {
     await stackCmd('start-kafka');
     await stackCmd('start-pg');
   });
-  const env = { KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, DATABASE_URL: url, LOG_LEVEL: 'error' };
+  const env = {
+    KAFKA_BROKERS: stack.brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: group,
+    KAFKA_KEYS_TOPIC: feed.topic,
+    DATABASE_URL: url,
+    LOG_LEVEL: 'error',
+  };
   const startIngest = () =>
     startProcess(t, 'node', ['apps/ingest/dist/main.js'], {
       ...env,
       PORT: String(ingestPort),
+      METRICS_PORT: String(metricsPort),
       KAFKA_DELIVERY_TIMEOUT_MS: '5000',
       CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
       KAFKA_MAX_IN_FLIGHT: '20000',

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import t from 'tap';
-import { createKey, freshDatabase, freshTopic, run, stack, startApp } from '@playlog/testing';
+import { freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp } from '@playlog/testing';
 
 /**
  * Schemathesis (from PyPI) generates requests from the running ingest's own OpenAPI spec, valid and
@@ -16,13 +16,14 @@ t.test('schemathesis against the OpenAPI spec of the running ingest: no server e
     const pip = await run(`${VENV}/bin/pip`, ['install', '--quiet', `schemathesis==${VERSION}`]);
     t.equal(pip.code, 0, pip.stderr);
   }
-  const { url, db } = await freshDatabase(t);
+  const { db } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
-  const key = await createKey(db, 'schemathesis');
+  const feed = await freshKeyFeed(t, db);
+  const key = await feed.create('schemathesis');
   const { base } = await startApp(t, 'ingest', {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
-    DATABASE_URL: url,
+    KAFKA_KEYS_TOPIC: feed.topic,
     LOG_LEVEL: 'error',
     CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
   });

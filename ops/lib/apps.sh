@@ -2,10 +2,12 @@
 # Runs the built ingest and loader on spare loopback ports against the local stack, isolated from
 # everyone else's data: their own database (playlog_ops_check), topic and consumer group, so smoke
 # plays and probe traffic never reach the real play-logs topic, plays table or reports.
-# Sourced by ops/check.sh; expects REPO and WORK (a scratch dir) set. Sets INGEST_URL, LOADER_URL.
+# Sourced by ops/check.sh; expects REPO and WORK (a scratch dir) set. Sets INGEST_URL, INGEST_METRICS_URL,
+# LOADER_URL. The key feed is a topic of its own too: the loader publishes the check database's keys there.
 
 OPS_DB=playlog_ops_check
 OPS_TOPIC=playlog-ops-check
+OPS_KEYS_TOPIC=playlog-ops-check-keys
 APP_PIDS=()
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -34,16 +36,18 @@ start_apps() {
     import { ensureTopic } from '@playlog/kafka';
     await ensureTopic(process.argv[1], process.argv[2], 6);
     await ensureTopic(process.argv[1], process.argv[2] + '-dlq', 1);
-  " "$KAFKA_BROKERS" "$OPS_TOPIC") || return 1
-  local ip lp
-  ip=$(free_port) lp=$(free_port)
-  INGEST_URL="http://127.0.0.1:$ip" LOADER_URL="http://127.0.0.1:$lp"
+    await ensureTopic(process.argv[1], process.argv[3], 1);
+  " "$KAFKA_BROKERS" "$OPS_TOPIC" "$OPS_KEYS_TOPIC") || return 1
+  local ip mp lp
+  ip=$(free_port) mp=$(free_port) lp=$(free_port)
+  INGEST_URL="http://127.0.0.1:$ip" INGEST_METRICS_URL="http://127.0.0.1:$mp" LOADER_URL="http://127.0.0.1:$lp"
   export OPS_DB_URL="$db_url"
-  (cd "$REPO" && exec env HOST=127.0.0.1 PORT="$ip" KAFKA_TOPIC="$OPS_TOPIC" DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 \
-    node apps/ingest/dist/main.js) >"$WORK/ingest.log" 2>&1 &
-  APP_PIDS+=($!)
+  # The loader first: it publishes the keys (and the heartbeat) that ingest needs to be ready.
   (cd "$REPO" && exec env HOST=127.0.0.1 LOADER_PORT="$lp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_GROUP_ID=playlog-ops-check \
-    DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 node apps/loader/dist/main.js) >"$WORK/loader.log" 2>&1 &
+    KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 node apps/loader/dist/main.js) >"$WORK/loader.log" 2>&1 &
+  APP_PIDS+=($!)
+  (cd "$REPO" && exec env HOST=127.0.0.1 PORT="$ip" METRICS_PORT="$mp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" \
+    PLAYLOG_LOG_PRETTY=0 node apps/ingest/dist/main.js) >"$WORK/ingest.log" 2>&1 &
   APP_PIDS+=($!)
   wait_ready "$INGEST_URL/readyz" 30 || { echo "ingest did not get ready:"; tail -20 "$WORK/ingest.log"; return 1; }
   wait_ready "$LOADER_URL/readyz" 30 || { echo "loader did not get ready:"; tail -20 "$WORK/loader.log"; return 1; }
@@ -51,7 +55,17 @@ start_apps() {
 
 # An API key named "smoke" in the check's own database; the key is the CLI's last line.
 smoke_key() {
-  (cd "$REPO" && DATABASE_URL="$OPS_DB_URL" PLAYLOG_LOG_PRETTY=0 node apps/ingest/dist/keys-cli.js create --client ops-check --name smoke | tail -1)
+  (cd "$REPO" && DATABASE_URL="$OPS_DB_URL" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" PLAYLOG_LOG_PRETTY=0 \
+    node apps/ingest/dist/keys-cli.js create --client ops-check --name smoke | tail -1)
+}
+
+# Until ingest knows key $1 (the key feed carries a new key within a second or so).
+wait_key_known() {
+  local deadline=$((SECONDS + 15))
+  until curl -fsS -o /dev/null -H "Authorization: Bearer $1" "$INGEST_URL/v1/key"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
 }
 
 stop_apps() {

@@ -153,8 +153,10 @@ def main():
             probs.append(f"{oneshot} is a one-shot but restarts")
     prom = yaml.safe_load((REPO / "docker/prometheus/prometheus.yml").read_text())
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in prom["scrape_configs"]}
-    if jobs != {"ingest": ["ingest:8080"], "loader": ["loader:9091"]}:
-        probs.append(f"prometheus scrape jobs {jobs}: the alert rules expect job=ingest at ingest:8080 and job=loader at loader:9091")
+    if jobs != {"ingest": ["ingest:9464"], "loader": ["loader:9091"]}:
+        probs.append(
+            f"prometheus scrape jobs {jobs}: the alert rules expect job=ingest at ingest:9464 (its METRICS_PORT) and job=loader at loader:9091"
+        )
     check("docker/compose.yaml: services, images, commands = Dockerfile CMDs, loopback-only ports, bind mounts exist, "
           "migrate before apps, reporter one-shot profile, Prometheus jobs as the rules expect", probs)
     pathlib.Path(env_out).write_text(json.dumps(envs, indent=1))

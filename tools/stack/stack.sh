@@ -17,7 +17,8 @@ K_DIR="$STACK_DIR/kafka" K_LIBS="$STACK_DIR/kafka/libs" K_DATA="$STACK_DIR/kafka
 K_LOGS="$STACK_DIR/kafka/logs" K_PID="$STACK_DIR/kafka/kafka.pid" K_CONF="$STACK_DIR/kafka/server.properties"
 PG_DIR="$STACK_DIR/pg" PG_DATA="$STACK_DIR/pg/data" PG_RUN="$STACK_DIR/pg/run" PG_LOGS="$STACK_DIR/pg/logs"
 PG_LOG="$STACK_DIR/pg/logs/postgres.log"
-TOPICS=("play-logs:6" "play-logs-dlq:1")   # name:partitions
+# name:partitions[:compact]. playlog-keys is the API-key feed (compacted: the latest state of each key).
+TOPICS=("play-logs:6" "play-logs-dlq:1" "playlog-keys:1:compact")
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 KTOPICS=""                                 # last topic listing (filled by wait_kafka)
@@ -149,13 +150,15 @@ wait_kafka() {
 }
 
 ensure_topics() {
-  local t name parts
+  local t name parts kind extra
   for t in "${TOPICS[@]}"; do
-    name="${t%%:*}" parts="${t##*:}"
+    IFS=: read -r name parts kind <<<"$t"
     grep -qx "$name" <<<"$KTOPICS" && continue
-    log "creating topic $name ($parts partitions)"
+    extra=()
+    [[ $kind == compact ]] && extra=(--config cleanup.policy=compact)
+    log "creating topic $name ($parts partitions${kind:+, $kind})"
     ktool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --command-config "$K_DIR/admin.properties" \
-      --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 >/dev/null
+      --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 "${extra[@]}" >/dev/null
   done
 }
 
@@ -274,6 +277,7 @@ cmd_up() {
   local t0=$SECONDS
   pg_bin
   if kafka_pid >/dev/null && pg_running; then
+    wait_kafka && ensure_topics # a stack started by an older checkout may lack a topic added since
     log "stack already running (kafka $BOOTSTRAP, postgres 127.0.0.1:$PG_PORT)"; return 0
   fi
   launch_kafka        # broker boots while Postgres starts
@@ -308,6 +312,11 @@ cmd_env() {
   echo "export DATABASE_URL=postgres://playlog:playlog@127.0.0.1:$PG_PORT/playlog"
 }
 
+usage() {
+  echo "usage: npm run stack -- up|down|status|reset|env|start-kafka|stop-kafka|start-pg|stop-pg"
+  echo "  The local stack: a single-node Kafka (KRaft) and PostgreSQL on loopback, data under .stack/."
+}
+
 main() {
   local cmd="${1:-}"
   case "$cmd" in
@@ -318,7 +327,8 @@ main() {
     stop-kafka) take_lock; stop_kafka ;;
     start-pg) take_lock; start_pg ;;
     stop-pg) take_lock; stop_pg ;;
-    *) echo "usage: stack.sh up|down|status|reset|env|start-kafka|stop-kafka|start-pg|stop-pg" >&2; exit 2 ;;
+    -h | --help | help) usage ;;
+    *) usage >&2; exit 2 ;;
   esac
 }
 

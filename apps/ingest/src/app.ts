@@ -1,16 +1,19 @@
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Registry } from 'prom-client';
 import type { IngestConfig } from './config.js';
 import { Codes, statusText, toHttpError } from './errors.js';
 import auth from './plugins/auth.js';
-import db from './plugins/db.js';
+import keys from './plugins/keys.js';
 import metrics from './plugins/metrics.js';
 import pressure from './plugins/pressure.js';
 import rateLimit from './plugins/rate-limit.js';
 import producer from './plugins/producer.js';
+import summary from './plugins/summary.js';
 import bulkRoutes from './routes/bulk.js';
+import keyRoutes from './routes/key.js';
 import opsRoutes from './routes/ops.js';
 import v12Routes from './routes/v12.js';
 
@@ -21,13 +24,17 @@ export interface BuildOptions {
 
 /**
  * The ingest app, built but not listening (main.ts listens; tests use inject or listen on port 0).
- * Plugins in tiers: infrastructure (metrics, db, producer, pressure, auth), then docs, then routes.
+ * Plugins in tiers: infrastructure (metrics, producer, key feed, pressure, auth), then docs, then
+ * routes. Nothing here waits for Kafka: the producer and the key feed connect in the background and
+ * the app says it is not ready (and why) until they have.
  */
 export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.logger,
-    disableRequestLogging: !config.logRequests,
-    // Slow clients cannot hold a connection open forever (slowloris).
+    logController: new LogController({ disableRequestLogging: !config.logRequests }),
+    // Slow clients cannot hold a connection open forever (slowloris): headers within
+    // HEADERS_TIMEOUT_MS (checked every second), the whole request within 60 s.
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
     requestTimeout: 60_000,
     connectionTimeout: 120_000,
     keepAliveTimeout: 72_000,
@@ -36,16 +43,19 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
   });
+  // Past MAX_CONNECTIONS, Node closes new connections at once instead of taking more sockets and memory.
+  app.server.maxConnections = config.maxConnections;
 
   // Only JSON (and NDJSON on the bulk route) is accepted: anything else gets a 415.
   app.removeContentTypeParser('text/plain');
 
   await app.register(metrics, { registry: opts.registry ?? new Registry() });
-  await app.register(db, { config });
   await app.register(producer, { config });
+  await app.register(keys, { config });
   await app.register(pressure, { maxEventLoopDelayMs: config.maxEventLoopDelayMs, retryAfterSeconds: config.retryAfterSeconds });
-  await app.register(auth, { cacheSeconds: config.keyCacheSeconds, retryAfter: String(config.retryAfterSeconds) });
+  await app.register(auth, { keysTopic: config.kafkaKeysTopic, retryAfter: String(config.retryAfterSeconds) });
   await app.register(rateLimit, { playsPerSecond: config.clientRatePlaysPerSecond, burstPlays: config.clientRateBurstPlays });
+  await app.register(summary, { everySeconds: config.logSummarySeconds });
 
   await app.register(swagger, {
     openapi: {
@@ -62,11 +72,7 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
       },
     },
   });
-  // The API's documentation is public: mark the UI's routes before it adds them.
-  app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/docs')) route.config = { ...(route.config ?? {}), public: true };
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  await app.register(docs);
 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err as Parameters<typeof toHttpError>[0], req.routeOptions.bodyLimit);
@@ -82,8 +88,35 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
       .send({ statusCode: 404, code: Codes.notFound, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
 
-  await app.register(opsRoutes);
+  await app.register(opsRoutes, { config });
+  await app.register(keyRoutes);
   await app.register(bulkRoutes, { config });
   await app.register(v12Routes, { config });
   return app;
+}
+
+/**
+ * The OpenAPI UI at /docs, public, with security headers (helmet) in its own context so they apply to
+ * the docs only: a Content-Security-Policy that allows the UI's own files and nothing inline or from
+ * elsewhere (its page has no inline script or style; @fastify/swagger-ui's static/csp.json lists
+ * none), no framing by other sites, no MIME sniffing.
+ */
+async function docs(app: FastifyInstance): Promise<void> {
+  app.addHook('onRoute', (route) => {
+    route.config = { ...(route.config ?? {}), public: true };
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'", 'data:'],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        // Served over plain HTTP behind the cluster's TLS terminator; do not force https sub-resources.
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
 }

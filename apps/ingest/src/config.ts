@@ -2,13 +2,16 @@ import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/conf
 
 export const ingestConfigSpec = {
   port: env.int('PORT', 8080, 1, 65_535),
+  /** GET /metrics is served here, not on the public API port. */
+  metricsPort: env.int('METRICS_PORT', 9464, 1, 65_535),
   host: env.string('HOST', '0.0.0.0'),
   // Connections the kernel queues while the process is busy (capped by net.core.somaxconn). Node's 511
   // overflowed under bursts: clients waited seconds on SYN retries, and some got ECONNRESET (bench/ingest).
   listenBacklog: env.int('LISTEN_BACKLOG', 4_096, 1, 65_535),
   kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
-  databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
+  /** The key feed ingest reads its API keys from (in two sites, the core's feed mirrored to the edge). */
+  kafkaKeysTopic: env.string('KAFKA_KEYS_TOPIC', defaults.kafkaKeysTopic),
   logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),
   /** One log line per request and response. Off by default: at this volume it costs more than the work. */
   logRequests: env.bool('LOG_REQUESTS', false),
@@ -33,8 +36,18 @@ export const ingestConfigSpec = {
   kafkaLingerMs: env.int('KAFKA_LINGER_MS', 1, 0, 1_000),
   /** Most plays in one Kafka message; a request's plays go in chunks of this size (bounded message size). */
   kafkaPlaysPerMessage: env.int('KAFKA_PLAYS_PER_MESSAGE', 500, 1, 1_000),
-  /** Seconds a looked-up API key (or its absence) is cached; bounds how long a revocation takes. */
-  keyCacheSeconds: env.int('KEY_CACHE_SECONDS', 5, 0, 300),
+  /**
+   * How long the keys are trusted after the feed's last heartbeat (the core confirming them against
+   * Postgres). While the core or the link is down, a key revoked meanwhile keeps working for at most
+   * this long; past it, keyed requests get 503 until the feed speaks again.
+   */
+  keyStaleSeconds: env.int('KEY_STALE_SECONDS', 3_600, 60, 7 * 86_400),
+  /** Longest a client may take to send a request's headers (slow-header connections are closed). */
+  headersTimeoutMs: env.int('HEADERS_TIMEOUT_MS', 10_000, 1_000, 60_000),
+  /** Open connections per process; past it new ones are closed at once (bounded memory and sockets). */
+  maxConnections: env.int('MAX_CONNECTIONS', 10_000, 10, 1_000_000),
+  /** A summary line (plays accepted, rejected, failed; requests) this often; 0: none. */
+  logSummarySeconds: env.int('LOG_SUMMARY_SECONDS', 60, 0, 86_400),
   /** Event-loop delay past which the pod answers 503 instead of queueing more work. */
   maxEventLoopDelayMs: env.int('MAX_EVENT_LOOP_DELAY_MS', 1_000, 10, 60_000),
   /** Per-client, per-pod rate limit in plays per second (0: none), and the burst it allows. */

@@ -16,6 +16,7 @@ export class HttpError extends Error {
 
 export const Codes = {
   unauthorized: 'PLAYLOG_UNAUTHORIZED',
+  syntheticNotAllowed: 'PLAYLOG_SYNTHETIC_NOT_ALLOWED',
   badRequest: 'PLAYLOG_BAD_REQUEST',
   invalidJson: 'PLAYLOG_INVALID_JSON',
   noValidPlays: 'PLAYLOG_NO_VALID_PLAYS',
@@ -34,6 +35,7 @@ export const Codes = {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   413: 'Payload Too Large',

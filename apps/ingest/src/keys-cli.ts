@@ -1,37 +1,71 @@
-import { parseArgs } from 'node:util';
-import { ConfigError, defaults, env, loadConfig } from '@playlog/config';
-import { createDb, keysRepository } from '@playlog/db';
+import { commandLine, ConfigError, defaults, env, loadConfig, usageError } from '@playlog/config';
+import { createDb, keysRepository, type KeysRepository } from '@playlog/db';
+import { PlayProducer } from '@playlog/kafka';
+import { keyFeedMessages } from '@playlog/schema';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 
 const USAGE = `usage:
   npm run keys -- create --client NAME [--name LABEL]   create a key; the key is the last line of output, shown once
   npm run keys -- list                                  list keys (never the keys themselves)
-  npm run keys -- revoke ID                             revoke a key (takes effect within KEY_CACHE_SECONDS)`;
+  npm run keys -- revoke ID                             revoke a key
+  Keys live in Postgres (DATABASE_URL). A change is published at once to the key feed (KAFKA_KEYS_TOPIC on
+  KAFKA_BROKERS), which ingest reads; the loader also republishes every KEY_SYNC_SECONDS. A key named
+  "smoke" sends synthetic plays only (stored, never reported): use it for npm run smoke.`;
+
+const configSpec = {
+  databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
+  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
+  keysTopic: env.string('KAFKA_KEYS_TOPIC', defaults.kafkaKeysTopic),
+};
+
+/**
+ * Tells ingest about the change now instead of at the loader's next publication. Postgres is the
+ * record: if Kafka cannot be reached in a few seconds, the change still stands and says so.
+ */
+async function publish(keys: KeysRepository, cfg: { kafkaBrokers: string; keysTopic: string }): Promise<void> {
+  const producer = new PlayProducer({
+    brokers: cfg.kafkaBrokers,
+    clientId: 'playlog-keys-cli',
+    log: pino({ level: 'silent' }),
+    registry: new Registry(),
+    deliveryTimeoutMs: 5_000,
+  });
+  try {
+    await producer.connect(5_000);
+    await producer.send(cfg.keysTopic, keyFeedMessages(await keys.feed()));
+    console.log(`published to the key feed (${cfg.keysTopic}): ingest knows within seconds`);
+  } catch (err) {
+    console.error(
+      `keys: stored in Postgres, but not published to ${cfg.keysTopic} on ${cfg.kafkaBrokers} (${(err as Error).message}); ` +
+        'ingest learns of it when the loader next publishes the keys (KEY_SYNC_SECONDS)',
+    );
+  } finally {
+    await producer.close(2_000);
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { client: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
-  const [command, arg] = positionals;
-  if (values.help || !command) {
-    console.log(USAGE);
-    return command || values.help ? 0 : 2;
-  }
-  const cfg = loadConfig({ databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl) });
+  const { positionals, values } = commandLine('keys', USAGE, argv, { client: { type: 'string' }, name: { type: 'string' } }, true);
+  const [command, arg, extra] = positionals;
+  if (!command) usageError('keys', USAGE, 'a command is required');
+  if (extra !== undefined || (arg !== undefined && command !== 'revoke')) usageError('keys', USAGE, `unexpected argument ${extra ?? arg}`);
+  if (!['create', 'list', 'revoke'].includes(command)) usageError('keys', USAGE, `unknown command ${command}`);
+  if (command === 'create' && !values.client) usageError('keys', USAGE, 'create needs --client NAME');
+  const id = Number(arg);
+  if (command === 'revoke' && (!Number.isInteger(id) || id <= 0)) usageError('keys', USAGE, 'revoke needs a key ID (see keys list)');
+
+  const cfg = loadConfig(configSpec);
   const db = createDb({ url: cfg.databaseUrl, poolMax: 1, applicationName: 'playlog-keys' });
   const keys = keysRepository(db);
   try {
     switch (command) {
       case 'create': {
-        if (!values.client) {
-          console.error('keys: create needs --client NAME');
-          return 2;
-        }
         const name = values.name ?? 'default';
-        const { id, key } = await keys.create(values.client, name);
-        console.log(`created key ${id} for client ${values.client} (${name}); store it now, it is not shown again:`);
-        console.log(key);
+        const created = await keys.create(values.client!, name);
+        await publish(keys, cfg);
+        console.log(`created key ${created.id} for client ${values.client} (${name}); store it now, it is not shown again:`);
+        console.log(created.key);
         return 0;
       }
       case 'list': {
@@ -42,22 +76,15 @@ async function main(argv: string[]): Promise<number> {
         }
         return 0;
       }
-      case 'revoke': {
-        const id = Number(arg);
-        if (!Number.isInteger(id) || id <= 0) {
-          console.error('keys: revoke needs a key ID (see keys list)');
-          return 2;
-        }
+      default: {
         if (!(await keys.revoke(id))) {
           console.error(`keys: no active key with id ${id}`);
           return 1;
         }
+        await publish(keys, cfg);
         console.log(`revoked key ${id}`);
         return 0;
       }
-      default:
-        console.error(`keys: unknown command ${command}\n${USAGE}`);
-        return 2;
     }
   } finally {
     await db.destroy();

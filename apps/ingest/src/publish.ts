@@ -1,25 +1,25 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { encodePlays, type Play, type PlayContext } from '@playlog/schema';
+import { CLIENT_NAME, encodePlays, type Play, type PlayContext } from '@playlog/schema';
 import type { OutgoingMessage } from '@playlog/kafka';
 import { KafkaError, KAFKA_QUEUE_FULL } from '@playlog/kafka';
 import type { IngestConfig } from './config.js';
 import { Codes, HttpError } from './errors.js';
-
-/** Header that marks a smoke-test play; honoured only for keys named `smoke` (see playContext). */
-export const SYNTHETIC_HEADER = 'x-playlog-synthetic';
+import { isSmokeKey } from './plugins/auth.js';
 
 /**
  * Who sent the plays, from the API key (never from the body), and when. A play is synthetic (stored,
- * never reported) only when a key named `smoke` asks for it: an ordinary client cannot hide its
- * own plays from the labels' reports.
+ * never reported) when it comes with a key named `smoke` (see plugins/auth.ts): an ordinary client
+ * cannot hide its own plays from the labels' reports. The client name is checked here, once per
+ * request, by the rule the loader checks again on the other side of Kafka.
  */
 export function playContext(req: FastifyRequest, cfg: IngestConfig): PlayContext {
+  if (!CLIENT_NAME.test(req.principal.client)) throw new Error(`key ${req.principal.id} has an invalid client name`);
   return {
     client: req.principal.client,
     apiKeyName: req.principal.name,
     now: Date.now(),
     clockSkewMs: cfg.clockSkewSeconds * 1000,
-    synthetic: req.principal.name === 'smoke' && req.headers[SYNTHETIC_HEADER] === '1',
+    synthetic: isSmokeKey(req.principal),
   };
 }
 

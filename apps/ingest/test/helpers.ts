@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
-import { createKey, freshDatabase, freshTopic, stack, type Teardown } from '@playlog/testing';
+import { eventually, freshDatabase, freshKeyFeed, freshTopic, stack, type KeyFeed, type Teardown } from '@playlog/testing';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { buildApp } from '../src/app.js';
 import { loadIngestConfig } from '../src/config.js';
 
@@ -9,18 +10,23 @@ export interface IngestFixture {
   topic: string;
   key: string;
   keyB: string;
-  db: Awaited<ReturnType<typeof freshDatabase>>['db'];
+  /** The keys' database and feed: `feed.create` makes a key ingest accepts at once. */
+  feed: KeyFeed;
 }
 
-/** The real ingest app on the real broker and database, with a fresh topic and database. */
-export async function ingestFixture(t: Teardown, env: Record<string, string> = {}): Promise<IngestFixture> {
-  const { url, db } = await freshDatabase(t);
+/** The real ingest app on the real broker, with a fresh plays topic and a fresh key feed (from a fresh database). */
+export async function ingestFixture(t: Teardown, env: Record<string, string> = {}, registry?: Registry): Promise<IngestFixture> {
+  const { db } = await freshDatabase(t);
   const topic = await freshTopic(t);
-  const config = loadIngestConfig({ KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, DATABASE_URL: url, KEY_CACHE_SECONDS: '1', ...env });
-  const app = await buildApp(config);
+  const feed = await freshKeyFeed(t, db);
+  const key = await feed.create('acme');
+  const keyB = await feed.create('globex');
+  const config = loadIngestConfig({ KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, KAFKA_KEYS_TOPIC: feed.topic, ...env });
+  const app = await buildApp(config, { registry });
   t.teardown(() => app.close());
   await app.ready();
-  return { app, topic, db, key: await createKey(db, 'acme'), keyB: await createKey(db, 'globex') };
+  await eventually(async () => (await app.inject('/readyz')).statusCode === 200, 30_000, 'ingest ready');
+  return { app, topic, key, keyB, feed };
 }
 
 export const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { freshDatabase, freshTopic, run, stack, startApp } from '@playlog/testing';
+import { freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp } from '@playlog/testing';
 
 /** The listening socket's backlog, as the kernel reports it (`ss`: Send-Q of a LISTEN socket). */
 async function backlogOf(port: number): Promise<number> {
@@ -9,9 +9,10 @@ async function backlogOf(port: number): Promise<number> {
 }
 
 t.test('ingest listens with LISTEN_BACKLOG (default 4096), not Node’s 511', async (t) => {
-  const { url } = await freshDatabase(t);
+  const { db } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
-  const env = { KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, DATABASE_URL: url, LOG_LEVEL: 'warn' };
+  const feed = await freshKeyFeed(t, db);
+  const env = { KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, KAFKA_KEYS_TOPIC: feed.topic, LOG_LEVEL: 'warn' };
   const set = await startApp(t, 'ingest', { ...env, LISTEN_BACKLOG: '1234' });
   t.equal(await backlogOf(set.port), 1234, 'as configured');
   const dflt = await startApp(t, 'ingest', env);

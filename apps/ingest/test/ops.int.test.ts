@@ -1,12 +1,18 @@
 import t from 'tap';
+import { Registry } from 'prom-client';
+import { metricsServer } from '../src/metrics-server.js';
 import { ingestFixture } from './helpers.js';
 
-t.test('probes, metrics and docs need no key', async (t) => {
-  const f = await ingestFixture(t);
+t.test('probes and docs need no key; metrics are on their own port, not the API', async (t) => {
+  const registry = new Registry();
+  const f = await ingestFixture(t, {}, registry);
   t.same((await f.app.inject('/healthz')).json(), { status: 'ok' });
   const ready = await f.app.inject('/readyz');
-  t.equal(ready.statusCode, 200, 'ready: broker reachable');
-  const metrics = await f.app.inject('/metrics');
+  t.equal(ready.statusCode, 200, 'ready: broker reachable, keys loaded');
+  t.equal((await f.app.inject('/metrics')).statusCode, 404, 'no /metrics on the public API port');
+  const metricsApp = metricsServer(registry);
+  t.teardown(() => metricsApp.close());
+  const metrics = await metricsApp.inject('/metrics');
   t.equal(metrics.statusCode, 200);
   for (const name of [
     'playlog_http_request_duration_seconds',
@@ -20,8 +26,20 @@ t.test('probes, metrics and docs need no key', async (t) => {
   const spec = await f.app.inject('/docs/json');
   t.equal(spec.statusCode, 200);
   const paths = Object.keys(spec.json().paths);
-  t.same(paths.sort(), ['/1.2/catalogue/log', '/1.2/user/subscription/log', '/v1/play-logs']);
-  t.equal((await f.app.inject('/docs')).statusCode < 400, true, 'UI served');
+  t.same(paths.sort(), ['/1.2/catalogue/log', '/1.2/user/subscription/log', '/v1/key', '/v1/play-logs']);
+  const ui = await f.app.inject('/docs/');
+  t.equal(ui.statusCode, 200, 'UI served');
+  t.match(
+    ui.headers['content-security-policy'],
+    /default-src 'self';.*script-src 'self';.*style-src 'self'/,
+    'a CSP allowing only its own files',
+  );
+  t.notMatch(ui.headers['content-security-policy'], /unsafe-inline|https:/, 'nothing inline, nothing from elsewhere');
+  t.equal(ui.headers['x-content-type-options'], 'nosniff');
+  t.equal(ui.headers['x-frame-options'], 'SAMEORIGIN');
+  t.notOk(ui.headers['content-security-policy']?.includes('upgrade-insecure-requests'), 'usable over plain HTTP behind TLS termination');
+  const api = await f.app.inject({ url: '/v1/key', headers: { authorization: `Bearer ${f.key}` } });
+  t.notOk(api.headers['content-security-policy'], 'security headers are for the docs, not every API answer');
   const nf = await f.app.inject('/nope');
   t.equal(nf.statusCode, 404);
   t.equal(nf.json().code, 'PLAYLOG_NOT_FOUND');

@@ -51,9 +51,9 @@ t.test('one play: one message keyed by it', async (t) => {
 });
 
 t.test('a chunk too big for a Kafka message is halved until it fits', async (t) => {
-  // 256-character agents of control characters: each is 1 536 bytes of JSON escapes.
-  const all = plays(500, '\u0001'.repeat(256));
-  const msgs = playMessages(all, 500);
+  // 256-character agents of backslashes: each is 512 bytes of JSON escapes, so 1 000 plays pass 900 kB.
+  const all = plays(1_000, '\\'.repeat(256));
+  const msgs = playMessages(all, 1_000);
   t.ok(msgs.length > 1, `split into ${msgs.length} messages`);
   for (const m of msgs) t.ok(m.value.length <= 900_000, `message of ${m.value.length} bytes`);
   t.same(

@@ -55,6 +55,24 @@ t.test('7digital 1.2 routes on the real broker', async (t) => {
     t.equal(after.length, topicBefore, 'the valid item was not written either');
   });
 
+  t.test('a NUL in the query userId (%00) is refused with 1003, nothing written', async (t) => {
+    const res = await f.app.inject({
+      method: 'POST',
+      url: sub('country=GB&userId=a%00b'),
+      headers: { authorization: `Bearer ${f.key}` },
+      payload: { playLogItem: [v12Item({ trackId: 4242 })] },
+    });
+    t.equal(res.statusCode, 400);
+    t.same(res.json().error, {
+      code: 1003,
+      errorMessage: 'playLogItem[0]: userId must not contain control characters (U+0000 to U+001F, U+007F)',
+    });
+    t.notOk(
+      (await readPlays(f.topic, 1_000, 2_000)).some((p) => p.trackId === 4242),
+      'nothing written',
+    );
+  });
+
   t.test('errors keep the 7digital envelope with numeric codes', async (t) => {
     const cases: [string, string, Record<string, string>, unknown, number, number][] = [
       ['no key', sub('country=GB&userId=u'), {}, { playLogItem: [v12Item()] }, 401, 2001],

@@ -25,6 +25,12 @@ export const loaderConfigSpec = {
   retentionDays: env.int('PLAY_RETENTION_DAYS', 400, 0, 100_000),
   /** Liveness fails when the loop has not ticked for this long. */
   stallSeconds: env.int('LOADER_STALL_SECONDS', 60, 5, 3_600),
+  /** The key feed ingest reads its API keys from; the loader publishes the keys there. */
+  keysTopic: env.string('KAFKA_KEYS_TOPIC', defaults.kafkaKeysTopic),
+  /** How often the keys are published (a key created or revoked reaches ingest within this). */
+  keySyncSeconds: env.int('KEY_SYNC_SECONDS', 30, 1, 3_600),
+  /** A summary line (plays loaded, duplicates, dead letters, lag) this often; 0: none. */
+  logSummarySeconds: env.int('LOG_SUMMARY_SECONDS', 60, 0, 86_400),
 };
 
 export type LoaderConfig = ReturnType<typeof loadLoaderConfig>;

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, onShutdown } from '@playlog/config';
+import { commandLine, ConfigError, createLogger, onShutdown } from '@playlog/config';
 import { createPool, playsWriter } from '@playlog/db';
 import { BatchConsumer, PlayProducer } from '@playlog/kafka';
 import { Registry } from 'prom-client';
@@ -7,10 +7,18 @@ import { deadLetters } from './dead-letter.js';
 import { LoadLoop } from './loop.js';
 import { partitionMaintenance } from './maintenance.js';
 import { loaderMetrics } from './metrics.js';
+import { keySync } from './key-sync.js';
 import { probeServer } from './probes.js';
+import { summaryLog } from './summary.js';
 import { Throttle } from './throttle.js';
 
+const USAGE = `usage: npm run loader [-- --help]
+  Runs the loader in the foreground, configured from the environment (see .env.example): consumes
+  KAFKA_TOPIC into Postgres, publishes the API keys to KAFKA_KEYS_TOPIC, serves /healthz, /readyz and
+  /metrics on LOADER_PORT. SIGTERM finishes or abandons the batches in hand, commits, and exits 0.`;
+
 async function main(): Promise<void> {
+  commandLine('loader', USAGE, process.argv.slice(2), {});
   const config = loadLoaderConfig();
   const log = createLogger('loader', config.logLevel);
   const registry = new Registry();
@@ -25,10 +33,11 @@ async function main(): Promise<void> {
     clientId: 'playlog-loader',
     log: log.child({ component: 'consumer' }),
   });
+  // Dead letters and the key feed.
   const producer = new PlayProducer({
     brokers: config.kafkaBrokers,
-    clientId: 'playlog-loader-dlq',
-    log: log.child({ component: 'dlq' }),
+    clientId: 'playlog-loader',
+    log: log.child({ component: 'producer' }),
     registry,
   });
   await Promise.all([consumer.connect(), producer.connect()]);
@@ -66,12 +75,24 @@ async function main(): Promise<void> {
 
   const maintenance = partitionMaintenance(pool, config.retentionDays, log);
   await maintenance.start();
+  const keys = keySync(
+    pool,
+    producer,
+    config.keysTopic,
+    config.keySyncSeconds * 1000,
+    log.child({ component: 'key-feed' }),
+    metrics.lastKeySync,
+  );
+  await keys.start();
+  const stopSummary = summaryLog(metrics, log, config.logSummarySeconds);
   loop.start();
   await probes.listen({ port: config.port, host: config.host });
-  log.info({ topic: config.kafkaTopic, group: config.groupId, port: config.port }, 'loader started');
+  log.info({ topic: config.kafkaTopic, group: config.groupId, keysTopic: config.keysTopic, port: config.port }, 'loader started');
 
   onShutdown(log, async () => {
     clearInterval(lagTimer);
+    stopSummary();
+    keys.stop();
     maintenance.stop();
     await loop.stop();
     await consumer.close();

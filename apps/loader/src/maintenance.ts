@@ -1,6 +1,7 @@
 import { dropPartitionsBefore, ensurePartitions } from '@playlog/db';
 import type { KafkaLogger } from '@playlog/kafka';
 import type pg from 'pg';
+import { periodic } from './periodic.js';
 
 /**
  * Hourly upkeep of the plays table: partitions for yesterday through the next few days exist before
@@ -20,15 +21,5 @@ export function partitionMaintenance(pool: pg.Pool, retentionDays: number, log: 
       log.warn({ err: { message: (err as Error).message } }, 'partition maintenance failed; will retry');
     }
   }
-  let timer: NodeJS.Timeout | undefined;
-  return {
-    start(): Promise<void> {
-      timer = setInterval(() => void run(), everyMs);
-      timer.unref();
-      return run();
-    },
-    stop(): void {
-      clearInterval(timer);
-    },
-  };
+  return periodic(everyMs, run);
 }

@@ -45,6 +45,11 @@ export function loaderMetrics(registry: Registry) {
       help: '1 while the loader is backing off (database down or slow)',
       registers: [registry],
     }),
+    lastKeySync: new Gauge({
+      name: 'playlog_loader_key_feed_published_timestamp_seconds',
+      help: 'When the API keys were last published to the key feed',
+      registers: [registry],
+    }),
     lastTick: new Gauge({
       name: 'playlog_loader_last_tick_timestamp_seconds',
       help: 'When the loop last completed a cycle',

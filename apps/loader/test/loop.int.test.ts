@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { createPool, playsWriter, type PlaysWriter } from '@playlog/db';
 import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
 import { decodePlay, encodePlay, encodePlays, normalizePlay, type Play } from '@playlog/schema';
-import { eventually, freshDatabase, freshTopic, stack, uniqueName, type Teardown } from '@playlog/testing';
+import { eventually, freshDatabase, freshTopic, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
 import { deadLetters } from '../src/dead-letter.js';
 import { LoadLoop } from '../src/loop.js';
 import { loaderMetrics } from '../src/metrics.js';
@@ -36,10 +36,7 @@ function makePlays(n: number, tag: string): Play[] {
 }
 
 async function produceRaw(t: Teardown, topic: string, values: { key: string; value: Buffer }[]): Promise<void> {
-  const p = new PlayProducer({ brokers: stack.brokers, clientId: 'test', log, registry: new Registry() });
-  await p.connect();
-  t.teardown(() => p.close());
-  await p.send(topic, values);
+  await (await testProducer(t)).send(topic, values);
 }
 
 /** A loader wired to the real broker and database, with a fresh topic, DLQ topic, group and database. */

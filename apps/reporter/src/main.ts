@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { ConfigError } from '@playlog/config';
+import { commandLine, ConfigError, type CliValues } from '@playlog/config';
 import { createPool } from '@playlog/db';
 import { LIMITS } from '@playlog/schema';
 import { loadReporterConfig, type ReporterConfig } from './config.js';
@@ -34,28 +33,16 @@ interface Plan {
   verify: Verify;
 }
 
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        date: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        wait: { type: 'string', default: '300' },
-        'allow-incomplete': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+const OPTIONS = {
+  date: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  wait: { type: 'string', default: '300' },
+  'allow-incomplete': { type: 'boolean', default: false },
+} as const;
 
 /** The days this invocation reports, or a usage error saying why it cannot. */
-function plan(command: string, values: ReturnType<typeof parse>['values'], config: ReporterConfig): Plan {
+function plan(command: string, values: CliValues<typeof OPTIONS>, config: ReporterConfig): Plan {
   const check = (day: string) => reportableDay(day, config.timezone, config.clockSkewSeconds, LIMITS.windowDays);
   if (command === 'run') {
     if (values.from || values.to) throw new UsageError('run takes --date; --from and --to are for backfill');
@@ -84,12 +71,8 @@ function plan(command: string, values: ReturnType<typeof parse>['values'], confi
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parse(argv);
+  const { positionals, values } = commandLine('reporter', USAGE, argv, OPTIONS, true);
   const command = positionals[0];
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (!command) throw new UsageError('a command is required');
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
   const waitSeconds = Number(values.wait);

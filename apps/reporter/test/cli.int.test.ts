@@ -2,12 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import t from 'tap';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { createPool, playsWriter } from '@playlog/db';
-import { PlayProducer } from '@playlog/kafka';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { freshDatabase, freshTopic, run, stack, uniqueName, type Teardown } from '@playlog/testing';
+import { freshDatabase, freshTopic, run, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 
 /** The reporter CLI as the CronJob runs it: exit codes, backfill, a plain run's restatements, the gate. */
@@ -51,16 +48,8 @@ async function setup(t: Teardown) {
 }
 
 /** A message on the topic that no loader reads: the gate waits for it. */
-async function messageWaiting(topic: string): Promise<void> {
-  const producer = new PlayProducer({
-    brokers: stack.brokers,
-    clientId: 'cli-test',
-    log: pino({ level: 'silent' }),
-    registry: new Registry(),
-  });
-  await producer.connect();
-  await producer.send(topic, [{ key: 'k', value: Buffer.from('waiting on the topic') }]);
-  await producer.close();
+async function messageWaiting(t: Teardown, topic: string): Promise<void> {
+  await (await testProducer(t)).send(topic, [{ key: 'k', value: Buffer.from('waiting on the topic') }]);
 }
 
 const yesterday = addDays(today('UTC'), -1);
@@ -93,7 +82,7 @@ t.test('backfill, then a plain run restates only the days whose plays changed', 
 t.test('the gate: exit 3 while the loader lags; --allow-incomplete issues a provisional version', async (t) => {
   const s = await setup(t);
   await s.writer.write([play(d2, 9, 'x')]);
-  await messageWaiting(s.topic);
+  await messageWaiting(t, s.topic);
 
   const refused = await reporter(['run', '--date', d2, '--wait', '1'], s.env);
   t.equal(refused.code, 3);
@@ -183,7 +172,7 @@ t.test('a REPORT_DIR that cannot take files fails the run at once, before the ga
   const file = join(s.dir, 'not-a-folder');
   writeFileSync(file, '');
   // A message waits on the topic: a run that reached the gate would wait --wait seconds first.
-  await messageWaiting(s.topic);
+  await messageWaiting(t, s.topic);
   const started = Date.now();
   const r = await reporter(['run', '--date', d2, '--wait', '60'], { ...s.env, REPORT_DIR: join(file, 'reports') });
   t.equal(r.code, 1);

@@ -52,7 +52,7 @@ t.test('a day is reportable once closed (plus the skew), and while inside the wi
   t.match(reportableDay('2026-11-27', 'UTC', 300, 61, now), { ok: false, why: /in the future/ });
   t.match(reportableDay('2026-11-25', 'America/New_York', 0, 61, now), { ok: false, why: /not closed/ }, 'still the 25th in New York');
   t.match(
-    reportableDay('2026-09-26', 'UTC', 0, 61, now),
+    reportableDay('2026-09-25', 'UTC', 0, 61, now),
     { ok: false, why: /outside the 61-day window/ },
     'every play 61 days old or more',
   );

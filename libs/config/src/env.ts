@@ -117,6 +117,7 @@ export const env = {
 export const defaults = {
   kafkaBrokers: '127.0.0.1:19092',
   kafkaTopic: 'play-logs',
+  kafkaKeysTopic: 'playlog-keys',
   databaseUrl: 'postgres://playlog:playlog@127.0.0.1:15432/playlog',
 } as const;
 

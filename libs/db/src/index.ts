@@ -1,5 +1,5 @@
 export { createDb, pingDb, type DbOptions, type Knex } from './connection.js';
-export { generateKey, hashKey, keysRepository, type ActiveKey, type ApiKeyRow, type KeysRepository } from './keys.js';
+export { hashKey, keysRepository, readKeyFeed, type ApiKeyRow, type KeysRepository } from './keys.js';
 export { migrateLatest, migrateRollbackAll } from './migrate.js';
 export { dropPartitionsBefore, ensurePartitions, partitionDaysPresent } from './partitions.js';
 export { createPool, partitionDays, PLAY_COLUMNS, playCsvLine, playsWriter, type PlaysWriter, type PoolOptions } from './plays.js';

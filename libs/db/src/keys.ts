@@ -1,6 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
-import { CLIENT_NAME, unsafeText } from '@playlog/schema';
+import type pg from 'pg';
+import { apiKeyHash, apiKeyPrefix, CLIENT_NAME, generateApiKey, unsafeText, type FeedKey } from '@playlog/schema';
 
 /** API keys: random, shown once, stored only as a SHA-256 hash. */
 export interface ApiKeyRow {
@@ -12,20 +12,26 @@ export interface ApiKeyRow {
   revokedAt: Date | null;
 }
 
-export interface ActiveKey {
-  id: number;
-  client: string;
-  name: string;
-}
-
-const KEY_PREFIX = 'plk_';
-
-export function generateKey(): string {
-  return KEY_PREFIX + randomBytes(32).toString('base64url');
-}
-
 export function hashKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  return Buffer.from(apiKeyHash(key), 'hex');
+}
+
+const FEED_SQL = 'select id, client, name, key_hash, revoked_at is not null as revoked from api_keys order by id';
+type FeedRow = { id: number; client: string; name: string; key_hash: Buffer; revoked: boolean };
+
+function feedKeys(result: { rows: FeedRow[] }): FeedKey[] {
+  return result.rows.map((r) => ({
+    hash: r.key_hash.toString('hex'),
+    id: Number(r.id),
+    client: r.client,
+    name: r.name,
+    revoked: r.revoked,
+  }));
+}
+
+/** The key feed's snapshot, read through a pg pool (the loader publishes it; see libs/schema key-feed). */
+export async function readKeyFeed(pool: Pick<pg.Pool, 'query'>): Promise<FeedKey[]> {
+  return feedKeys(await pool.query<FeedRow>(FEED_SQL));
 }
 
 export function keysRepository(db: Knex) {
@@ -36,9 +42,9 @@ export function keysRepository(db: Knex) {
       }
       const problem = name.length === 0 || name.length > 64 ? 'must be 1 to 64 characters' : unsafeText(name);
       if (problem) throw new Error(`name ${problem}`);
-      const key = generateKey();
+      const key = generateApiKey();
       const [row] = await db('api_keys')
-        .insert({ client, name, key_hash: hashKey(key), key_prefix: key.slice(0, KEY_PREFIX.length + 6) })
+        .insert({ client, name, key_hash: hashKey(key), key_prefix: apiKeyPrefix(key) })
         .returning('id');
       return { id: (row as { id: number }).id, key };
     },
@@ -50,22 +56,15 @@ export function keysRepository(db: Knex) {
       return rows as ApiKeyRow[];
     },
 
+    /** Every key's state as the key feed carries it (hash, never the key). */
+    async feed(): Promise<FeedKey[]> {
+      return feedKeys((await db.raw(FEED_SQL)) as { rows: FeedRow[] });
+    },
+
     /** Returns false when no such key exists or it was already revoked. */
     async revoke(id: number): Promise<boolean> {
       const n = await db('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
       return n > 0;
-    },
-
-    /** The active key whose hash matches, compared in constant time; undefined otherwise. */
-    async findActive(key: string): Promise<ActiveKey | undefined> {
-      const hash = hashKey(key);
-      const row = (await db('api_keys')
-        .select('id', 'client', 'name', 'key_hash')
-        .where({ key_hash: hash })
-        .whereNull('revoked_at')
-        .first()) as { id: number; client: string; name: string; key_hash: Buffer } | undefined;
-      if (!row || !timingSafeEqual(row.key_hash, hash)) return undefined;
-      return { id: row.id, client: row.client, name: row.name };
     },
   };
 }

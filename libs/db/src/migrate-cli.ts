@@ -1,9 +1,13 @@
-import { defaults, env, loadConfig, ConfigError } from '@playlog/config';
+import { commandLine, defaults, env, loadConfig, ConfigError } from '@playlog/config';
 import { createDb } from './connection.js';
 import { migrateLatest } from './migrate.js';
 
+const USAGE = `usage: npm run migrate [-- --help]
+  Brings the database schema at DATABASE_URL up to date; running it again changes nothing.`;
+
 /** `npm run migrate`: brings the database schema up to date (idempotent). */
 async function main(): Promise<void> {
+  commandLine('migrate', USAGE, process.argv.slice(2), {});
   const cfg = loadConfig({ databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl) });
   const db = createDb({ url: cfg.databaseUrl, poolMax: 1, applicationName: 'playlog-migrate' });
   try {

@@ -14,7 +14,7 @@ t.test('a play as a COPY CSV line: columns in PLAY_COLUMNS order, strings quoted
       endReason: 'naturalEnd',
       dateTimePlayed: '2026-11-26T11:00:00.1234567+01:00',
       totalTimePlayed: 31,
-      userAgent: 'Acme "Player"\nline 2',
+      userAgent: 'Acme "Player"\u2028line 2, é',
     },
     { client: 'acme', apiKeyName: 'main', now: Date.parse('2026-11-26T12:00:00Z'), clockSkewMs: 0 },
   );
@@ -23,7 +23,7 @@ t.test('a play as a COPY CSV line: columns in PLAY_COLUMNS order, strings quoted
   t.equal(
     playCsvLine(p),
     `${p.playId},2026-11-26T10:00:00.123456Z,"acme","main",,catalogue,"u ""1"", x",GB,7,8,9,,"naturalEnd",` +
-      `"2026-11-26T11:00:00.1234567+01:00",31,"Acme ""Player""\nline 2",f,2026-11-26T12:00:00.000Z\n`,
+      `"2026-11-26T11:00:00.1234567+01:00",31,"Acme ""Player""\u2028line 2, é",f,2026-11-26T12:00:00.000Z\n`,
   );
   t.equal(PLAY_COLUMNS.length, 18, 'one field per column');
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { API_KEY_FORMAT, apiKeyHash } from '@playlog/schema';
 import {
   createPool,
   dropPartitionsBefore,
@@ -31,17 +32,19 @@ t.test('migrations are idempotent; partitions are made ahead, on demand, and dro
   t.equal(Number((await db('plays').count({ n: '*' }))[0]!.n), 1, 'recent plays untouched');
 });
 
-t.test('API keys: stored hashed, found in constant time, revocable', async (t) => {
+t.test('API keys: stored hashed, published to the feed as hashes, revocable', async (t) => {
   const { db } = await freshDatabase(t);
   const keys = keysRepository(db);
   const { id, key } = await keys.create('acme', 'main');
+  t.match(key, API_KEY_FORMAT);
   const row = await db('api_keys').where({ id }).first();
   t.not(row.key_hash.toString('utf8'), key, 'the key itself is not stored');
   t.notMatch(JSON.stringify(row), key);
-  t.match(await keys.findActive(key), { id, client: 'acme', name: 'main' });
-  t.equal(await keys.findActive(key + 'x'), undefined);
+  t.same(await keys.feed(), [{ hash: apiKeyHash(key), id, client: 'acme', name: 'main', revoked: false }], 'the feed carries the hash');
   t.equal(await keys.revoke(id), true);
   t.equal(await keys.revoke(id), false, 'already revoked');
-  t.equal(await keys.findActive(key), undefined);
+  t.match(await keys.feed(), [{ id, revoked: true }]);
   await t.rejects(keys.create('Bad Name!', 'x'), /client must be/);
+  await t.rejects(keys.create('acme', 'tab\there'), /name must not contain control characters/);
+  await t.rejects(keys.create('acme', ''), /name must be 1 to 64 characters/);
 });

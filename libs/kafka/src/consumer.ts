@@ -1,6 +1,6 @@
 import Kafka from 'node-rdkafka';
 
-import { KafkaError, KAFKA_OFFSETS, unavailable, type KafkaLogger } from './errors.js';
+import { KafkaError, KAFKA_OFFSETS, throttledWarn, unavailable, type KafkaLogger } from './errors.js';
 
 export interface ConsumerOptions {
   brokers: string;
@@ -59,7 +59,7 @@ export class BatchConsumer {
       },
       { 'auto.offset.reset': 'earliest' },
     );
-    this.consumer.on('event.error', (err) => this.log.warn({ err: { message: err.message, code: err.code } }, 'kafka consumer error'));
+    this.consumer.on('event.error', throttledWarn(this.log, 'kafka consumer error'));
   }
 
   private onRebalance(err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]): void {

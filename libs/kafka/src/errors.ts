@@ -29,3 +29,21 @@ export interface KafkaLogger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
+
+/**
+ * librdkafka reports a lost broker once per connection and per retry: dozens of lines a second in an
+ * outage. This logs each distinct message at most once per `windowMs`, with how many were left out.
+ */
+export function throttledWarn(log: KafkaLogger, msg: string, windowMs = 30_000): (err: { message: string; code?: number }) => void {
+  const seen = new Map<string, { at: number; suppressed: number }>();
+  return (err) => {
+    const now = Date.now();
+    const s = seen.get(err.message);
+    if (s && now - s.at < windowMs) {
+      s.suppressed++;
+      return;
+    }
+    log.warn({ err: { message: err.message, code: err.code }, ...(s?.suppressed ? { suppressed: s.suppressed } : {}) }, msg);
+    seen.set(err.message, { at: now, suppressed: 0 });
+  };
+}

@@ -2,3 +2,4 @@ export { ensureTopic, deleteTopic, groupProgress, caughtUp, type GroupProgress }
 export { BatchConsumer, type ConsumedMessage, type ConsumerOptions, type PartitionOffset } from './consumer.js';
 export { KafkaError, type KafkaLogger, KAFKA_ADMIN, KAFKA_OFFSETS, KAFKA_QUEUE_FULL, KAFKA_UNAVAILABLE } from './errors.js';
 export { PlayProducer, type OutgoingMessage, type ProducerOptions, type ProducerState } from './producer.js';
+export { TopicFollower, type FollowerOptions, type FollowerState } from './follower.js';

@@ -1,7 +1,8 @@
 import Kafka from 'node-rdkafka';
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { KafkaError, KAFKA_QUEUE_FULL, unavailable, type KafkaLogger } from './errors.js';
+import { KafkaError, KAFKA_QUEUE_FULL, throttledWarn, unavailable, type KafkaLogger } from './errors.js';
+import { retryConnect } from './retry.js';
 
 export interface OutgoingMessage {
   key: string;
@@ -36,6 +37,8 @@ export interface ProducerState {
   inFlight: number;
   /** Bound on inFlight. */
   maxInFlight: number;
+  /** Why the producer is not connected yet, while it is not (see start). */
+  problem?: string;
 }
 
 type Pending = { remaining: number; failed: Error | undefined; resolve: () => void; reject: (e: Error) => void };
@@ -52,6 +55,8 @@ export class PlayProducer {
   private inFlight = 0;
   private reachable = false;
   private probe: NodeJS.Timeout | undefined;
+  private problem: string | undefined;
+  private stopRetrying: (() => void) | undefined;
   private readonly metrics;
 
   constructor(private readonly opts: ProducerOptions) {
@@ -104,11 +109,12 @@ export class PlayProducer {
     };
     for (const reason of ['queue_full', 'produce_error', 'timeout', 'broker']) this.metrics.failed.inc({ reason }, 0);
     this.producer.on('delivery-report', (err, report) => this.onDelivery(err, report));
+    const warn = throttledWarn(this.log, 'kafka producer error');
     this.producer.on('event.error', (err) => {
       if (err.code === Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN || err.code === Kafka.CODES.ERRORS.ERR__TRANSPORT) {
         this.setReachable(false);
       }
-      this.log.warn({ err: { message: err.message, code: err.code } }, 'kafka producer error');
+      warn(err);
     });
   }
 
@@ -125,6 +131,23 @@ export class PlayProducer {
     this.probe.unref();
   }
 
+  /**
+   * Connects in the background, retrying until the broker answers (see retryConnect), so a process
+   * can start, and say it is not ready, while Kafka is unreachable. `state().problem` says why meanwhile.
+   */
+  start(): void {
+    this.problem = 'connecting';
+    this.stopRetrying = retryConnect(
+      async () => {
+        await this.connect(5_000);
+        this.problem = undefined;
+      },
+      this.log,
+      `Kafka at ${this.opts.brokers}`,
+      (why) => (this.problem = why),
+    );
+  }
+
   private checkBroker(): void {
     this.producer.getMetadata({ timeout: 1_500, allTopics: false }, (err) => this.setReachable(!err));
   }
@@ -136,7 +159,7 @@ export class PlayProducer {
   }
 
   state(): ProducerState {
-    return { reachable: this.reachable, inFlight: this.inFlight, maxInFlight: this.maxInFlight };
+    return { reachable: this.reachable, inFlight: this.inFlight, maxInFlight: this.maxInFlight, problem: this.problem };
   }
 
   /** Writes all messages; resolves when every one is acknowledged by the broker, rejects otherwise. */
@@ -204,6 +227,7 @@ export class PlayProducer {
 
   /** Waits for queued messages to be delivered (or fail), then disconnects. */
   async close(timeoutMs = 10_000): Promise<void> {
+    this.stopRetrying?.();
     if (this.probe) clearInterval(this.probe);
     if (!this.producer.isConnected()) return;
     await new Promise<void>((resolve) => this.producer.flush(timeoutMs, () => resolve()));

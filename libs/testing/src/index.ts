@@ -6,9 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { defaults } from '@playlog/config';
 import { createDb, keysRepository, migrateLatest, type Knex } from '@playlog/db';
-import { deleteTopic, ensureTopic } from '@playlog/kafka';
+import { deleteTopic, ensureTopic, PlayProducer } from '@playlog/kafka';
+import { keyFeedMessages } from '@playlog/schema';
 
 /** Anything with tap's teardown; keeps this lib free of a test-framework dependency. */
 export interface Teardown {
@@ -60,8 +63,50 @@ export async function freshTopic(t: Teardown, partitions = 3): Promise<string> {
   return topic;
 }
 
+/** A key in the database only: ingest learns of it from a key feed (see freshKeyFeed). */
 export async function createKey(db: Knex, client: string, name = 'test'): Promise<string> {
   return (await keysRepository(db).create(client, name)).key;
+}
+
+export interface KeyFeed {
+  /** The feed's topic: ingest's KAFKA_KEYS_TOPIC. */
+  topic: string;
+  /** Creates a key in the database and publishes the feed, as the keys CLI does; returns the key. */
+  create(client: string, name?: string): Promise<string>;
+  /** Revokes a key in the database and publishes the feed, as the keys CLI does. */
+  revoke(id: number): Promise<void>;
+  /** Publishes every key's state and a heartbeat, as the loader does every KEY_SYNC_SECONDS. */
+  publish(): Promise<void>;
+}
+
+/** A producer on the local broker for a test's own messages, closed when the test ends. */
+export async function testProducer(t: Teardown): Promise<PlayProducer> {
+  const producer = new PlayProducer({ brokers: stack.brokers, clientId: 'test', log: pino({ level: 'silent' }), registry: new Registry() });
+  await producer.connect();
+  t.teardown(() => producer.close());
+  return producer;
+}
+
+/** A fresh key-feed topic for the keys of `db`, published once (a heartbeat, so ingest can be ready). */
+export async function freshKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed> {
+  const topic = await freshTopic(t, 1);
+  const producer = await testProducer(t);
+  const keys = keysRepository(db);
+  const publish = async () => producer.send(topic, keyFeedMessages(await keys.feed()));
+  await publish();
+  return {
+    topic,
+    publish,
+    async create(client, name = 'test') {
+      const { key } = await keys.create(client, name);
+      await publish();
+      return key;
+    },
+    async revoke(id) {
+      await keys.revoke(id);
+      await publish();
+    },
+  };
 }
 
 /** Polls `probe` until it returns a truthy value or the time runs out. */
@@ -136,18 +181,20 @@ export function run(
 
 /**
  * Starts a built app (`ingest` or `loader`) as a process on a free (or given) port and waits for its
- * /readyz. Stopped when the test ends.
+ * /readyz. Ingest also gets a free METRICS_PORT (unless `env` sets one). Stopped when the test ends.
  */
 export async function startApp(
   t: Teardown,
   app: 'ingest' | 'loader',
   env: Record<string, string>,
   port?: number,
-): Promise<{ proc: RunningProcess; port: number; base: string }> {
+): Promise<{ proc: RunningProcess; port: number; base: string; metrics: string }> {
   const p = port ?? (await freePort());
   const portVar = app === 'ingest' ? 'PORT' : 'LOADER_PORT';
-  const proc = startProcess(t, 'node', [`apps/${app}/dist/main.js`], { ...env, [portVar]: String(p) });
+  const metricsPort = app === 'ingest' ? (env.METRICS_PORT ?? String(await freePort())) : String(p);
+  const extra: Record<string, string> = app === 'ingest' ? { METRICS_PORT: metricsPort } : {};
+  const proc = startProcess(t, 'node', [`apps/${app}/dist/main.js`], { ...env, ...extra, [portVar]: String(p) });
   const base = `http://127.0.0.1:${p}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, `${app} ready\n${proc.output()}`);
-  return { proc, port: p, base };
+  return { proc, port: p, base, metrics: `http://127.0.0.1:${metricsPort}` };
 }

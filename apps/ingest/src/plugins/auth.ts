@@ -1,19 +1,37 @@
 import fp from 'fastify-plugin';
-import { keysRepository, type ActiveKey } from '@playlog/db';
 import type { FastifyRequest } from 'fastify';
+import { API_KEY_FORMAT } from '@playlog/schema';
 import { Codes, HttpError } from '../errors.js';
+import type { Principal } from './keys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal: ActiveKey;
+    principal: Principal;
   }
   interface FastifyContextConfig {
-    /** Routes marked public skip authentication (probes, metrics, docs). */
+    /** Routes marked public skip authentication (probes, docs). */
     public?: boolean;
+    /** 7digital's routes: the key may come as the `oauth_consumer_key` query parameter. */
+    queryKey?: boolean;
   }
 }
 
-/** The key from `Authorization: Bearer <key>`, or 7digital's `oauth_consumer_key` query parameter. */
+/**
+ * A key named `smoke` is for smoke tests: its plays are stored as synthetic and never reported. This
+ * header asks for that explicitly; from any other key it is refused, so a real play is never sent by
+ * a tool that believes it is sending a synthetic one.
+ */
+export const SYNTHETIC_HEADER = 'x-playlog-synthetic';
+export const SMOKE_KEY_NAME = 'smoke';
+
+export function isSmokeKey(p: Principal): boolean {
+  return p.name === SMOKE_KEY_NAME;
+}
+
+/**
+ * The key from `Authorization: Bearer <key>`, or, on 7digital's routes only, the `oauth_consumer_key`
+ * query parameter their existing clients send.
+ */
 export function presentedKey(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (header) {
@@ -21,64 +39,53 @@ export function presentedKey(req: FastifyRequest): string | undefined {
     return m ? m[1] : undefined;
   }
   const q = (req.query as Record<string, unknown> | undefined)?.oauth_consumer_key;
-  return typeof q === 'string' && q.length > 0 ? q : undefined;
+  if (typeof q !== 'string' || q.length === 0) return undefined;
+  if (!req.routeOptions.config.queryKey) {
+    throw new HttpError(
+      401,
+      Codes.unauthorized,
+      'send the key as Authorization: Bearer <key>; oauth_consumer_key is for the 7digital 1.2 routes only',
+    );
+  }
+  return q;
 }
 
 /**
- * API-key authentication for every /1.2 and /v1 route. Keys are looked up through a small cache, so the
- * hot path does not hit Postgres per request; a revoked key stops working within `cacheSeconds`.
+ * API-key authentication for every /1.2 and /v1 route, against the key table (plugins/keys.ts): a key
+ * not of the issued form is refused before any lookup; a well-formed one is a map lookup by its hash.
+ * While the table cannot be trusted (still loading, or not confirmed for KEY_STALE_SECONDS), keyed
+ * requests get 503 with Retry-After: nothing is accepted that could not be checked.
  */
 export default fp(
-  async (app, opts: { cacheSeconds: number; retryAfter: string }) => {
-    const keys = keysRepository(app.db);
-    const ttlMs = opts.cacheSeconds * 1000;
-    const cache = new Map<string, { key: ActiveKey | undefined; until: number }>();
-    const MAX_ENTRIES = 10_000;
-
-    // Lookups in progress, by key: when an entry expires under load, hundreds of requests miss it at
-    // once; they share one query instead of each taking a pool connection (seen in bench/ingest's
-    // overload run: the pool ran dry and requests waited seconds for it).
-    const inFlight = new Map<string, Promise<ActiveKey | undefined>>();
-    function findActive(key: string): Promise<ActiveKey | undefined> {
-      let p = inFlight.get(key);
-      if (!p) {
-        p = keys.findActive(key).finally(() => inFlight.delete(key));
-        inFlight.set(key, p);
-      }
-      return p;
-    }
-
-    async function lookup(key: string, retryAfter: string): Promise<ActiveKey | undefined> {
-      const now = Date.now();
-      const hit = cache.get(key);
-      if (hit && hit.until > now) return hit.key;
-      let found: ActiveKey | undefined;
-      try {
-        found = await findActive(key);
-      } catch (err) {
-        // Postgres unreachable: a key seen recently keeps its last answer (plays still reach Kafka,
-        // which does not need the database); an unknown key cannot be checked, so the client retries.
-        if (hit) return hit.key;
-        app.log.warn({ err: { message: (err as Error).message } }, 'API key lookup failed');
-        throw new HttpError(503, Codes.authUnavailable, 'cannot check the API key right now; nothing was accepted, retry later', {
-          'Retry-After': retryAfter,
-        });
-      }
-      if (cache.size >= MAX_ENTRIES) cache.clear(); // bounded: unknown keys can't grow it without limit
-      if (ttlMs > 0) cache.set(key, { key: found, until: now + ttlMs });
-      return found;
-    }
-
-    app.decorateRequest('principal', undefined as unknown as ActiveKey);
+  async (app, opts: { keysTopic: string; retryAfter: string }) => {
+    app.decorateRequest('principal', undefined as unknown as Principal);
     app.addHook('onRequest', async (req) => {
       if (req.routeOptions.config.public || !req.routeOptions.url) return;
       const key = presentedKey(req);
       if (!key) throw new HttpError(401, Codes.unauthorized, 'missing API key: send Authorization: Bearer <key>');
-      if (key.length > 256) throw new HttpError(401, Codes.unauthorized, 'unknown or revoked API key');
-      const found = await lookup(key, opts.retryAfter);
+      if (!API_KEY_FORMAT.test(key)) throw new HttpError(401, Codes.unauthorized, 'unknown or revoked API key');
+      const usable = app.keys.usable(opts.keysTopic);
+      if (!usable.ok) {
+        throw new HttpError(
+          503,
+          Codes.authUnavailable,
+          `cannot check API keys right now (${usable.why}); nothing was accepted, retry later`,
+          {
+            'Retry-After': opts.retryAfter,
+          },
+        );
+      }
+      const found = app.keys.find(key);
       if (!found) throw new HttpError(401, Codes.unauthorized, 'unknown or revoked API key');
+      if (req.headers[SYNTHETIC_HEADER] !== undefined && !isSmokeKey(found)) {
+        throw new HttpError(
+          403,
+          Codes.syntheticNotAllowed,
+          `${SYNTHETIC_HEADER} is for keys named "${SMOKE_KEY_NAME}" only: this key's plays are real and reported; nothing was accepted`,
+        );
+      }
       req.principal = found;
     });
   },
-  { name: 'auth', dependencies: ['db'] },
+  { name: 'auth', dependencies: ['keys'] },
 );

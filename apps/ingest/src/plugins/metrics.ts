@@ -14,7 +14,10 @@ export interface IngestMetrics {
   rejected: Counter<'route' | 'code'>;
 }
 
-/** One prom-client registry for the process, request metrics, and GET /metrics. */
+/**
+ * One prom-client registry for the process and the request metrics. It is served on its own port
+ * (METRICS_PORT, see metrics-server.ts), not on the public API port.
+ */
 export default fp(
   async (app, opts: { registry: Registry }) => {
     const registry = opts.registry;
@@ -48,11 +51,6 @@ export default fp(
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? 'unmatched';
       requests.observe({ method: req.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
-    });
-
-    app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_req, reply) => {
-      reply.header('content-type', registry.contentType);
-      return registry.metrics();
     });
   },
   { name: 'metrics' },

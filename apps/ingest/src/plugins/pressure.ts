@@ -19,11 +19,17 @@ export default fp(
       },
       pressureHandler: async (req, reply, type) => {
         if (req.routeOptions.config.public) return;
-        reply.header('Retry-After', retryAfter);
         const s = app.producer.state();
-        if (type === 'healthCheck' && !s.reachable) {
-          throw new HttpError(503, Codes.kafkaUnavailable, 'Kafka is unavailable; nothing was accepted, retry later');
+        if (type === 'healthCheck') {
+          // The health check runs every 500 ms: judge by the producer's state now, so a request right
+          // after Kafka came back is not refused, and one while it is away is told so.
+          if (!s.reachable) {
+            reply.header('Retry-After', retryAfter);
+            throw new HttpError(503, Codes.kafkaUnavailable, 'Kafka is unavailable; nothing was accepted, retry later');
+          }
+          if (s.inFlight < s.maxInFlight * 0.9) return;
         }
+        reply.header('Retry-After', retryAfter);
         throw new HttpError(503, Codes.overloaded, 'server is overloaded; nothing was accepted, retry later');
       },
     });

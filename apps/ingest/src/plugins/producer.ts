@@ -11,7 +11,10 @@ declare module 'fastify' {
   }
 }
 
-/** The Kafka producer: connected before the app is ready, flushed and closed when it closes. */
+/**
+ * The Kafka producer: connects in the background (the app starts, not ready, while Kafka is
+ * unreachable, and says so), flushed and closed when the app closes.
+ */
 export default fp(
   async (app, opts: { config: IngestConfig }) => {
     const producer = new PlayProducer({
@@ -25,7 +28,7 @@ export default fp(
       // Delivery reports are what requests wait for: polled often, they add ~1 ms at most.
       pollIntervalMs: 1,
     });
-    await producer.connect();
+    producer.start();
     app.decorate('producer', producer);
     const topic = opts.config.kafkaTopic;
     app.decorate('playWriter', new PlayBatcher((messages) => producer.send(topic, messages), opts.config.kafkaPlaysPerMessage));

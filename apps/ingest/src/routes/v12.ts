@@ -21,6 +21,7 @@ const V12_HTTP_CODES: Record<string, number> = {
   [Codes.badRequest]: 1001,
   [Codes.invalidJson]: 1003,
   [Codes.unauthorized]: 2001,
+  [Codes.syntheticNotAllowed]: 2002,
   [Codes.tooLarge]: 1004,
   [Codes.tooManyPlays]: 1004,
   [Codes.unsupportedMediaType]: 1005,
@@ -69,6 +70,8 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
         },
         // Fields are checked by normalizePlay (the same rules as the bulk route), not by Fastify.
         validatorCompiler: () => () => true,
+        // 7digital's clients send their key as ?oauth_consumer_key=; only these routes take it there.
+        config: { queryKey: true },
       },
       async (req) => {
         const body = req.body as { playLogItem?: unknown } | null;

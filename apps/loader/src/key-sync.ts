@@ -1,0 +1,30 @@
+import { readKeyFeed } from '@playlog/db';
+import type { KafkaLogger, PlayProducer } from '@playlog/kafka';
+import { keyFeedMessages } from '@playlog/schema';
+import type pg from 'pg';
+import type { Gauge } from 'prom-client';
+import { periodic } from './periodic.js';
+
+/**
+ * Publishes the API keys to the key feed (libs/schema key-feed) every `everyMs`: each key's state as
+ * Postgres has it, then a heartbeat saying when. Ingest reads its keys from that topic and never from
+ * Postgres, so a key created or revoked at the core reaches every ingest, at the edge too (through
+ * MirrorMaker), within one period. If Postgres or Kafka fails, the next period tries again; ingest
+ * keeps its keys for KEY_STALE_SECONDS after the last heartbeat.
+ */
+export function keySync(pool: pg.Pool, producer: PlayProducer, topic: string, everyMs: number, log: KafkaLogger, lastSync: Gauge) {
+  let failing = false;
+  async function run(): Promise<void> {
+    try {
+      const keys = await readKeyFeed(pool);
+      await producer.send(topic, keyFeedMessages(keys));
+      lastSync.set(Date.now() / 1000);
+      if (failing) log.info({ keys: keys.length, topic }, 'key feed published again');
+      failing = false;
+    } catch (err) {
+      if (!failing) log.warn({ err: { message: (err as Error).message }, topic }, 'key feed not published; retrying every period');
+      failing = true;
+    }
+  }
+  return periodic(everyMs, run);
+}
