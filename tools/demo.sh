@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # `npm run demo`: the whole pipeline on the local stack with a realistic demo day of plays.
-# Installs what is missing, starts Kafka + PostgreSQL, builds, migrates, starts ingest and loader,
-# sends yesterday's plays (UTC) through the HTTP API, waits for the loader, runs the reporter for that
-# day, prints where the reports are, and stops the two services. Safe to run twice: the demo plays are
-# seeded, so a second run sends the same plays, they are deduplicated, and the report is unchanged.
+# Installs what is missing, starts the stack, builds, migrates, starts ingest and loader, sends
+# yesterday's plays (UTC) through the HTTP API, runs the reporter for that day (it waits until every
+# play acknowledged before it started is in Postgres), prints where the reports are, and stops the two
+# services. Safe to run twice: the demo plays are seeded, so a second run sends the same plays, they
+# are deduplicated, and the report is unchanged.
+# PLAYLOG_TOPOLOGY=two-site runs it across the sites: ingest at the edge (3 brokers), the loader and
+# reporter at the core, MirrorMaker 2 carrying the plays over and the API keys back.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+TOPOLOGY=${PLAYLOG_TOPOLOGY:-single}
 PLAYS=${DEMO_PLAYS:-20000}
 INGEST_PORT=${PORT:-8080}
+METRICS_PORT=${METRICS_PORT:-9464}
 LOADER_PORT=${LOADER_PORT:-9091}
-DEMO_DIR=.stack/demo
+DEMO_DIR=.stack/demo/$TOPOLOGY
 say() { echo "demo: $*"; }
+stack() { bash tools/stack/stack.sh "$@"; }
 
 bash tools/setup.sh
-bash tools/stack/stack.sh up
-eval "$(bash tools/stack/stack.sh env)"
-npm run -s migrate
+stack up
+# The settings of each site's apps: one site, both from `env`; two sites, ingest at the edge, the rest at the core.
+# (VAR=value words for env(1): a service started with `env … node … &` is the process $! names.)
+if [[ $TOPOLOGY == two-site ]]; then
+  mapfile -t CORE_VARS < <(stack env core | sed 's/^export //')
+  mapfile -t EDGE_VARS < <(stack env edge | sed 's/^export //')
+else
+  mapfile -t CORE_VARS < <(stack env | sed 's/^export //')
+  EDGE_VARS=("${CORE_VARS[@]}")
+fi
+core() { env "${CORE_VARS[@]}" "$@"; }
+core npm run -s migrate
 
 mkdir -p "$DEMO_DIR"
 stop_services() {
@@ -33,29 +48,35 @@ stop_services # left over from an interrupted run
 trap 'stop_services' EXIT
 
 wait_ready() { # url name log
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 300); do
     curl -fsS "$1" >/dev/null 2>&1 && return 0
     sleep 0.2
   done
-  echo "demo: $2 did not become ready; last lines of $3:" >&2
+  echo "demo: $2 did not become ready; it says: $(curl -sS "$1" 2>&1); last lines of $3:" >&2
   tail -n 30 "$3" >&2
   return 1
 }
 
-PORT=$INGEST_PORT LOG_LEVEL=warn node apps/ingest/dist/main.js >"$DEMO_DIR/ingest.log" 2>&1 &
-echo $! >"$DEMO_DIR/ingest.pid"
-LOADER_PORT=$LOADER_PORT LOG_LEVEL=warn node apps/loader/dist/main.js >"$DEMO_DIR/loader.log" 2>&1 &
-echo $! >"$DEMO_DIR/loader.pid"
-wait_ready "http://127.0.0.1:$INGEST_PORT/readyz" ingest "$DEMO_DIR/ingest.log"
-wait_ready "http://127.0.0.1:$LOADER_PORT/readyz" loader "$DEMO_DIR/loader.log"
-say "ingest on http://127.0.0.1:$INGEST_PORT (API docs at /docs, metrics on :${METRICS_PORT:-9464}), loader probes and metrics on :$LOADER_PORT"
-
-# One demo key, kept under .stack/ (the database stores only its hash).
+# One demo key, kept under .stack/ (the database stores only its hash). The keys CLI publishes it to the
+# key feed, which ingest reads (in two sites, through MirrorMaker).
 KEY_FILE="$DEMO_DIR/api-key"
-if [[ ! -s $KEY_FILE ]] || [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$INGEST_PORT/v1/play-logs" \
-  -H "Authorization: Bearer $(cat "$KEY_FILE")" -H 'content-type: application/json' -d '{"plays":[{}]}') == 401 ]]; then
-  npm run -s keys -- create --client demo --name demo | tail -n 1 >"$KEY_FILE"
-fi
+[[ -s $KEY_FILE ]] || core npm run -s keys -- create --client demo --name demo | tail -n 1 >"$KEY_FILE"
+
+# The loader first: it publishes the key feed's heartbeat, which ingest waits for to be ready.
+env "${CORE_VARS[@]}" LOADER_PORT="$LOADER_PORT" LOG_LEVEL=warn node apps/loader/dist/main.js >"$DEMO_DIR/loader.log" 2>&1 &
+echo $! >"$DEMO_DIR/loader.pid"
+env "${EDGE_VARS[@]}" PORT="$INGEST_PORT" METRICS_PORT="$METRICS_PORT" LOG_LEVEL=warn node apps/ingest/dist/main.js >"$DEMO_DIR/ingest.log" 2>&1 &
+echo $! >"$DEMO_DIR/ingest.pid"
+wait_ready "http://127.0.0.1:$LOADER_PORT/readyz" loader "$DEMO_DIR/loader.log"
+wait_ready "http://127.0.0.1:$INGEST_PORT/readyz" ingest "$DEMO_DIR/ingest.log"
+say "ingest on http://127.0.0.1:$INGEST_PORT (API docs at /docs, metrics on :$METRICS_PORT), loader probes and metrics on :$LOADER_PORT"
+[[ $TOPOLOGY == two-site ]] && say "two sites: ingest writes to the edge cluster; MirrorMaker carries the plays to the core, where the loader and reporter run"
+
+# A key that the feed has not carried yet answers 401 for a moment: wait until ingest knows it.
+for _ in $(seq 1 150); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$KEY_FILE")" "http://127.0.0.1:$INGEST_PORT/v1/key") == 200 ]] && break
+  sleep 0.2
+done
 
 DAY=$(date -u -d yesterday +%F)
 say "sending $PLAYS plays for $DAY through POST /v1/play-logs (and a few through the 7digital route)"
@@ -64,10 +85,13 @@ npm run -s loadgen -- --url "http://127.0.0.1:$INGEST_PORT" --key "$(cat "$KEY_F
 npm run -s loadgen -- --url "http://127.0.0.1:$INGEST_PORT" --key "$(cat "$KEY_FILE")" --day "$DAY" --plays 200 \
   --rate 0 --batch 20 --route v12 --seed 43
 
-say "running the reporter for $DAY (it waits until the loader has caught up with the topic)"
-REPORT_DIR=${REPORT_DIR:-./reports} npm run -s reporter -- run --date "$DAY" --wait 300
+say "running the reporter for $DAY (it waits until every play acknowledged before it started is in Postgres)"
+# Each topology has its own database, so its own reports folder.
+[[ $TOPOLOGY == two-site ]] && REPORT_DIR=${REPORT_DIR:-./reports-two-site} || REPORT_DIR=${REPORT_DIR:-./reports}
+# Yesterday has closed from midnight on: no clock-skew wait for a demo run in the first minutes of a day.
+core REPORT_DIR="$REPORT_DIR" CLOCK_SKEW_SECONDS=0 npm run -s reporter -- run --date "$DAY" --wait 300
 
-latest=$(ls -d "${REPORT_DIR:-./reports}/demo/$DAY"/v* | sort -V | tail -n 1)
+latest=$(ls -d "$REPORT_DIR/demo/$DAY"/v* | sort -V | tail -n 1)
 echo
 say "reports for $DAY are in $latest:"
 ls -l "$latest"

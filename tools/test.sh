@@ -2,7 +2,8 @@
 # `npm test [-- TIER...]`: every test tier CI runs, on a real local Kafka and PostgreSQL that it starts.
 # Tiers: lint (eslint + prettier + type-check of the tests), unit (no services), integration (real broker and database),
 # e2e (the built apps as processes, and broker outages), faults (fault and fuzz suite: load under broker,
-# database and process faults with an oracle; bad requests at scale), ops (docker/k8s/Prometheus checks).
+# database and process faults with an oracle, on one site and on two sites joined by MirrorMaker; bad
+# requests at scale), ops (docker/k8s/Prometheus checks).
 # Default: all of them, in that order.
 # The last line is "N passed, N failed" (assertions, summed over the tiers).
 set -uo pipefail
@@ -49,7 +50,13 @@ for tier in "${tiers[@]}"; do
       if [[ ${#list[@]} -eq 0 ]]; then echo "$tier: no tests"; continue; fi
       log=.tap/$tier.tap
       timeout=120; [[ $tier == unit ]] || timeout=600
+      # The faults tier also runs the two-site suite: the edge and core sites joined by MirrorMaker.
+      if [[ $tier == faults ]] && ! PLAYLOG_TOPOLOGY=two-site bash tools/stack/stack.sh up; then
+        echo "faults: the two-site stack did not start"; failed=$((failed + 1)); continue
+      fi
       npx tap --reporter=tap --timeout="$timeout" "${list[@]}" 2>&1 | tee "$log" | grep -E '^(not ok|ok|# \{)' || true
+      # Its five JVMs are not needed by the tiers after this one.
+      [[ $tier == faults ]] && PLAYLOG_TOPOLOGY=two-site bash tools/stack/stack.sh down >/dev/null
       summary=$(grep -E '^# \{ total: ' "$log" | tail -1)
       p=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); f=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
       if [[ -z $summary ]]; then f=1; p=0; echo "$tier: tap printed no summary (crashed?)"; fi

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { defaults } from '@playlog/config';
 import { createDb, keysRepository, migrateLatest, type Knex } from '@playlog/db';
-import { deleteTopic, ensureTopic, PlayProducer } from '@playlog/kafka';
+import { deleteTopic, ensureTopic, PlayProducer, topicRanges } from '@playlog/kafka';
 import { keyFeedMessages } from '@playlog/schema';
 
 /** Anything with tap's teardown; keeps this lib free of a test-framework dependency. */
@@ -33,12 +33,12 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-/** A new, migrated database, dropped when the test ends. */
-export async function freshDatabase(t: Teardown): Promise<{ url: string; db: Knex }> {
+/** A new, migrated database (on the single stack's Postgres, or `server`'s), dropped when the test ends. */
+export async function freshDatabase(t: Teardown, server = stack.databaseUrl): Promise<{ url: string; db: Knex }> {
   const name = uniqueName('playlog_t');
-  const admin = createDb({ url: stack.databaseUrl, poolMax: 1 });
+  const admin = createDb({ url: server, poolMax: 1 });
   await admin.raw(`create database ${name}`);
-  const url = withDatabase(stack.databaseUrl, name);
+  const url = withDatabase(server, name);
   const db = createDb({ url, poolMax: 4 });
   await migrateLatest(db);
   t.teardown(async () => {
@@ -79,18 +79,17 @@ export interface KeyFeed {
   publish(): Promise<void>;
 }
 
-/** A producer on the local broker for a test's own messages, closed when the test ends. */
-export async function testProducer(t: Teardown): Promise<PlayProducer> {
-  const producer = new PlayProducer({ brokers: stack.brokers, clientId: 'test', log: pino({ level: 'silent' }), registry: new Registry() });
+/** A producer on the local broker (or `brokers`) for a test's own messages, closed when the test ends. */
+export async function testProducer(t: Teardown, brokers = stack.brokers): Promise<PlayProducer> {
+  const producer = new PlayProducer({ brokers, clientId: 'test', log: pino({ level: 'silent' }), registry: new Registry() });
   await producer.connect();
   t.teardown(() => producer.close());
   return producer;
 }
 
-/** A fresh key-feed topic for the keys of `db`, published once (a heartbeat, so ingest can be ready). */
-export async function freshKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed> {
-  const topic = await freshTopic(t, 1);
-  const producer = await testProducer(t);
+/** The keys of `db` published to `topic` on `brokers`, as the keys CLI and the loader do. */
+async function keyFeedOn(t: Teardown, db: Knex, brokers: string, topic: string): Promise<KeyFeed> {
+  const producer = await testProducer(t, brokers);
   const keys = keysRepository(db);
   const publish = async () => producer.send(topic, keyFeedMessages(await keys.feed()));
   await publish();
@@ -109,13 +108,23 @@ export async function freshKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed> {
   };
 }
 
+/** A fresh key-feed topic for the keys of `db`, published once (a heartbeat, so ingest can be ready). */
+export async function freshKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed> {
+  return keyFeedOn(t, db, stack.brokers, await freshTopic(t, 1));
+}
+
 /** Polls `probe` until it returns a truthy value or the time runs out. */
 export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
-      const v = await probe();
+      // A probe that never settles must not hold the test past its deadline.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the last probe did not answer')), Math.max(1_000, deadline - Date.now()));
+      });
+      const v = await Promise.race([Promise.resolve(probe()), stuck]).finally(() => clearTimeout(timer));
       if (v) return v as NonNullable<T>;
     } catch (err) {
       last = err;
@@ -197,4 +206,59 @@ export async function startApp(
   const base = `http://127.0.0.1:${p}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, `${app} ready\n${proc.output()}`);
   return { proc, port: p, base, metrics: `http://127.0.0.1:${metricsPort}` };
+}
+
+/**
+ * The two-site local stack (PLAYLOG_TOPOLOGY=two-site; tools/stack/two-site.sh): addresses, its stack
+ * commands, and fresh topics that MirrorMaker carries across (its flows take the -t- test topics).
+ */
+export const twoSite = {
+  edgeBrokers: '127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093',
+  coreBrokers: '127.0.0.1:49092',
+  coreDatabaseUrl: 'postgres://playlog:playlog@127.0.0.1:45432/playlog',
+  /** Runs `npm run stack -- …args` on the two-site stack. */
+  stack(...args: string[]) {
+    return run('bash', ['tools/stack/stack.sh', ...args], { PLAYLOG_TOPOLOGY: 'two-site' });
+  },
+};
+
+/** Waits until `topic` exists on `brokers` (MirrorMaker creates a mirrored topic on its next pass). */
+async function topicAppears(brokers: string, topic: string): Promise<void> {
+  await eventually(async () => (await topicRanges(brokers, topic, 3_000)).length > 0, 60_000, `${topic} at ${brokers}`);
+}
+
+/**
+ * A fresh plays topic at the edge as production has it (6 partitions, replication factor 3,
+ * min.insync.replicas 2, no unclean election), and its mirror at the core once MirrorMaker has made it.
+ */
+export async function freshEdgeTopic(t: Teardown): Promise<{ edge: string; core: string }> {
+  const edge = uniqueName('play-logs-t').replaceAll('_', '-');
+  await ensureTopic(twoSite.edgeBrokers, edge, 6, {
+    replicationFactor: 3,
+    config: { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false' },
+  });
+  const core = `edge.${edge}`;
+  t.teardown(async () => {
+    await deleteTopic(twoSite.edgeBrokers, edge).catch(() => undefined);
+    await deleteTopic(twoSite.coreBrokers, core).catch(() => undefined);
+  });
+  await topicAppears(twoSite.coreBrokers, core);
+  return { edge, core };
+}
+
+/**
+ * A fresh key feed at the core for the keys of `db` (`topic`), published, and its mirror at the edge
+ * (`edge`: what ingest there reads) once MirrorMaker has carried it.
+ */
+export async function freshCoreKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed & { edge: string }> {
+  const core = uniqueName('playlog-keys-t').replaceAll('_', '-');
+  await ensureTopic(twoSite.coreBrokers, core, 1, { config: { 'cleanup.policy': 'compact' } });
+  const edge = `core.${core}`;
+  t.teardown(async () => {
+    await deleteTopic(twoSite.coreBrokers, core).catch(() => undefined);
+    await deleteTopic(twoSite.edgeBrokers, edge).catch(() => undefined);
+  });
+  const feed = await keyFeedOn(t, db, twoSite.coreBrokers, core);
+  await topicAppears(twoSite.edgeBrokers, edge);
+  return { ...feed, edge };
 }
