@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchConsumer, ConsumedMessage, KafkaLogger, PartitionOffset } from '@playlog/kafka';
-import type { PlaysWriter } from '@playlog/db';
+import type { GateMark, GateMarks, PlaysWriter } from '@playlog/db';
 import { decodePlays, encodePlay, type Play } from '@playlog/schema';
 import type { DeadLetter, DeadLetters } from './dead-letter.js';
 import type { LoaderMetrics } from './metrics.js';
@@ -24,6 +24,8 @@ interface Batch {
   messages: number;
   good: Decoded[];
   dead: DeadLetter[];
+  /** Gate markers met in the batch (libs/schema gateMarker), recorded once it is committed in order. */
+  gates: GateMark[];
 }
 
 /** SQLSTATE classes that mean "this data cannot be stored", as opposed to "the database is unwell". */
@@ -70,6 +72,7 @@ export class LoadLoop {
     private readonly consumer: BatchConsumer,
     private readonly writer: PlaysWriter,
     private readonly dlq: DeadLetters,
+    private readonly gates: GateMarks,
     private readonly throttle: Throttle,
     private readonly metrics: LoaderMetrics,
     private readonly log: KafkaLogger,
@@ -138,7 +141,7 @@ export class LoadLoop {
    */
   private async collect(): Promise<Batch> {
     const limit = this.throttle.batchLimit(this.opts.batchSize);
-    const batch: Batch = { offsets: new Map(), messages: 0, good: [], dead: [] };
+    const batch: Batch = { offsets: new Map(), messages: 0, good: [], dead: [], gates: [] };
     const started = Date.now();
     let rows = 0;
     /** Adds messages while there is room, carries the rest; returns how many it added. */
@@ -177,7 +180,8 @@ export class LoadLoop {
     batch.messages++;
     noteOffset(batch.offsets, message);
     try {
-      const { plays, refused } = decodePlays(message.value);
+      const { plays, refused, gate } = decodePlays(message.value);
+      if (gate) batch.gates.push({ run: gate, topic: message.topic, partition: message.partition, offset: message.offset });
       for (const play of plays) batch.good.push({ play, message });
       for (const r of refused) batch.dead.push({ message, reason: r.reason, value: r.value });
       return plays.length + refused.length;
@@ -188,11 +192,11 @@ export class LoadLoop {
   }
 
   /**
-   * Writes a decoded batch (retrying while the database is down), dead-letters, then commits its offsets
-   * once `previous` (the batch before it) has committed its own. Resolves to whether it committed: a batch
+   * Writes a decoded batch (retrying while the database is down), dead-letters, then, once `previous`
+   * (the batch before it) has committed its own, records its gate markers and commits its offsets. Resolves to whether it committed: a batch
    * abandoned on shutdown is read again next time, and so is every batch after it.
    */
-  private async store({ offsets, good, dead }: Batch, previous: Promise<boolean>): Promise<boolean> {
+  private async store({ offsets, good, dead, gates }: Batch, previous: Promise<boolean>): Promise<boolean> {
     const startedAt = Date.now();
     const rows = good.length + dead.length;
     this.throttle.started(rows);
@@ -205,6 +209,8 @@ export class LoadLoop {
     this.metrics.writeSeconds.observe(writeMs / 1000);
     this.metrics.batchSize.observe(rows);
     if (!(await previous)) return false;
+    // Everything before these markers is stored now (this batch, and every earlier one): say so.
+    if (gates.length > 0 && !(await this.retrying('record gate markers', () => this.gates.record(gates)))) return false;
     try {
       this.consumer.commit([...offsets.values()]);
       this.metrics.batches.inc();

@@ -1,5 +1,5 @@
 import { commandLine, ConfigError, createLogger, onShutdown } from '@playlog/config';
-import { createPool, playsWriter } from '@playlog/db';
+import { createPool, gateMarks, playsWriter } from '@playlog/db';
 import { BatchConsumer, PlayProducer } from '@playlog/kafka';
 import { Registry } from 'prom-client';
 import { loadLoaderConfig } from './config.js';
@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     consumer,
     playsWriter(pool),
     deadLetters(producer, config.dlqTopic),
+    gateMarks(pool),
     new Throttle(config.maxRowsPerSecond, config.targetWriteMs),
     metrics,
     log,

@@ -2,9 +2,9 @@ import Kafka from 'node-rdkafka';
 import t from 'tap';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
-import { createPool, playsWriter, type PlaysWriter } from '@playlog/db';
+import { createPool, gateMarks, playsWriter, type PlaysWriter } from '@playlog/db';
 import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
-import { decodePlay, encodePlay, encodePlays, normalizePlay, type Play } from '@playlog/schema';
+import { decodePlay, encodePlay, encodePlays, gateMarker, normalizePlay, type Play } from '@playlog/schema';
 import { eventually, freshDatabase, freshTopic, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
 import { deadLetters } from '../src/dead-letter.js';
 import { LoadLoop } from '../src/loop.js';
@@ -35,7 +35,7 @@ function makePlays(n: number, tag: string): Play[] {
   });
 }
 
-async function produceRaw(t: Teardown, topic: string, values: { key: string; value: Buffer }[]): Promise<void> {
+async function produceRaw(t: Teardown, topic: string, values: { key: string; value: Buffer; partition?: number }[]): Promise<void> {
   await (await testProducer(t)).send(topic, values);
 }
 
@@ -58,6 +58,7 @@ async function fixture(
     consumer,
     wrap(playsWriter(pool)),
     deadLetters(dlqProducer, dlqTopic),
+    gateMarks(pool),
     new Throttle(opts.maxRowsPerSecond ?? 0, 60_000),
     metrics,
     log,
@@ -77,6 +78,23 @@ async function fixture(
   const committed = async () =>
     (await groupProgress(stack.brokers, topic, groupId)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
   return { db, topic, dlqTopic, groupId, loop, rows, committed, metrics };
+}
+
+/** A writer whose first `n` writes fail as when the database connection is lost (57P01). */
+function failingFirst(n: number) {
+  let failures = n;
+  return {
+    left: () => failures,
+    wrap: (w: PlaysWriter): PlaysWriter => ({
+      write: async (plays) => {
+        if (failures > 0) {
+          failures--;
+          throw Object.assign(new Error('connection terminated'), { code: '57P01' });
+        }
+        return w.write(plays);
+      },
+    }),
+  };
 }
 
 /** Messages as ingest writes them: `per` plays each (format 2), keyed by the first play id. */
@@ -167,6 +185,32 @@ t.test('plays the schema refuses never reach the database: 1 000 NUL plays among
   t.match(dead[0]!.headers!.find((h) => 'dlq-reason' in h)!['dlq-reason']!.toString(), /^not a play: \/userId/);
 });
 
+t.test('a gate marker is recorded once everything before it on its partition is stored, and only then', async (t) => {
+  const outage = failingFirst(2);
+  const f = await fixture(t, outage.wrap);
+  const run = '5f0c2a9e-1d3b-4c8a-9e7f-6a5b4c3d2e1f';
+  const plays = makePlays(300, 'gate');
+  await produceRaw(t, f.topic, [
+    ...batches(plays, 100).map((m) => ({ ...m, partition: 1 })),
+    { key: `gate:${run}`, value: gateMarker(run), partition: 1 },
+  ]);
+  f.loop.start();
+  await eventually(() => outage.left() === 0, 20_000, 'two failed writes');
+  t.same(await f.db('gate_marks').select(), [], 'no marker recorded while the plays before it are not stored');
+  const mark = await eventually(
+    async () => (await f.db('gate_marks').where({ run_id: run }).first()) as { partition: number } | undefined,
+    30_000,
+    'marker recorded',
+  );
+  t.equal(mark.partition, 1);
+  t.equal(await f.rows(), 300, 'every play before the marker is stored');
+  t.same(
+    (await f.metrics.rows.get()).values.find((v) => v.labels.outcome === 'dead_lettered')?.value,
+    0,
+    'the marker is not a dead letter',
+  );
+});
+
 t.test('a poison message goes to the dead-letter topic with its reason; the rest of its batch is loaded', async (t) => {
   const f = await fixture(t);
   const plays = makePlays(10, 'poison');
@@ -207,16 +251,8 @@ t.test('a batch passes its size by less than one message, however the message si
 });
 
 t.test('offsets are committed only after the database commit; a failing database keeps them', async (t) => {
-  let failures = 3;
-  const f = await fixture(t, (w) => ({
-    write: async (plays) => {
-      if (failures > 0) {
-        failures--;
-        throw Object.assign(new Error('connection terminated'), { code: '57P01' });
-      }
-      return w.write(plays);
-    },
-  }));
+  const outage = failingFirst(3);
+  const f = await fixture(t, outage.wrap);
   const plays = makePlays(50, 'outage');
   await produceRaw(
     t,
@@ -224,7 +260,7 @@ t.test('offsets are committed only after the database commit; a failing database
     plays.map((p) => ({ key: p.playId, value: encodePlay(p) })),
   );
   f.loop.start();
-  await eventually(() => failures === 1, 20_000, 'two failed attempts');
+  await eventually(() => outage.left() === 1, 20_000, 'two failed attempts');
   t.equal(await f.committed(), 0, 'nothing committed while writes fail');
   t.equal(await f.rows(), 0);
   t.ok(f.loop.backingOff, 'backing off');

@@ -3,6 +3,12 @@ import { defaults, env, loadConfig, logLevels } from '@playlog/config';
 export const reporterConfigSpec = {
   kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
+  /**
+   * Where plays are acknowledged, for the completeness gate's markers: the edge's brokers and plays
+   * topic in two sites. Default: KAFKA_BROKERS and KAFKA_TOPIC (one site).
+   */
+  edgeBrokers: env.brokersOrEmpty('EDGE_KAFKA_BROKERS'),
+  edgeTopic: env.string('EDGE_KAFKA_TOPIC', ''),
   /** The loader's consumer group, whose committed offsets the completeness gate reads. */
   loaderGroupId: env.string('KAFKA_GROUP_ID', 'playlog-loader'),
   databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
@@ -17,5 +23,7 @@ export const reporterConfigSpec = {
 export type ReporterConfig = ReturnType<typeof loadReporterConfig>;
 
 export function loadReporterConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(reporterConfigSpec, source);
+  const cfg = loadConfig(reporterConfigSpec, source);
+  // One site: plays are acknowledged on the loader's own cluster and topic.
+  return { ...cfg, edgeBrokers: cfg.edgeBrokers || cfg.kafkaBrokers, edgeTopic: cfg.edgeTopic || cfg.kafkaTopic };
 }

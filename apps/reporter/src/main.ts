@@ -1,10 +1,11 @@
 import { commandLine, ConfigError, type CliValues } from '@playlog/config';
 import { createPool } from '@playlog/db';
+import type pg from 'pg';
 import { LIMITS } from '@playlog/schema';
 import { loadReporterConfig, type ReporterConfig } from './config.js';
 import { addDays, dayRange, isDay, reportableDay, today } from './days.js';
 import { checkWritable, UnsafeFolderError } from './folders.js';
-import { waitForLoader } from './gate.js';
+import { waitForCompleteness } from './gate.js';
 import { progressBar } from './progress.js';
 import { issueDay, type Issued, type ReportStatus, type Verify } from './report.js';
 import { clientsForDay } from './usage.js';
@@ -15,11 +16,12 @@ const USAGE = `usage:
       every earlier day in the last 61 days whose loaded plays changed since its last version).
   npm run reporter -- backfill --from YYYY-MM-DD --to YYYY-MM-DD [--wait SECONDS] [--allow-incomplete]
       Reports every day in the range.
-  --wait SECONDS        how long to wait for the loader to catch up with the topic (default 300)
-  --allow-incomplete    if it does not, issue a provisional version instead of failing
+  --wait SECONDS        how long to wait until every play acknowledged before the run is in Postgres
+                        (default 300; it says what it waits for every 10 s)
+  --allow-incomplete    if they are not, issue a provisional version instead of failing
   A day can be reported once it has closed in REPORT_TIMEZONE (plus CLOCK_SKEW_SECONDS) and while it is
   within the 61-day window. An issued folder found missing or altered is written again as issued.
-exit codes: 0 done, 1 error, 2 usage, 3 the loader did not catch up in time`;
+exit codes: 0 done, 1 error, 2 usage, 3 plays acknowledged before the run were not all loaded in time`;
 
 class UsageError extends Error {}
 
@@ -89,26 +91,41 @@ async function main(argv: string[]): Promise<number> {
   // Before the gate and before any transaction: a REPORT_DIR that cannot take files fails the run now.
   await checkWritable(config.reportDir);
 
-  const gate = await waitForLoader(config.kafkaBrokers, config.kafkaTopic, config.loaderGroupId, waitSeconds * 1000);
-  let status: ReportStatus = 'final';
-  if (!gate.complete) {
-    const what = `the loader has not caught up: ${gate.behind} message(s) received before this run are not loaded yet (waited ${waitSeconds}s)`;
-    if (!values['allow-incomplete']) {
-      console.error(`reporter: ${what}. Run again later, or pass --allow-incomplete to issue a provisional report.`);
-      return EXIT_INCOMPLETE;
-    }
-    console.error(`reporter: ${what}; issuing provisional reports`);
-    status = 'provisional';
-  }
-  return report(config, work, status);
-}
-
-async function report(config: ReporterConfig, work: Plan, status: ReportStatus): Promise<number> {
   // Two connections: a report's aggregates on one, its per-play file on the other, at the same time.
   // No statement timeout: a production-size day's per-play COPY runs for minutes. A session left idle
   // inside a transaction for 30 min (a stuck file system, a hung process) is ended by the server; the
   // aggregates' connection waits idle while the per-play file is written, so this is the backstop only.
   const pool = createPool(config.databaseUrl, 2, 'playlog-reporter', { statementTimeoutMs: 0, idleInTransactionMs: 1_800_000 });
+  try {
+    const gate = await waitForCompleteness(pool, {
+      ackBrokers: config.edgeBrokers,
+      ackTopic: config.edgeTopic,
+      loaderBrokers: config.kafkaBrokers,
+      loaderTopic: config.kafkaTopic,
+      loaderGroup: config.loaderGroupId,
+      waitMs: waitSeconds * 1000,
+      say: (line) => console.error(`reporter: ${line}`),
+    });
+    let status: ReportStatus = 'final';
+    if (!gate.complete) {
+      const what =
+        gate.problem ??
+        `the loader has not caught up: plays acknowledged before this run on partition${gate.waiting.length > 1 ? 's' : ''} ` +
+          `${gate.waiting.join(', ')} of ${config.edgeTopic} (at ${config.edgeBrokers}) are not all in Postgres yet (waited ${waitSeconds}s)`;
+      if (!values['allow-incomplete']) {
+        console.error(`reporter: ${what}. Run again later, or pass --allow-incomplete to issue a provisional report.`);
+        return EXIT_INCOMPLETE;
+      }
+      console.error(`reporter: ${what}; issuing provisional reports`);
+      status = 'provisional';
+    }
+    return await report(config, pool, work, status);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function report(config: ReporterConfig, pool: pg.Pool, work: Plan, status: ReportStatus): Promise<number> {
   const db = await pool.connect();
   const plays = await pool.connect();
   for (const c of [db, plays]) c.on('error', () => undefined); // a lost connection also fails the running query, which reports it
@@ -156,7 +173,6 @@ async function report(config: ReporterConfig, work: Plan, status: ReportStatus):
     // transactions) instead of handing them back to the pool, whose end() would wait on them.
     db.release(failed instanceof Error ? failed : undefined);
     plays.release(failed instanceof Error ? failed : undefined);
-    await pool.end();
   }
 }
 

@@ -1,39 +1,85 @@
 import t from 'tap';
-import { Registry } from 'prom-client';
-import { pino } from 'pino';
-import { BatchConsumer, PlayProducer } from '@playlog/kafka';
-import { eventually, freshTopic, stack, uniqueName } from '@playlog/testing';
-import { waitForLoader } from '../src/gate.js';
+import { createPool } from '@playlog/db';
+import { freshDatabase, freshTopic, stack, startApp, testProducer, uniqueName } from '@playlog/testing';
+import { waitForCompleteness, type GateOptions } from '../src/gate.js';
 
-const log = pino({ level: 'silent' });
-
-t.test('the gate refuses while the loader lags and opens once it has committed to the end', async (t) => {
-  const topic = await freshTopic(t, 2);
+/**
+ * The completeness gate with the real loader: markers in every partition that holds records, passed
+ * by the loader once everything before them is stored.
+ */
+t.test('the gate waits for the loader to pass its markers, saying what it waits for', async (t) => {
+  const { url, db } = await freshDatabase(t);
+  const pool = createPool(url, 2, 'test-gate');
+  t.teardown(() => pool.end());
+  const topic = await freshTopic(t, 3);
   const group = uniqueName('gate-loader');
-  t.match(await waitForLoader(stack.brokers, topic, group, 0), { complete: true }, 'empty topic: nothing to wait for');
+  const said: string[] = [];
+  const options = (waitMs: number): GateOptions => ({
+    ackBrokers: stack.brokers,
+    ackTopic: topic,
+    loaderBrokers: stack.brokers,
+    loaderTopic: topic,
+    loaderGroup: group,
+    waitMs,
+    pollMs: 100,
+    progressMs: 300,
+    say: (line) => said.push(line),
+  });
 
-  const producer = new PlayProducer({ brokers: stack.brokers, clientId: 'gate-test', log, registry: new Registry() });
-  await producer.connect();
-  t.teardown(() => producer.close());
-  await producer.send(
-    topic,
-    Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, value: Buffer.from(`m${i}`) })),
+  t.same(await waitForCompleteness(pool, options(0)), { complete: true, waiting: [] }, 'an empty topic: nothing to wait for');
+
+  // Two of three partitions hold messages; no loader runs.
+  const producer = await testProducer(t);
+  await producer.send(topic, [
+    { key: 'a', value: Buffer.from('first'), partition: 0 },
+    { key: 'b', value: Buffer.from('second'), partition: 2 },
+  ]);
+  const lagging = await waitForCompleteness(pool, options(1_500));
+  t.same(lagging, { complete: false, waiting: [0, 2] }, 'partitions 0 and 2 wait; the empty one does not');
+  t.match(
+    said.join('\n'),
+    new RegExp(
+      `gate: waiting for partitions 0, 2 of ${topic} at .* to reach Postgres; loader group ${group} is \\d+ message\\(s\\) behind on ${topic}; \\d s left of --wait`,
+    ),
   );
 
-  const lagging = await waitForLoader(stack.brokers, topic, group, 500, 100);
-  t.same(lagging, { complete: false, behind: 5 }, 'five messages not yet committed by the loader group');
-
-  const consumer = new BatchConsumer({ brokers: stack.brokers, groupId: group, topic, clientId: 'gate-test', log });
-  await consumer.connect();
-  t.teardown(() => consumer.close());
-  const got: { topic: string; partition: number; offset: number }[] = [];
-  await eventually(async () => {
-    got.push(...(await consumer.nextBatch(10, 200)));
-    return got.length === 5;
+  // The loader, as it runs in production, passes the markers (the two messages themselves are not
+  // plays: it dead-letters them, and they are behind the markers all the same).
+  await startApp(t, 'loader', {
+    KAFKA_BROKERS: stack.brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: group,
+    KAFKA_DLQ_TOPIC: await freshTopic(t, 1),
+    KAFKA_KEYS_TOPIC: await freshTopic(t, 1),
+    DATABASE_URL: url,
+    LOADER_BATCH_WAIT_MS: '100',
+    LOG_LEVEL: 'warn',
   });
-  const gateRun = waitForLoader(stack.brokers, topic, group, 20_000, 100); // started before the commit
-  const next = new Map<number, number>();
-  for (const m of got) next.set(m.partition, Math.max(next.get(m.partition) ?? 0, m.offset + 1));
-  consumer.commit([...next].map(([partition, offset]) => ({ topic, partition, offset })));
-  t.match(await gateRun, { complete: true }, 'opens once the loader has committed');
+  const done = await waitForCompleteness(pool, options(30_000));
+  t.same(done, { complete: true, waiting: [] }, 'complete once the loader has passed every marker');
+  const marks = await db('gate_marks').select('partition').orderBy('partition');
+  t.same(
+    marks.map((m) => m.partition),
+    [0, 0, 2, 2],
+    'two runs marked partitions 0 and 2; the first run (timed out) was passed later too',
+  );
+});
+
+t.test('an unreachable acknowledging cluster: the gate says so and does not pass', async (t) => {
+  const { url } = await freshDatabase(t);
+  const pool = createPool(url, 1, 'test-gate');
+  t.teardown(() => pool.end());
+  const said: string[] = [];
+  const r = await waitForCompleteness(pool, {
+    ackBrokers: '127.0.0.1:1',
+    ackTopic: 'play-logs',
+    loaderBrokers: stack.brokers,
+    loaderTopic: 'play-logs',
+    loaderGroup: 'x',
+    waitMs: 6_000, // one try takes 5 s to give up: one retry, said, then the deadline
+    say: (line) => said.push(line),
+  });
+  t.equal(r.complete, false);
+  t.match(r.problem, /cannot write the gate's markers to play-logs at 127\.0\.0\.1:1/);
+  t.match(said.join('\n'), /gate: cannot reach play-logs at 127\.0\.0\.1:1 yet/);
 });

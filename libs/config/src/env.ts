@@ -88,6 +88,12 @@ export const env = {
     });
   },
 
+  /** Like brokers, but empty (unset) is allowed: the app supplies the default from another setting. */
+  brokersOrEmpty(variable: string): Reader<string> {
+    const list = env.brokers(variable, '');
+    return { variable, read: (raw) => (raw === undefined ? '' : list.read(raw)) };
+  },
+
   postgresUrl(variable: string, fallback: string): Reader<string> {
     return reader(variable, fallback, (raw) => {
       let url: URL;

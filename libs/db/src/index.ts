@@ -3,3 +3,4 @@ export { hashKey, keysRepository, readKeyFeed, type ApiKeyRow, type KeysReposito
 export { migrateLatest, migrateRollbackAll } from './migrate.js';
 export { dropPartitionsBefore, ensurePartitions, partitionDaysPresent } from './partitions.js';
 export { createPool, partitionDays, PLAY_COLUMNS, playCsvLine, playsWriter, type PlaysWriter, type PoolOptions } from './plays.js';
+export { gateMarks, type GateMark, type GateMarks } from './gate.js';

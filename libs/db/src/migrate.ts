@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-daily-usage-lean.js';
+import * as m003 from './migrations/003-gate-marks.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '001-initial': m001,
   '002-daily-usage-lean': m002,
+  '003-gate-marks': m003,
 };
 
 const source: Knex.MigrationSource<string> = {

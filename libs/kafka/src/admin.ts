@@ -1,15 +1,37 @@
 import Kafka from 'node-rdkafka';
 import { KafkaError, KAFKA_ADMIN, KAFKA_OFFSETS } from './errors.js';
 
+export interface TopicSettings {
+  replicationFactor?: number;
+  /** Topic configs, e.g. { 'min.insync.replicas': '2' }. */
+  config?: Record<string, string>;
+}
+
 /** Creates a topic; succeeds quietly if it already exists. */
-export async function ensureTopic(brokers: string, topic: string, partitions: number, timeoutMs = 15_000): Promise<void> {
+export async function ensureTopic(
+  brokers: string,
+  topic: string,
+  partitions: number,
+  settings: TopicSettings = {},
+  timeoutMs = 15_000,
+): Promise<void> {
   const admin = Kafka.AdminClient.create({ 'metadata.broker.list': brokers, 'client.id': 'playlog-admin' });
   try {
     await new Promise<void>((resolve, reject) =>
-      admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, timeoutMs, (err) => {
-        if (!err || err.code === Kafka.CODES.ERRORS.ERR_TOPIC_ALREADY_EXISTS) resolve();
-        else reject(new KafkaError(KAFKA_ADMIN, `cannot create topic ${topic}: ${err.message}`, { cause: err }));
-      }),
+      admin.createTopic(
+        // No `config` key at all when there is none: node-rdkafka aborts the process on `config: undefined`.
+        {
+          topic,
+          num_partitions: partitions,
+          replication_factor: settings.replicationFactor ?? 1,
+          ...(settings.config ? { config: settings.config } : {}),
+        },
+        timeoutMs,
+        (err) => {
+          if (!err || err.code === Kafka.CODES.ERRORS.ERR_TOPIC_ALREADY_EXISTS) resolve();
+          else reject(new KafkaError(KAFKA_ADMIN, `cannot create topic ${topic}: ${err.message}`, { cause: err }));
+        },
+      ),
     );
   } finally {
     admin.disconnect();
@@ -35,10 +57,31 @@ export interface GroupProgress {
   partitions: { partition: number; end: number; committed: number }[];
 }
 
-function call<T>(fn: (cb: (err: Kafka.LibrdKafkaError | null, v: T) => void) => void, what: string): Promise<T> {
-  return new Promise((resolve, reject) =>
-    fn((err, v) => (err ? reject(new KafkaError(KAFKA_OFFSETS, `${what}: ${err.message}`, { cause: err })) : resolve(v))),
-  );
+/**
+ * One node-rdkafka call as a promise, bounded: librdkafka passes its own timeouts, but a callback that
+ * never comes (seen once under load, a whole test file waiting on a committed-offsets query) must
+ * still fail the caller instead of hanging it (the reporter's gate, a test's poll).
+ */
+function call<T>(fn: (cb: (err: Kafka.LibrdKafkaError | null, v: T) => void) => void, what: string, limitMs = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new KafkaError(KAFKA_OFFSETS, `${what}: no answer within ${limitMs / 1000} s`)), limitMs);
+    fn((err, v) => {
+      clearTimeout(timer);
+      if (err) reject(new KafkaError(KAFKA_OFFSETS, `${what}: ${err.message}`, { cause: err }));
+      else resolve(v);
+    });
+  });
+}
+
+/** Disconnects without waiting more than a few seconds for librdkafka to say it has. */
+function disconnect(c: Kafka.KafkaConsumer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 5_000);
+    c.disconnect(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /**
@@ -62,7 +105,46 @@ export async function groupProgress(brokers: string, topic: string, groupId: str
     }
     return { partitions };
   } finally {
-    await new Promise<void>((resolve) => c.disconnect(() => resolve()));
+    await disconnect(c);
+  }
+}
+
+export interface PartitionRange {
+  partition: number;
+  /** First offset still on the partition, and one past its last. Equal when it holds no record. */
+  low: number;
+  high: number;
+}
+
+/** Every partition of a topic with the offsets it holds now (watermarks), read without joining a group. */
+export async function topicRanges(brokers: string, topic: string, timeoutMs = 10_000): Promise<PartitionRange[]> {
+  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': brokers, 'group.id': 'playlog-ranges', 'enable.auto.commit': false }, {});
+  await call<unknown>((cb) => c.connect({ timeout: timeoutMs }, (err, v) => cb(err, v)), `connect to ${brokers}`);
+  try {
+    const meta = await call<Kafka.Metadata>((cb) => c.getMetadata({ topic, timeout: timeoutMs }, cb), 'metadata');
+    const t = meta.topics.find((x) => x.name === topic);
+    if (!t || t.partitions.length === 0) throw new KafkaError(KAFKA_OFFSETS, `topic ${topic} does not exist at ${brokers}`);
+    const out: PartitionRange[] = [];
+    for (const p of t.partitions) {
+      const wm = await call<Kafka.WatermarkOffsets>((cb) => c.queryWatermarkOffsets(topic, p.id, timeoutMs, cb), 'watermarks');
+      out.push({ partition: p.id, low: wm.lowOffset, high: wm.highOffset });
+    }
+    return out.sort((a, b) => a.partition - b.partition);
+  } finally {
+    await disconnect(c);
+  }
+}
+
+/** The broker id leading each partition of a topic (partition -> leader), from the cluster's metadata. */
+export async function topicLeaders(brokers: string, topic: string, timeoutMs = 10_000): Promise<Map<number, number>> {
+  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': brokers, 'group.id': 'playlog-leaders', 'enable.auto.commit': false }, {});
+  await call<unknown>((cb) => c.connect({ timeout: timeoutMs }, (err, v) => cb(err, v)), `connect to ${brokers}`);
+  try {
+    const meta = await call<Kafka.Metadata>((cb) => c.getMetadata({ topic, timeout: timeoutMs }, cb), 'metadata');
+    const t = meta.topics.find((x) => x.name === topic);
+    return new Map((t?.partitions ?? []).map((p) => [p.id, p.leader]));
+  } finally {
+    await disconnect(c);
   }
 }
 

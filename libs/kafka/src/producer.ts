@@ -11,6 +11,8 @@ export interface OutgoingMessage {
   headers?: Kafka.MessageHeader[];
   /** What the message counts for against the in-flight bound, e.g. the plays it carries (default 1). */
   weight?: number;
+  /** A partition of its own choosing; by default the key's hash picks it. */
+  partition?: number;
 }
 
 export interface ProducerOptions {
@@ -186,7 +188,7 @@ export class PlayProducer {
         const m = messages[i]!;
         try {
           // Each message carries its own settlement record as opaque, so its weight comes back with its report.
-          this.producer.produce(topic, null, m.value, m.key, Date.now(), { pending, weight: m.weight ?? 1 }, m.headers);
+          this.producer.produce(topic, m.partition ?? null, m.value, m.key, Date.now(), { pending, weight: m.weight ?? 1 }, m.headers);
           this.inFlight += m.weight ?? 1;
         } catch (err) {
           // Synchronous refusal (queue full, unknown topic...): the rest of this batch is not sent; the

@@ -28,6 +28,19 @@ export interface DecodedPlays {
   plays: Play[];
   /** Items of a format-2 message that are not plays; the message's other plays are still good. */
   refused: RefusedPlay[];
+  /** The run id, when the message is a gate marker (see gateMarker): it holds no play. */
+  gate?: string;
+}
+
+/**
+ * A gate marker: the reporter writes one to every partition of the topic where plays are first
+ * acknowledged (the edge's, in two sites) when a run starts. Kafka keeps order within a partition, and
+ * MirrorMaker keeps partitions and their order, so once the loader has stored everything before the
+ * marker of every partition, every play acknowledged before the run is in Postgres. The loader records
+ * the markers it passes (libs/db gate marks); the reporter waits for all of them.
+ */
+export function gateMarker(run: string, at = new Date()): Buffer {
+  return Buffer.from(JSON.stringify({ v: 'gate', run, at: at.toISOString() }), 'utf8');
 }
 
 function whyNotAPlay(item: unknown): string {
@@ -49,6 +62,11 @@ export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
     throw new Error(`not JSON: ${(err as Error).message}`);
   }
   const v = typeof parsed === 'object' && parsed !== null ? (parsed as { v?: unknown }).v : undefined;
+  if (v === 'gate') {
+    const run = (parsed as { run?: unknown }).run;
+    if (typeof run !== 'string' || !/^[0-9a-f-]{36}$/.test(run)) throw new Error('not a gate marker: /run must be a uuid');
+    return { plays: [], refused: [], gate: run };
+  }
   if (v === 2) {
     const items = (parsed as { plays?: unknown }).plays;
     if (!Array.isArray(items)) throw new Error('not a play batch: /plays must be an array');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodePlay, decodePlays, encodePlay, encodePlays, normalizePlay, type Play, type PlayContext } from '../src/index.js';
+import { decodePlay, decodePlays, encodePlay, encodePlays, gateMarker, normalizePlay, type Play, type PlayContext } from '../src/index.js';
 
 const ctx: PlayContext = { client: 'acme', apiKeyName: 'main', now: Date.parse('2026-11-26T12:00:00Z'), clockSkewMs: 0 };
 
@@ -66,4 +66,10 @@ t.test('the loader refuses, item by item, what ingest must never have written: N
   t.match(reasons[0], /^not a play: \/userId must match pattern/);
   t.match(reasons[1], /^not a play: \/client must match pattern/);
   t.match(reasons[2], /^not a play: \/userAgent must match pattern/);
+});
+
+t.test('a gate marker holds no play and names its run; a malformed one is refused', async (t) => {
+  const run = '0b8f5a1e-3c1d-4b7e-9a2f-5d6c7e8f9a0b';
+  t.same(decodePlays(gateMarker(run)), { plays: [], refused: [], gate: run });
+  t.throws(() => decodePlays(Buffer.from('{"v":"gate","run":"x"}')), /not a gate marker/);
 });
