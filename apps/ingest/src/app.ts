@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import type { IngestConfig } from './config.js';
 import { Codes, statusText, toHttpError } from './errors.js';
 import auth from './plugins/auth.js';
+import durability from './plugins/durability.js';
 import keys from './plugins/keys.js';
 import metrics from './plugins/metrics.js';
 import pressure from './plugins/pressure.js';
@@ -52,6 +53,7 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
   await app.register(metrics, { registry: opts.registry ?? new Registry() });
   await app.register(producer, { config });
   await app.register(keys, { config });
+  await app.register(durability, { config });
   await app.register(pressure, { maxEventLoopDelayMs: config.maxEventLoopDelayMs, retryAfterSeconds: config.retryAfterSeconds });
   await app.register(auth, { keysTopic: config.kafkaKeysTopic, retryAfter: String(config.retryAfterSeconds) });
   await app.register(rateLimit, { playsPerSecond: config.clientRatePlaysPerSecond, burstPlays: config.clientRateBurstPlays });

@@ -10,6 +10,11 @@ export const ingestConfigSpec = {
   listenBacklog: env.int('LISTEN_BACKLOG', 4_096, 1, 65_535),
   kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
+  /**
+   * Not ready unless the plays topic has replication factor ≥ 3, min.insync.replicas ≥ 2 and unclean
+   * leader election off (the production overlay sets it; a one-broker local stack cannot).
+   */
+  requireReplication: env.bool('KAFKA_REQUIRE_REPLICATION', false),
   /** The key feed ingest reads its API keys from (in two sites, the core's feed mirrored to the edge). */
   kafkaKeysTopic: env.string('KAFKA_KEYS_TOPIC', defaults.kafkaKeysTopic),
   logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),

@@ -1,6 +1,9 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
 import { metricsServer } from '../src/metrics-server.js';
+import { eventually, freshTopic, stack } from '@playlog/testing';
+import { buildApp } from '../src/app.js';
+import { loadIngestConfig } from '../src/config.js';
 import { ingestFixture } from './helpers.js';
 
 t.test('probes and docs need no key; metrics are on their own port, not the API', async (t) => {
@@ -43,4 +46,19 @@ t.test('probes and docs need no key; metrics are on their own port, not the API'
   const nf = await f.app.inject('/nope');
   t.equal(nf.statusCode, 404);
   t.equal(nf.json().code, 'PLAYLOG_NOT_FOUND');
+});
+
+t.test('KAFKA_REQUIRE_REPLICATION=true: not ready against a topic that the loss of one broker could empty, saying why', async (t) => {
+  const app = await buildApp(
+    loadIngestConfig({ KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: await freshTopic(t, 1), KAFKA_REQUIRE_REPLICATION: 'true' }),
+  );
+  t.teardown(() => app.close());
+  const reason = await eventually(async () => {
+    const r = (await app.inject('/readyz')).json() as { reasons?: string[] };
+    return r.reasons?.find((x) => x.includes('replication factor'));
+  }, 20_000);
+  t.match(
+    reason,
+    /^KAFKA_REQUIRE_REPLICATION=true: topic play-logs-t-\S+ has replication factor 1 \(needs 3\), min\.insync\.replicas 1 \(needs 2\); an acknowledged play could be lost with one broker$/,
+  );
 });

@@ -10,6 +10,8 @@ export function notReadyReasons(app: FastifyInstance, cfg: IngestConfig): string
   if (feed.problem) reasons.push(`key feed KAFKA_KEYS_TOPIC=${cfg.kafkaKeysTopic} unreadable (${feed.problem})`);
   const keys = app.keys.usable(cfg.kafkaKeysTopic);
   if (!keys.ok && !feed.problem) reasons.push(keys.why);
+  const durability = app.durabilityProblem();
+  if (durability) reasons.push(durability);
   if (s.inFlight >= s.maxInFlight * 0.9) reasons.push(`producer queue near full (KAFKA_MAX_IN_FLIGHT=${s.maxInFlight})`);
   if (app.isUnderPressure()) reasons.push(`under pressure (event loop delay over MAX_EVENT_LOOP_DELAY_MS=${cfg.maxEventLoopDelayMs})`);
   return reasons;
