@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { groupProgress } from '@playlog/kafka';
-import { normalizePlay } from '@playlog/schema';
 import {
   eventually,
   freePort,
@@ -14,6 +13,7 @@ import {
   uniqueName,
   type RunningProcess,
 } from '@playlog/testing';
+import { startOracle, verdict } from './oracle.js';
 
 /**
  * The fault suite: load through the real ingest and loader processes while the broker is stopped and
@@ -66,63 +66,8 @@ t.test('every acknowledged play is stored exactly once, whatever fails', async (
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, 'ingest ready');
 
   // --- the clients and the oracle
-  const accepted = new Set<string>();
-  const status = new Map<string, number>();
-  const count = (k: string) => status.set(k, (status.get(k) ?? 0) + 1);
-  let seq = 0;
-  let workers = 4;
-  let batch = 50;
-  let running = true;
-  const client = async (w: number) => {
-    while (running) {
-      if (w >= workers) {
-        await sleep(50);
-        continue;
-      }
-      const now = Date.now();
-      const plays = Array.from({ length: batch }, () => {
-        const n = seq++;
-        return {
-          logType: 'subscription',
-          userId: `u${n % 997}`,
-          country: 'GB',
-          trackId: n,
-          releaseId: 1,
-          formatId: 1,
-          playMode: 'online',
-          dateTimePlayed: new Date(now - 60_000 - (n % 1000)).toISOString(),
-          totalTimePlayed: n % 120,
-        };
-      });
-      try {
-        const res = await fetch(`${base}/v1/play-logs`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ plays }),
-        });
-        await res.arrayBuffer();
-        count(String(res.status));
-        if (res.status === 202) {
-          for (const p of plays) {
-            const r = normalizePlay(p, { client: CLIENT, apiKeyName: 'x', now, clockSkewMs: 0 });
-            if (r.ok) accepted.add(r.play.playId);
-          }
-        }
-      } catch {
-        count('connection error');
-        await sleep(100);
-      }
-    }
-  };
-  const clients = Promise.all(Array.from({ length: 24 }, (_, w) => client(w)));
-
-  const faults: string[] = [];
-  const phase = async (name: string, fn: () => Promise<void>) => {
-    const before = accepted.size;
-    const started = Date.now();
-    await fn();
-    faults.push(`| ${name} | ${((Date.now() - started) / 1000).toFixed(1)} s | ${accepted.size - before} |`);
-  };
+  const oracle = startOracle(base, key, CLIENT, { clients: 24, workers: 4, batch: 50 });
+  const phase = oracle.phase;
 
   await phase('baseline load', () => sleep(3_000));
   await phase('broker stopped 5 s, restarted', async () => {
@@ -151,14 +96,11 @@ t.test('every acknowledged play is stored exactly once, whatever fails', async (
     await sleep(2_000);
   });
   await phase('overload: 24 clients × 1000-play batches', async () => {
-    workers = 24;
-    batch = 1_000;
+    Object.assign(oracle.load, { workers: 24, batch: 1_000 });
     await sleep(8_000);
-    workers = 4;
-    batch = 50;
+    Object.assign(oracle.load, { workers: 4, batch: 50 });
   });
-  running = false;
-  await clients;
+  await oracle.stop();
 
   // --- recovery, then the oracle's verdict
   await eventually(
@@ -166,27 +108,13 @@ t.test('every acknowledged play is stored exactly once, whatever fails', async (
     180_000,
     'loader caught up',
   );
-  const stored = await db('plays').where({ client: CLIENT }).select('play_id');
-  const storedIds = new Set(stored.map((r) => r.play_id as string));
-  const lost = [...accepted].filter((id) => !storedIds.has(id)).length;
-  const duplicated = stored.length - storedIds.size;
-  const table = [
-    '| phase | took | plays acknowledged |',
-    '|---|---|---|',
-    ...faults,
-    '',
-    `responses: ${[...status].map(([k, v]) => `${k}: ${v}`).join(', ')}`,
-    `plays acknowledged (2xx): ${accepted.size}; rows stored: ${stored.length} (distinct ${storedIds.size}); acknowledged but lost: ${lost}; duplicated: ${duplicated}`,
-  ].join('\n');
+  const { lost, duplicated, table, otherServerErrors } = await verdict(oracle, db, CLIENT);
   t.comment(`\n${table}`);
-  t.ok(accepted.size > 10_000, `load was real: ${accepted.size} plays acknowledged`);
+  t.ok(oracle.accepted.size > 10_000, `load was real: ${oracle.accepted.size} plays acknowledged`);
   t.equal(lost, 0, 'no acknowledged play lost');
   t.equal(duplicated, 0, 'no play stored twice');
-  t.ok((status.get('503') ?? 0) > 0, 'the broker outage was answered with 503s');
-  t.notOk(
-    [...status.keys()].some((k) => k.startsWith('5') && k !== '503'),
-    'no 5xx other than 503',
-  );
+  t.ok((oracle.status.get('503') ?? 0) > 0, 'the broker outage was answered with 503s');
+  t.notOk(otherServerErrors, 'no 5xx other than 503');
   t.equal(ingest.child.exitCode, null, 'ingest running at the end');
   t.equal(loader.child.exitCode, null, 'loader running at the end');
 });
