@@ -59,19 +59,27 @@ one "tools: promtool and prometheus (Debian)" ensure_prometheus
 one "build: npm run build (the apps' config loaders and dist/)" npm run -s build
 
 section k8s
-for overlay in local production; do
-  ext=()
-  [[ $overlay == production ]] && ext=(--external-secret playlog-db) # from the secret store, not the repo
-  if one "k8s/$overlay: kustomize build" sh -c "'$KUSTOMIZE' build k8s/overlays/$overlay >'$WORK/$overlay.yaml'"; then
-    checks "k8s/$overlay: manifests" "$PY" ops/lib/k8s_manifests.py "$overlay" "$WORK/$overlay.yaml" "$WORK/$overlay-env.json" "${ext[@]}"
-    checks "k8s/$overlay: app env" node ops/lib/app-env.mjs --require-all "k8s/$overlay" "$WORK/$overlay-env.json"
+# local: one site, every app; production: two sites, each with its own apps (ops/lib/k8s_manifests.py OVERLAYS).
+for overlay in local production/edge production/core; do
+  ext=() apps=ingest,loader,reporter,migrate out="$WORK/${overlay//\//-}"
+  case $overlay in
+    production/edge) apps=ingest ;; # no database at the edge: no Secret at all
+    production/core) apps=loader,reporter,migrate ext=(--external-secret playlog-db) ;; # from the secret store, not the repo
+  esac
+  if one "k8s/$overlay: kustomize build" sh -c "'$KUSTOMIZE' build k8s/overlays/$overlay >'$out.yaml'"; then
+    checks "k8s/$overlay: manifests" "$PY" ops/lib/k8s_manifests.py "$overlay" "$out.yaml" "$out-env.json" "${ext[@]}"
+    checks "k8s/$overlay: app env" node ops/lib/app-env.mjs --require-all --apps "$apps" "k8s/$overlay" "$out-env.json"
   fi
 done
-one "k8s: components/monitoring/prometheusrule.yaml is ops/prometheus/playlog.rules.yaml (else run ops/prometheus/render-prometheusrule.py)" \
+# Each production site deploys the rules (a rule about an app the site does not run never fires there).
+one "k8s: components/monitoring/prometheusrule.yaml is ops/prometheus/playlog.rules.yaml (else run ops/prometheus/render-prometheusrule.py), in both production sites" \
   "$PY" -c "
 import sys, yaml; sys.path.insert(0, 'ops/prometheus'); r = __import__('render-prometheusrule')
 want = yaml.safe_load(r.render()); got = yaml.safe_load(open(r.TARGET))
-sys.exit(0 if want == got else 'differs: re-render it')"
+if want != got: sys.exit('differs: re-render it')
+for site in ('edge', 'core'):
+    docs = [d for d in yaml.safe_load_all(open('$WORK/production-' + site + '.yaml')) if d and d['kind'] == 'PrometheusRule']
+    if [d['spec'] for d in docs] != [want['spec']]: sys.exit('k8s/overlays/production/' + site + ' does not deploy it (components/monitoring)')"
 
 section docker
 one "docker/Dockerfile: hadolint" "$TOOLS/venv/bin/hadolint" docker/Dockerfile

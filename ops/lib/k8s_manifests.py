@@ -2,13 +2,17 @@
 """Checks one rendered overlay (kustomize build output): schemas, then Playlog's operational rules.
 
 usage: k8s_manifests.py OVERLAY RENDERED.yaml ENV_OUT.json [--external-secret NAME]...
+OVERLAY names a directory under k8s/overlays (local, production/edge, production/core): it says which
+apps the overlay must run and which site's rules apply (OVERLAYS below).
 Prints PASS/FAIL lines. Writes ENV_OUT.json: each app container's resolved environment, for
 ops/lib/app-env.mjs to check against the apps' own config loaders.
 """
 import argparse
 import base64
+import functools
 import json
 import pathlib
+import re
 import sys
 
 import jsonschema
@@ -21,6 +25,11 @@ CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule.json",
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.json",
+    # Strimzi 1.2.0's own CRD schemas, unchanged (each file's $comment names its source and commit).
+    ("kafka.strimzi.io/v1", "Kafka"): "strimzi/kafka.json",
+    ("kafka.strimzi.io/v1", "KafkaNodePool"): "strimzi/kafkanodepool.json",
+    ("kafka.strimzi.io/v1", "KafkaTopic"): "strimzi/kafkatopic.json",
+    ("kafka.strimzi.io/v1", "KafkaMirrorMaker2"): "strimzi/kafkamirrormaker2.json",
 }
 APPS = {  # container name -> (command, probe port env var, port)
     "ingest": (["node", "apps/ingest/dist/main.js"], "PORT", 8080),
@@ -29,6 +38,21 @@ APPS = {  # container name -> (command, probe port env var, port)
     "migrate": (["node", "libs/db/dist/migrate-cli.js"], None, None),
 }
 PARTITIONS = 6  # play-logs partitions (tools/stack/stack.sh, docker/compose.yaml, local topics Job)
+# What each overlay runs. A site is one of two (tools/stack/two-site.sh): the edge, where ingest writes
+# plays, and the core, where they are loaded into Postgres and reported; local is both in one.
+OVERLAYS = {
+    "local": {"site": None, "apps": {"ingest", "loader", "reporter", "migrate"}},
+    "production/edge": {"site": "edge", "apps": {"ingest"}},
+    "production/core": {"site": "core", "apps": {"loader", "reporter", "migrate"}},
+}
+DB_APPS = {"loader", "reporter", "migrate"}  # ingest's keys come from the key feed, never Postgres
+EDGE_TOPIC = "play-logs"  # where ingest writes, at the edge
+KEYS_TOPIC = "playlog-keys"  # the API-key feed at the core (loader, keys CLI)
+# MirrorMaker's cluster aliases; with DefaultReplicationPolicy a mirrored topic is "<source alias>.<topic>".
+EDGE_ALIAS, CORE_ALIAS = "edge", "core"
+DEFAULT_POLICY = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"
+MIN_REPLICAS, MIN_ISR = 3, 2  # acknowledged plays survive a broker lost (ingest's KAFKA_REQUIRE_REPLICATION)
+ANYWHERE = {"0.0.0.0/0", "::/0"}
 
 results = []
 
@@ -55,6 +79,66 @@ def matches(selector, labels):
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 
 
+def strict(schema):
+    """The schema as kubectl --validate=strict applies it: an unknown field is an error. Every object
+    schema that lists properties, and neither says what else it allows (additionalProperties) nor keeps
+    unknown fields (x-kubernetes-preserve-unknown-fields), gets additionalProperties: false. Nodes
+    without type object (oneOf/anyOf branches that only constrain) are left alone. A copy: the vendored
+    file stays as its upstream wrote it."""
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict(v) for k, v in schema.items()}
+    if (out.get("type") == "object" and isinstance(out.get("properties"), dict) and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")):
+        out["additionalProperties"] = False
+    return out
+
+
+@functools.cache
+def crd_validator(name):
+    return jsonschema.Draft202012Validator(strict(json.loads((REPO / "ops/schemas" / name).read_text())))
+
+
+def env_true(value):
+    return bool(re.fullmatch(r"1|true|yes|on", str(value or "").strip(), re.I))  # libs/config env.bool
+
+
+def brokers(value):
+    """[(host, port)] of a KAFKA_BROKERS-style list."""
+    out = []
+    for part in filter(None, (p.strip() for p in str(value or "").split(","))):
+        host, _, port = part.rpartition(":")
+        out.append((host, int(port) if port.isdigit() else None))
+    return out
+
+
+def covers(pattern, topic):
+    """Whether a MirrorMaker topics list (comma-separated regular expressions, whole-name) takes topic."""
+    return any(re.fullmatch(p.strip(), topic) for p in str(pattern or "").split(",") if p.strip())
+
+
+def peer_open(peer):
+    return (peer.get("ipBlock") or {}).get("cidr") in ANYWHERE
+
+
+def egress_allows(nps, labels, port, ipblock):
+    """Whether some Egress NetworkPolicy selecting a pod with these labels lets it reach port (on an
+    ipBlock if ipblock, else in-cluster)."""
+    for n in nps:
+        if "Egress" not in n["spec"].get("policyTypes", []) or not matches(n["spec"]["podSelector"].get("matchLabels"), labels):
+            continue
+        for rule in n["spec"].get("egress", []):
+            ports = {p.get("port") for p in rule.get("ports", [])}
+            if ports and port not in ports:
+                continue
+            to = rule.get("to", [])
+            if not to or any(("ipBlock" in t) == ipblock for t in to):
+                return True
+    return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("overlay")
@@ -67,6 +151,10 @@ def main():
     for d in docs:
         by.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
     ov = a.overlay
+    if ov not in OVERLAYS:
+        print(f"FAIL k8s/{ov}: unknown overlay; say in OVERLAYS ({__file__}) which apps it runs")
+        return 1
+    site, want_apps = OVERLAYS[ov]["site"], OVERLAYS[ov]["apps"]
 
     # --- schemas
     probs, skipped = [], []
@@ -74,8 +162,7 @@ def main():
         ident = f'{d["kind"]}/{d["metadata"]["name"]}'
         crd = CRD_SCHEMAS.get((d["apiVersion"], d["kind"]))
         if crd:
-            schema = json.loads((REPO / "ops/schemas" / crd).read_text())
-            errs = sorted(jsonschema.Draft202012Validator(schema).iter_errors(d), key=str)
+            errs = sorted(crd_validator(crd).iter_errors(d), key=str)
             probs += [f"{ident}: {e.json_path}: {e.message}" for e in errs]
             skipped.append(d["kind"])
             continue
@@ -88,7 +175,7 @@ def main():
                 probs.append(f"{ident}: no schema for k8s {v}: {e}")
     n = len(docs) - len(skipped)
     check(f"k8s/{ov}: {n} objects valid against Kubernetes {' and '.join(K8S_VERSIONS)} schemas (strict); "
-          f"{len(skipped)} CRD objects ({', '.join(sorted(set(skipped))) or 'none'}) against ops/schemas", probs)
+          f"{len(skipped)} CRD objects ({', '.join(sorted(set(skipped))) or 'none'}) against ops/schemas (strict: unknown fields rejected)", probs)
 
     # --- pod security, resources
     probs = []
@@ -165,11 +252,16 @@ def main():
                     p = ports.get(g.get("port"), g.get("port"))
                     if g.get("path") != path or p != port:
                         probs.append(f"{cid}: {probe} is {g.get('path')}:{p}, expected {path}:{port}")
-    missing = set(APPS) - seen
+    missing, extra = want_apps - seen, seen - want_apps
     if missing:
         probs.append(f"no container for {sorted(missing)}")
-    check(f"k8s/{ov}: app commands are the real ones, probes on /healthz and /readyz at the apps' ports, "
-          f"every ConfigMap/Secret reference resolves", probs)
+    if extra:
+        probs.append(f"runs {sorted(extra)}, which this overlay must not ({ov} runs {sorted(want_apps)})")
+    for app, env in envs.items():
+        if app not in DB_APPS and "DATABASE_URL" in env:
+            probs.append(f"{app} is given DATABASE_URL; it must not reach Postgres (its keys come from the key feed)")
+    check(f"k8s/{ov}: runs {', '.join(sorted(want_apps))}; app commands are the real ones, probes on /healthz and "
+          f"/readyz at the apps' ports, every ConfigMap/Secret reference resolves", probs)
     pathlib.Path(a.env_out).write_text(json.dumps(envs, indent=1))
 
     # --- Services, ServiceMonitors, PDBs select something real
@@ -197,7 +289,7 @@ def main():
     for pdb in by.get("PodDisruptionBudget", {}).values():
         if not any(matches(pdb["spec"]["selector"]["matchLabels"], l) for _, _, l in pods):
             probs.append(f"PodDisruptionBudget/{pdb['metadata']['name']}: selects no pod")
-    for want in ("ingest", "loader"):
+    for want in sorted({"ingest", "loader"} & want_apps):
         if want not in by.get("PodDisruptionBudget", {}):
             probs.append(f"no PodDisruptionBudget for {want}")
     check(f"k8s/{ov}: Services, ServiceMonitors and PodDisruptionBudgets select real pods and ports", probs)
@@ -209,7 +301,8 @@ def main():
         scalers.setdefault(h["spec"]["scaleTargetRef"]["name"], []).append(("HPA", h["spec"]["maxReplicas"], h))
     for so in by.get("ScaledObject", {}).values():
         scalers.setdefault(so["spec"]["scaleTargetRef"]["name"], []).append(("ScaledObject", so["spec"].get("maxReplicaCount", 100), so))
-    for dep in ("ingest", "loader"):
+    deps = sorted({"ingest", "loader"} & want_apps)
+    for dep in deps:
         got = scalers.get(dep, [])
         if len(got) != 1:
             probs.append(f"Deployment/{dep}: {len(got)} autoscalers ({[g[0] for g in got]}), expected exactly one")
@@ -222,21 +315,24 @@ def main():
             probs.append(f"loader {kind}: max replicas {mx} > {PARTITIONS} partitions")
     for so in by.get("ScaledObject", {}).values():
         md = so["spec"]["triggers"][0]["metadata"]
-        common = next((v for k, v in cms.items() if k.startswith("playlog-common")), {})
+        loader = envs.get("loader", {})
         for key, var in (("bootstrapServers", "KAFKA_BROKERS"), ("consumerGroup", "KAFKA_GROUP_ID"), ("topic", "KAFKA_TOPIC")):
-            if md.get(key) != common.get(var):
-                probs.append(f"ScaledObject/{so['metadata']['name']}: {key}={md.get(key)} but the apps' {var}={common.get(var)}")
+            if md.get(key) != loader.get(var):
+                probs.append(f"ScaledObject/{so['metadata']['name']}: {key}={md.get(key)} but the loader's {var}={loader.get(var)}")
     ing = by.get("HorizontalPodAutoscaler", {}).get("ingest")
     if ing:
         types = {(m["type"], (m.get("resource") or m.get("pods") or {}).get("name") or (m.get("pods") or {}).get("metric", {}).get("name")) for m in ing["spec"]["metrics"]}
         if ("Resource", "cpu") not in types or ("Pods", "playlog_http_requests_per_second") not in types:
             probs.append(f"HPA/ingest: metrics {sorted(types)} lack CPU or the request-rate Pods metric")
-    check(f"k8s/{ov}: one autoscaler each for ingest and loader; loader at most {PARTITIONS} replicas; KEDA trigger matches the apps' Kafka settings", probs)
+    check(f"k8s/{ov}: one autoscaler {'each ' if len(deps) > 1 else ''}for {' and '.join(deps)}"
+          + (f"; loader at most {PARTITIONS} replicas; KEDA trigger matches the loader's Kafka settings" if "loader" in deps else ""), probs)
 
-    # --- reporter CronJob and migration Job
+    # --- reporter CronJob and migration Job (where they run)
     probs = []
     cj = by.get("CronJob", {}).get("reporter")
-    if not cj:
+    if "reporter" not in want_apps:
+        pass
+    elif not cj:
         probs.append("no CronJob/reporter")
     else:
         s = cj["spec"]
@@ -257,46 +353,237 @@ def main():
             probs.append(f"REPORT_DIR {rdir} is not on a PersistentVolumeClaim")
         elif vol["persistentVolumeClaim"]["claimName"] not in by.get("PersistentVolumeClaim", {}):
             probs.append(f"PVC {vol['persistentVolumeClaim']['claimName']} is not in the overlay")
-    if "migrate" not in by.get("Job", {}):
+    if "migrate" in want_apps and "migrate" not in by.get("Job", {}):
         probs.append("no Job/migrate")
-    check(f"k8s/{ov}: reporter CronJob (Forbid, history limits, backoffLimit, REPORT_DIR on a PVC) and migration Job", probs)
+    if {"reporter", "migrate"} & want_apps:
+        check(f"k8s/{ov}: reporter CronJob (Forbid, history limits, backoffLimit, REPORT_DIR on a PVC) and migration Job", probs)
 
     # --- network policies: default deny; only ingest open to the world; data stores only for the apps
+    # Strimzi's pods are not in the rendered overlay: stand in their labels (as the operator sets them)
+    # to see which policies select them.
+    kafkas, mm2s = by.get("Kafka", {}), by.get("KafkaMirrorMaker2", {})
+    strimzi_brokers = {name: {"strimzi.io/cluster": name, "strimzi.io/kind": "Kafka", "strimzi.io/name": f"{name}-kafka",
+                              "strimzi.io/broker-role": "true", "app.kubernetes.io/name": "kafka"} for name in kafkas}
+    strimzi_mm2 = {name: {"strimzi.io/cluster": name, "strimzi.io/kind": "KafkaMirrorMaker2",
+                          "app.kubernetes.io/name": "kafka-mirror-maker-2"} for name in mm2s}
+    link_ports = {p["port"] for k in kafkas.values() for p in k["spec"]["kafka"]["listeners"] if p["type"] not in ("internal", "cluster-ip")}
     probs = []
     nps = list(by.get("NetworkPolicy", {}).values())
     deny = [n for n in nps if n["spec"]["podSelector"] == {} and set(n["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
             and not n["spec"].get("ingress") and not n["spec"].get("egress")]
     if not deny:
         probs.append("no default-deny NetworkPolicy (Ingress and Egress)")
+    everyone = [(l.get("app.kubernetes.io/name"), l) for _, _, l in pods]
+    everyone += [(f"Kafka/{n} brokers", l) for n, l in strimzi_brokers.items()] + [(f"KafkaMirrorMaker2/{n}", l) for n, l in strimzi_mm2.items()]
     open_to = set()
-    for d, _, labels in pods:
+    for who, labels in everyone:
         for n in nps:
             if matches(n["spec"]["podSelector"].get("matchLabels", {}), labels):
                 for rule in n["spec"].get("ingress", []):
-                    if not rule.get("from"):
-                        open_to.add(labels.get("app.kubernetes.io/name"))
-    if open_to != {"ingest"}:
-        probs.append(f"pods reachable from anywhere: {sorted(open_to)}; expected only ingest")
+                    if not rule.get("from") or any(peer_open(p) for p in rule["from"]):
+                        open_to.add(who)
+    # A listener without networkPolicyPeers: Strimzi's generated policy admits everyone to it.
+    for name, k in kafkas.items():
+        for lis in k["spec"]["kafka"]["listeners"]:
+            peers = lis.get("networkPolicyPeers")
+            if not peers or any(peer_open(p) for p in peers):
+                open_to.add(f"Kafka/{name} listener {lis['name']}")
+    want_open = {"ingest"} & want_apps
+    if open_to != want_open:
+        probs.append(f"reachable from anywhere: {sorted(open_to)}; expected {sorted(want_open) or 'nothing'}")
     clients = {l.get("app.kubernetes.io/name") for _, _, l in pods if l.get("playlog.io/data-client") == "true"}
-    for app in APPS:
+    for app in sorted(want_apps):
         if app not in clients:
             probs.append(f"{app} pods lack the playlog.io/data-client label that lets them reach Kafka/Postgres")
+
+    def peer_ok(peer, store, port):
+        """Who may reach a data store: the apps, the store's own pods, KEDA (lag), MirrorMaker (its
+        target), and on a Kafka link listener the other site's range (ipBlock), nothing else."""
+        if "ipBlock" in peer:
+            return store == "kafka" and port in link_ports and not peer_open(peer)
+        if "namespaceSelector" in peer:
+            return peer["namespaceSelector"].get("matchLabels") == {"kubernetes.io/metadata.name": "keda"} and "podSelector" not in peer
+        own = [{"app.kubernetes.io/name": store}] + ([{"strimzi.io/kind": "KafkaMirrorMaker2"}] if store == "kafka" else [])
+        return peer.get("podSelector", {}).get("matchLabels") in [{"playlog.io/data-client": "true"}] + own
+
+    stores = [(l["app.kubernetes.io/name"], l) for _, _, l in pods if l.get("app.kubernetes.io/name") in ("kafka", "postgres")]
+    stores += [("kafka", l) for l in strimzi_brokers.values()]
     for n in nps:
-        sel = n["spec"]["podSelector"].get("matchLabels", {})
-        if sel.get("app.kubernetes.io/name") in ("kafka", "postgres"):
+        hit = {store for store, l in stores if matches(n["spec"]["podSelector"].get("matchLabels", {}), l)}
+        for store in hit:
             for rule in n["spec"].get("ingress", []):
+                ports = [p.get("port") for p in rule.get("ports", [])] or [None]
                 for peer in rule.get("from", []):
-                    ok = (peer.get("podSelector", {}).get("matchLabels") in ({"playlog.io/data-client": "true"}, {"app.kubernetes.io/name": sel["app.kubernetes.io/name"]})
-                          and "namespaceSelector" not in peer) or peer.get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": "keda"}
-                    if not ok:
-                        probs.append(f"NetworkPolicy/{n['metadata']['name']}: admits {peer}")
-    check(f"k8s/{ov}: NetworkPolicies: default deny, only ingest reachable from outside, Kafka/Postgres only from the apps", probs)
+                    if not all(peer_ok(peer, store, port) for port in ports):
+                        probs.append(f"NetworkPolicy/{n['metadata']['name']}: admits {peer} to {store} on {ports}")
+    for name, k in kafkas.items():
+        for lis in k["spec"]["kafka"]["listeners"]:
+            for peer in lis.get("networkPolicyPeers", []):
+                internal = lis["type"] in ("internal", "cluster-ip")
+                if not peer_ok(peer, "kafka", lis["port"]) or internal == ("ipBlock" in peer):
+                    probs.append(f"Kafka/{name} listener {lis['name']} ({lis['type']}): admits {peer}")
+    check(f"k8s/{ov}: NetworkPolicies: default deny, "
+          + ("only ingest reachable from outside" if want_open else "nothing reachable from outside")
+          + ", Kafka/Postgres only from the apps" + (" (and the other site, on the link listener only)" if link_ports else ""), probs)
+
+    if site:
+        strimzi_checks(ov, site, by, envs, nps, pods, strimzi_brokers, strimzi_mm2)
 
     for name, problems in results:
         print(("PASS " if not problems else "FAIL ") + name)
         for p in problems:
             print(f"    - {p}")
     return 0 if all(not p for _, p in results) else 1
+
+
+def strimzi_checks(ov, site, by, envs, nps, pods, strimzi_brokers, strimzi_mm2):
+    """A site's Kafka (Strimzi), its topics, and its end of the link (MirrorMaker 2, network)."""
+    kafkas, pools, mm2s = by.get("Kafka", {}), by.get("KafkaNodePool", {}), by.get("KafkaMirrorMaker2", {})
+    topics = {t["spec"].get("topicName", n): t for n, t in by.get("KafkaTopic", {}).items()}
+
+    # --- the site's Kafka and topics
+    probs = []
+    if len(kafkas) != 1:
+        probs.append(f"{len(kafkas)} Kafka clusters; a site has exactly one")
+    kafka = next(iter(kafkas), None)
+    for kind, objs in (("KafkaNodePool", pools), ("KafkaTopic", by.get("KafkaTopic", {}))):
+        for n, o in objs.items():
+            c = o["metadata"].get("labels", {}).get("strimzi.io/cluster")
+            if c not in kafkas:
+                probs.append(f"{kind}/{n}: label strimzi.io/cluster={c} names no Kafka in the overlay (the operator ignores it)")
+    internal_port = None
+    for name, k in kafkas.items():
+        cfg = k["spec"]["kafka"].get("config", {})
+        if "topicOperator" not in k["spec"].get("entityOperator", {}):
+            probs.append(f"Kafka/{name}: no topic operator, so its KafkaTopics are never created")
+        if str(cfg.get("auto.create.topics.enable")).lower() != "false":
+            probs.append(f"Kafka/{name}: auto.create.topics.enable is not false (a mistyped topic would be made with defaults)")
+        if str(cfg.get("unclean.leader.election.enable", "false")).lower() != "false":
+            probs.append(f"Kafka/{name}: unclean.leader.election.enable is not false")
+        mine = [p["spec"] for p in pools.values() if p["metadata"].get("labels", {}).get("strimzi.io/cluster") == name]
+        brokers_n = sum(p["replicas"] for p in mine if "broker" in p["roles"])
+        controllers_n = sum(p["replicas"] for p in mine if "controller" in p["roles"])
+        if controllers_n < 3 or controllers_n % 2 == 0:
+            probs.append(f"Kafka/{name}: {controllers_n} KRaft controllers; an odd number of at least 3 keeps a quorum with one lost")
+        for tname, t in topics.items():
+            if t["metadata"].get("labels", {}).get("strimzi.io/cluster") == name and t["spec"].get("replicas", 0) > brokers_n:
+                probs.append(f"KafkaTopic {tname}: {t['spec'].get('replicas')} replicas but Kafka/{name} has {brokers_n} brokers")
+        internal_port = next((p["port"] for p in k["spec"]["kafka"]["listeners"] if p["type"] == "internal" and not p["tls"]), None)
+    for app, env in sorted(envs.items()):
+        for host, port in brokers(env.get("KAFKA_BROKERS")):
+            if not host.startswith(f"{kafka}-kafka-bootstrap") or port != internal_port:
+                probs.append(f"{app}: KAFKA_BROKERS has {host}:{port}, not Kafka/{kafka}'s bootstrap on its plain listener ({internal_port})")
+
+    def topic_rules(name, partitions=None, durable=True, compact=False, who=""):
+        t = topics.get(name)
+        if not t:
+            probs.append(f"no KafkaTopic {name}{who}")
+            return
+        sp, cfg = t["spec"], t["spec"].get("config", {})
+        if partitions is not None and sp.get("partitions") != partitions:
+            probs.append(f"KafkaTopic {name}: {sp.get('partitions')} partitions, expected {partitions} (the loader's replica ceiling)")
+        if durable:
+            isr = int(cfg.get("min.insync.replicas", 1)) if str(cfg.get("min.insync.replicas", 1)).isdigit() else 0
+            if sp.get("replicas", 0) < MIN_REPLICAS or isr < MIN_ISR or isr >= sp.get("replicas", 0):
+                probs.append(f"KafkaTopic {name}: replicas {sp.get('replicas')}, min.insync.replicas {isr}; expected >= {MIN_REPLICAS} "
+                             f"and >= {MIN_ISR} (and below the replicas, or one broker down stops writes)")
+            if str(cfg.get("unclean.leader.election.enable", "false")).lower() != "false":
+                probs.append(f"KafkaTopic {name}: unclean.leader.election.enable is not false (acknowledged plays could be lost)")
+        if compact and cfg.get("cleanup.policy") != "compact":
+            probs.append(f"KafkaTopic {name}: cleanup.policy is {cfg.get('cleanup.policy')}, not compact (the key feed keeps each key's latest)")
+
+    if site == "edge":
+        ing = envs.get("ingest", {})
+        if ing.get("KAFKA_TOPIC") != EDGE_TOPIC:
+            probs.append(f"ingest: KAFKA_TOPIC={ing.get('KAFKA_TOPIC')}, expected {EDGE_TOPIC} (the core mirrors and the reporter marks that)")
+        topic_rules(EDGE_TOPIC, PARTITIONS, who=" (ingest's KAFKA_TOPIC)")
+        if not env_true(ing.get("KAFKA_REQUIRE_REPLICATION")):
+            probs.append(f"ingest: KAFKA_REQUIRE_REPLICATION={ing.get('KAFKA_REQUIRE_REPLICATION')}, expected true at the edge")
+        keys = f"{CORE_ALIAS}.{KEYS_TOPIC}"
+        if ing.get("KAFKA_KEYS_TOPIC") != keys:
+            probs.append(f"ingest: KAFKA_KEYS_TOPIC={ing.get('KAFKA_KEYS_TOPIC')}, expected {keys} (the core's {KEYS_TOPIC} as mirrored here)")
+        topic_rules(keys, compact=True, who=" (ingest's KAFKA_KEYS_TOPIC)")
+    else:
+        mirrored = f"{EDGE_ALIAS}.{EDGE_TOPIC}"
+        for app in ("loader", "reporter"):
+            if envs.get(app, {}).get("KAFKA_TOPIC") != mirrored:
+                probs.append(f"{app}: KAFKA_TOPIC={envs.get(app, {}).get('KAFKA_TOPIC')}, expected {mirrored} (the edge's {EDGE_TOPIC} as mirrored here)")
+        topic_rules(mirrored, PARTITIONS, who=" (the loader's KAFKA_TOPIC)")
+        dlq = envs.get("loader", {}).get("KAFKA_DLQ_TOPIC") or f"{mirrored}-dlq"
+        topic_rules(dlq, who=" (the loader's KAFKA_DLQ_TOPIC)")
+        if envs.get("loader", {}).get("KAFKA_KEYS_TOPIC") != KEYS_TOPIC:
+            probs.append(f"loader: KAFKA_KEYS_TOPIC={envs.get('loader', {}).get('KAFKA_KEYS_TOPIC')}, expected {KEYS_TOPIC} (mirrored to the edge)")
+        topic_rules(KEYS_TOPIC, compact=True, who=" (the loader's KAFKA_KEYS_TOPIC)")
+        rep = envs.get("reporter", {})
+        if rep.get("EDGE_KAFKA_TOPIC") != EDGE_TOPIC:
+            probs.append(f"reporter: EDGE_KAFKA_TOPIC={rep.get('EDGE_KAFKA_TOPIC')!r}, expected {EDGE_TOPIC} (the gate marks where ingest writes)")
+    check(f"k8s/{ov}: Strimzi: one Kafka with a KRaft quorum, topic operator, no auto-created topics; every KafkaTopic on it; "
+          + (f"{EDGE_TOPIC}: {PARTITIONS} partitions, replicas >= {MIN_REPLICAS}, min.insync.replicas >= {MIN_ISR}, unclean election off; "
+             f"ingest KAFKA_REQUIRE_REPLICATION=true, keys from {CORE_ALIAS}.{KEYS_TOPIC}" if site == "edge" else
+             f"loader/reporter KAFKA_TOPIC = {EDGE_ALIAS}.{EDGE_TOPIC} ({PARTITIONS} partitions, replicated), DLQ and compacted "
+             f"{KEYS_TOPIC} exist, reporter EDGE_KAFKA_TOPIC = {EDGE_TOPIC}"), probs)
+
+    # --- the link: MirrorMaker 2 flows, and the network between the sites
+    probs = []
+    flows = {"edge": (CORE_ALIAS, KEYS_TOPIC), "core": (EDGE_ALIAS, EDGE_TOPIC)}  # what flows into each site
+    source_alias, topic = flows[site]
+    found = []
+    for name, m in mm2s.items():
+        sp = m["spec"]
+        if sp["target"]["alias"] != site:
+            probs.append(f"KafkaMirrorMaker2/{name}: target alias {sp['target']['alias']}, expected {site} (it runs at its target)")
+        host, port = (brokers(sp["target"]["bootstrapServers"]) or [(None, None)])[0]
+        if not str(host).startswith(f"{kafka}-kafka-bootstrap"):
+            probs.append(f"KafkaMirrorMaker2/{name}: target {sp['target']['bootstrapServers']} is not this site's Kafka/{kafka}")
+        for mirror in sp["mirrors"]:
+            cfg = mirror.get("sourceConnector", {}).get("config", {})
+            mid = f"KafkaMirrorMaker2/{name} {mirror['source']['alias']}->{sp['target']['alias']}"
+            if cfg.get("replication.policy.class", DEFAULT_POLICY) != DEFAULT_POLICY or cfg.get("replication.policy.separator", ".") != ".":
+                probs.append(f"{mid}: not DefaultReplicationPolicy with '.': the apps' topic names assume <source alias>.<topic>")
+            if str(cfg.get("producer.override.acks")) not in ("all", "-1") or not env_true(cfg.get("producer.override.enable.idempotence")):
+                probs.append(f"{mid}: writes are not acks=all and idempotent (a copied play could be lost or reordered)")
+            if mirror["source"]["alias"] == source_alias and covers(mirror.get("topicsPattern"), topic):
+                found.append(mirror)
+            # The source is across the link: the workers must be let out to it.
+            for shost, sport in brokers(mirror["source"]["bootstrapServers"]):
+                if not egress_allows(nps, strimzi_mm2[name], sport, ipblock=True):
+                    probs.append(f"{mid}: no NetworkPolicy lets its pods out to {shost}:{sport} (the other site)")
+            if not egress_allows(nps, strimzi_mm2[name], port, ipblock=False):
+                probs.append(f"{mid}: no NetworkPolicy lets its pods reach the target {host}:{port}")
+    if len(found) != 1:
+        probs.append(f"{len(found)} MirrorMaker flows {source_alias}->{site} whose topicsPattern covers {topic}; expected one")
+    if site == "core" and found:
+        rep = envs.get("reporter", {})
+        if rep.get("EDGE_KAFKA_BROKERS") != found[0]["source"]["bootstrapServers"]:
+            probs.append(f"reporter: EDGE_KAFKA_BROKERS={rep.get('EDGE_KAFKA_BROKERS')!r}, not the edge's link bootstrap "
+                         f"{found[0]['source']['bootstrapServers']} that MirrorMaker reads from")
+        rlabels = next((l for _, _, l in pods if l.get("app.kubernetes.io/name") == "reporter"), {})
+        for host, port in brokers(rep.get("EDGE_KAFKA_BROKERS")):
+            if not egress_allows(nps, rlabels, port, ipblock=True):
+                probs.append(f"reporter: no NetworkPolicy lets it out to the edge's {host}:{port} (gate markers)")
+    for name, k in kafkas.items():
+        links = [l for l in k["spec"]["kafka"]["listeners"] if l["type"] not in ("internal", "cluster-ip")]
+        if len(links) != 1:
+            probs.append(f"Kafka/{name}: {len(links)} listeners for the other site; expected one (the link)")
+        for lis in links:
+            cidrs = {p["ipBlock"]["cidr"] for p in lis.get("networkPolicyPeers", []) if "ipBlock" in p}
+            ranges = set(lis.get("configuration", {}).get("loadBalancerSourceRanges", []))
+            if lis["type"] == "loadbalancer" and ranges != cidrs:
+                probs.append(f"Kafka/{name} listener {lis['name']}: loadBalancerSourceRanges {sorted(ranges)} are not its peers {sorted(cidrs)}")
+            if lis["type"] in ("loadbalancer", "nodeport") and lis.get("configuration", {}).get("externalTrafficPolicy") != "Local":
+                probs.append(f"Kafka/{name} listener {lis['name']}: externalTrafficPolicy is not Local; the brokers would see node "
+                             f"addresses, not the other site's, and the ipBlock rules would not match")
+            admitted = set()
+            for n in nps:
+                if matches(n["spec"]["podSelector"].get("matchLabels", {}), strimzi_brokers[name]):
+                    for rule in n["spec"].get("ingress", []):
+                        if lis["port"] in {p.get("port") for p in rule.get("ports", [])}:
+                            admitted |= {p["ipBlock"]["cidr"] for p in rule.get("from", []) if "ipBlock" in p}
+            if not cidrs or admitted != cidrs:
+                probs.append(f"Kafka/{name} listener {lis['name']}: NetworkPolicies admit {sorted(admitted)} on {lis['port']}, its peers are {sorted(cidrs)}")
+    check(f"k8s/{ov}: the link: MirrorMaker {source_alias}->{site} copies {topic} (DefaultReplicationPolicy, acks=all, idempotent) into "
+          f"this site's Kafka, its pods may reach both ends; the link listener admits only the other site's range"
+          + ("; the reporter's EDGE_KAFKA_BROKERS is the edge's link bootstrap and reachable" if site == "core" else ""), probs)
 
 
 if __name__ == "__main__":
