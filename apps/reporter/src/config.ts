@@ -13,6 +13,8 @@ export const reporterConfigSpec = {
   loaderGroupId: env.string('KAFKA_GROUP_ID', 'playlog-loader'),
   databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
   reportDir: env.string('REPORT_DIR', './reports'),
+  /** gzip: the per-play file is written as client-usage.csv.gz (the same bytes once inflated). */
+  compress: env.oneOf('REPORT_COMPRESS', 'none', ['none', 'gzip'] as const),
   timezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
   royaltyThresholdSeconds: env.int('ROYALTY_THRESHOLD_SECONDS', 30, 0, 86_400),
   /** Ingest's allowance for clients' fast clocks: a day closes this long after its end (same value as ingest's). */

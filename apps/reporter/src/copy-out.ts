@@ -10,8 +10,9 @@ import type pg from 'pg';
  * Why not pg-copy-streams' `to`: the server sends one CopyData message per row, and that stream takes
  * each row out of a buffer list and pushes whatever one socket read held (often a few kB), so a
  * 10M-row client-usage.csv cost ~1.25 µs of the reporter's CPU per row, 40 % of it in the system
- * calls of small file writes (bench/reporter). Here the rows are copied straight from the socket's
- * chunks into one buffer, which is pushed when full: ~5× fewer system calls, no per-row objects.
+ * calls of small file writes (bench/reporter). Here each row is moved down over the message headers
+ * inside the socket's own chunk, and the rows are pushed about `chunkBytes / 2` at a time: few, large
+ * file writes, no per-row objects, one memmove per row.
  *
  * While the copy runs, the connection's bytes are read here, not by `pg`; at CopyDone or an
  * ErrorResponse the rest is handed back to `pg`, which then finishes the query as usual.
@@ -32,8 +33,9 @@ export class CopyOut extends Readable implements pg.Submittable {
   rowCount = 0;
   private connection: pg.Connection | undefined;
   private pgOnData: ((chunk: Buffer) => void) | undefined;
-  private out: Buffer;
-  private outLength = 0;
+  /** Rows taken out of socket chunks, not pushed yet. */
+  private kept: Buffer[] = [];
+  private keptBytes = 0;
   /** Bytes of a message header (code + length) split across socket chunks. */
   private header = Buffer.alloc(5);
   private headerLength = 0;
@@ -50,7 +52,6 @@ export class CopyOut extends Readable implements pg.Submittable {
     private readonly chunkBytes: number,
   ) {
     super();
-    this.out = Buffer.allocUnsafe(chunkBytes);
   }
 
   submit(connection: pg.Connection): void {
@@ -78,58 +79,86 @@ export class CopyOut extends Readable implements pg.Submittable {
     this.reading = false;
   }
 
+  /**
+   * Takes the rows out of one socket chunk: each CopyData body is moved down over the message headers
+   * before it (copyWithin, in place: the chunk is ours once read), and the rows, now contiguous at the
+   * chunk's start, are kept for the next push. One memmove per row, no copy into another buffer: ~3×
+   * less CPU per row than copying header and body out (bench/reporter).
+   */
   private parse(chunk: Buffer): void {
     let at = 0;
-    while (at < chunk.length) {
-      if (this.bodyLeft === 0 && this.headerLength === 0 && chunk[at] === ERROR_RESPONSE) {
-        // pg parses the error and calls handleError, which fails this stream.
-        this.done = true;
-        this.handBack(chunk.subarray(at));
-        return;
-      }
+    let rows = 0; // bytes of rows moved to the chunk's start
+    const length = chunk.length;
+    while (at < length) {
       if (this.bodyLeft === 0) {
-        const n = Math.min(5 - this.headerLength, chunk.length - at);
-        chunk.copy(this.header, this.headerLength, at, at + n);
-        this.headerLength += n;
-        at += n;
-        if (this.headerLength < 5) break;
-        this.headerLength = 0;
-        this.code = this.header[0]!;
-        this.bodyLeft = this.header.readUInt32BE(1) - 4;
-        if (!IN_COPY.has(this.code)) {
+        if (this.headerLength === 0 && chunk[at] === ERROR_RESPONSE) {
+          // pg parses the error and calls handleError, which fails this stream.
+          this.done = true;
+          this.handBack(chunk.subarray(at));
+          return;
+        }
+        let ends: Buffer | undefined;
+        if (this.headerLength === 0 && at + 5 <= length) {
+          this.code = chunk[at]!;
+          this.bodyLeft = chunk.readUInt32BE(at + 1) - 4;
+          if (!IN_COPY.has(this.code)) ends = this.code === COPY_DONE ? chunk.subarray(at + 5) : chunk.subarray(at);
+          at += 5;
+        } else {
+          // A header split across socket chunks.
+          const n = Math.min(5 - this.headerLength, length - at);
+          chunk.copy(this.header, this.headerLength, at, at + n);
+          this.headerLength += n;
+          at += n;
+          if (this.headerLength < 5) break;
+          this.headerLength = 0;
+          this.code = this.header[0]!;
+          this.bodyLeft = this.header.readUInt32BE(1) - 4;
+          if (!IN_COPY.has(this.code))
+            ends = this.code === COPY_DONE ? chunk.subarray(at) : Buffer.concat([this.header, chunk.subarray(at)]);
+        }
+        if (ends) {
           // CopyDone (empty body) ends the copy; the rest (CommandComplete, ReadyForQuery) is pg's.
           // Any other message also ends copy-out mode, and is handed to pg whole.
+          this.keep(chunk, rows);
           this.flushOut();
           this.done = true;
           this.push(null);
-          this.handBack(this.code === COPY_DONE ? chunk.subarray(at) : Buffer.concat([this.header, chunk.subarray(at)]));
+          this.handBack(ends);
           return;
         }
         if (this.bodyLeft === 0) continue;
       }
-      const n = Math.min(this.bodyLeft, chunk.length - at);
-      if (this.code === COPY_DATA) this.append(chunk, at, at + n);
+      const n = Math.min(this.bodyLeft, length - at);
+      if (this.code === COPY_DATA) {
+        if (rows !== at) chunk.copyWithin(rows, at, at + n);
+        rows += n;
+      }
       this.bodyLeft -= n;
       at += n;
     }
-    if (this.outLength >= this.chunkBytes >> 1) this.flushOut();
+    this.keep(chunk, rows);
+    if (this.keptBytes >= this.chunkBytes >> 1) this.flushOut();
   }
 
-  private append(chunk: Buffer, start: number, end: number): void {
-    if (this.outLength + (end - start) > this.chunkBytes) this.flushOut();
-    if (end - start > this.chunkBytes) {
-      this.wanted = this.push(Buffer.from(chunk.subarray(start, end))) && this.wanted;
-      return;
+  /** Keeps the first `rows` bytes of the chunk for a push, in pushes of at most chunkBytes. */
+  private keep(chunk: Buffer, rows: number): void {
+    let at = 0;
+    while (at < rows) {
+      const n = Math.min(rows - at, this.chunkBytes - this.keptBytes);
+      this.kept.push(chunk.subarray(at, at + n));
+      this.keptBytes += n;
+      at += n;
+      if (this.keptBytes >= this.chunkBytes) this.flushOut();
     }
-    this.outLength += chunk.copy(this.out, this.outLength, start, end);
   }
 
+  /** Pushes the rows kept so far as one buffer (few, large file writes). */
   private flushOut(): void {
-    if (this.outLength === 0) return;
-    const full = this.out.subarray(0, this.outLength);
-    this.out = Buffer.allocUnsafe(this.chunkBytes);
-    this.outLength = 0;
-    this.wanted = this.push(full);
+    if (this.keptBytes === 0) return;
+    const out = this.kept.length === 1 ? this.kept[0]! : Buffer.concat(this.kept, this.keptBytes);
+    this.kept = [];
+    this.keptBytes = 0;
+    this.wanted = this.push(out);
   }
 
   /** Gives the connection back to pg, with the bytes it has not read yet. */

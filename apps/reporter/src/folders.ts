@@ -23,6 +23,15 @@ export function reportFolder(reportDir: string, client: string, day: string, ver
 }
 
 /**
+ * `<reportDir>/.segments/<client>/<day>`: where a day's per-hour client-usage segments wait for its
+ * report (segments.ts), confined like a report folder (no client name begins with a dot).
+ */
+export function segmentFolder(reportDir: string, client: string, day: string): string {
+  reportFolder(reportDir, client, day, 1); // the same checks: throws UnsafeFolderError
+  return join(resolve(reportDir), '.segments', client, day);
+}
+
+/**
  * Fails fast, before any database work, when REPORT_DIR cannot take a report: it is created if
  * missing, then a probe file is written, flushed and removed. A file system that does not answer
  * within `timeoutMs` (a hung network mount) fails too, instead of holding a transaction open.

@@ -8,14 +8,20 @@ import { checkWritable, UnsafeFolderError } from './folders.js';
 import { waitForCompleteness } from './gate.js';
 import { progressBar } from './progress.js';
 import { issueDay, type Issued, type ReportStatus, type Verify } from './report.js';
-import { clientsForDay } from './usage.js';
+import { renderSegments } from './segments.js';
+import { clientDays, clientsForDay, type ClientDay } from './usage.js';
 
 const USAGE = `usage:
   npm run reporter -- run [--date YYYY-MM-DD] [--wait SECONDS] [--allow-incomplete]
-      Reports one day (default: yesterday in REPORT_TIMEZONE, once it has closed, plus a new version of
-      every earlier day in the last 61 days whose loaded plays changed since its last version).
+      Reports one day. Without --date (the nightly job): every closed day of the last 61 days in
+      REPORT_TIMEZONE: yesterday, every day with loaded plays and no issued version yet (a night
+      missed, or a day whose first plays came late), and a new version of every day whose loaded
+      plays changed since its last one.
   npm run reporter -- backfill --from YYYY-MM-DD --to YYYY-MM-DD [--wait SECONDS] [--allow-incomplete]
       Reports every day in the range.
+  npm run reporter -- segments
+      Renders, ahead of the report, the per-play rows of every closed hour of the last three days not
+      yet reported (hourly job): the night's run then copies them instead of querying those hours.
   --wait SECONDS        how long to wait until every play acknowledged before the run is in Postgres
                         (default 300; it says what it waits for every 10 s)
   --allow-incomplete    if they are not, issue a provisional version instead of failing
@@ -28,9 +34,14 @@ class UsageError extends Error {}
 const EXIT_INCOMPLETE = 3;
 
 interface Plan {
+  /** The days asked for by name (--date, backfill). */
   days: string[];
-  /** A plain run: earlier reported days are checked for changes too. */
-  restate: boolean;
+  /**
+   * A plain run: every closed day of the window instead. Days with plays and no version are reported
+   * (caught up: a night missed, or a day whose first plays came late), days whose plays changed since
+   * their last version are restated, the others checked.
+   */
+  window?: { from: string; to: string };
   /** How unchanged versions' folders are checked (see Verify). */
   verify: Verify;
 }
@@ -52,12 +63,14 @@ function plan(command: string, values: CliValues<typeof OPTIONS>, config: Report
       const c = check(values.date);
       if (!c.ok) throw new UsageError(c.why!);
       // A day asked for by name is checked byte for byte against its manifest.
-      return { days: [values.date], restate: false, verify: 'hashes' };
+      return { days: [values.date], verify: 'hashes' };
     }
     const yesterday = addDays(today(config.timezone), -1);
     const c = check(yesterday);
     if (!c.ok) console.log(`reporter: not reporting yesterday: ${c.why}. The next run will.`);
-    return { days: c.ok ? [yesterday] : [], restate: true, verify: 'sizes' };
+    // Every day of the window that can be reported: closed, and not so old that no play of it could still arrive.
+    const closed = dayRange(addDays(yesterday, -LIMITS.windowDays), yesterday).filter((d) => check(d).ok);
+    return { days: [], window: closed.length ? { from: closed[0]!, to: closed.at(-1)! } : undefined, verify: 'sizes' };
   }
   if (command === 'backfill') {
     if (values.date) throw new UsageError('backfill takes --from and --to; --date is for run');
@@ -67,7 +80,7 @@ function plan(command: string, values: CliValues<typeof OPTIONS>, config: Report
       const c = check(day);
       if (!c.ok) throw new UsageError(c.why!);
     }
-    return { days: dayRange(values.from, values.to), restate: false, verify: 'hashes' };
+    return { days: dayRange(values.from, values.to), verify: 'hashes' };
   }
   throw new UsageError(`unknown command ${command}`);
 }
@@ -87,6 +100,11 @@ async function main(argv: string[]): Promise<number> {
     if (v !== undefined && !isDay(v)) throw new UsageError(`${flag} must be a date YYYY-MM-DD (got ${v})`);
   }
   const config = loadReporterConfig();
+  if (command === 'segments') {
+    if (values.date || values.from || values.to || values['allow-incomplete']) throw new UsageError('segments takes no options');
+    await checkWritable(config.reportDir);
+    return await segments(config);
+  }
   const work = plan(command, values, config);
   // Before the gate and before any transaction: a REPORT_DIR that cannot take files fails the run now.
   await checkWritable(config.reportDir);
@@ -125,44 +143,65 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `reporter segments`: no gate (a segment is checked against its hour's plays when a report uses it). */
+async function segments(config: ReporterConfig): Promise<number> {
+  const pool = createPool(config.databaseUrl, 1, 'playlog-reporter-segments', { statementTimeoutMs: 0, idleInTransactionMs: 1_800_000 });
+  try {
+    const started = Date.now();
+    const r = await renderSegments(pool, {
+      reportDir: config.reportDir,
+      timezone: config.timezone,
+      thresholdSeconds: config.royaltyThresholdSeconds,
+      skewSeconds: config.clockSkewSeconds,
+      compress: config.compress,
+    });
+    console.log(
+      `segments: ${r.rendered} hours rendered (${r.plays} plays), ${r.current} already current, ` +
+        `${r.busy} client-days skipped while being reported, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}
+
 async function report(config: ReporterConfig, pool: pg.Pool, work: Plan, status: ReportStatus): Promise<number> {
   const db = await pool.connect();
   const plays = await pool.connect();
   for (const c of [db, plays]) c.on('error', () => undefined); // a lost connection also fails the running query, which reports it
   let failed: unknown;
   try {
-    let days = work.days;
-    if (work.restate) {
-      // Earlier days already reported whose plays changed since (late, offline plays) get a new version.
-      const until = days[0] ?? today(config.timezone);
-      const since = addDays(until, -LIMITS.windowDays);
-      const r = await db.query<{ day: string }>('select distinct day from report_versions where day >= $1 and day < $2 order by day', [
-        since,
-        until,
-      ]);
-      days = [...r.rows.map((x) => x.day), ...days];
-    }
-    const bar = progressBar(days.length);
+    const pending: ClientDay[] = [];
+    if (work.window) pending.push(...(await clientDays(db, work.window.from, work.window.to, config.timezone)));
+    for (const day of work.days) for (const client of await clientsForDay(db, day, config.timezone)) pending.push({ client, day });
+    const bar = progressBar(pending.length);
     const done: Issued[] = [];
     const refused: string[] = [];
-    for (const [i, day] of days.entries()) {
-      bar.update(i, day);
-      for (const client of await clientsForDay(db, day, config.timezone)) {
-        const scope = { client, day, timezone: config.timezone, thresholdSeconds: config.royaltyThresholdSeconds };
-        try {
-          done.push(await issueDay({ main: db, plays }, config.reportDir, scope, status, work.verify));
-        } catch (err) {
-          if (!(err instanceof UnsafeFolderError)) throw err;
-          refused.push(`${day}: ${err.message}`);
-        }
+    for (const [i, { client, day }] of pending.entries()) {
+      bar.update(i, `${client} ${day}`);
+      const scope = { client, day, timezone: config.timezone, thresholdSeconds: config.royaltyThresholdSeconds };
+      try {
+        done.push(await issueDay({ main: db, plays }, config.reportDir, scope, status, work.verify, config.compress));
+      } catch (err) {
+        if (!(err instanceof UnsafeFolderError)) throw err;
+        refused.push(`${day}: ${err.message}`);
       }
     }
     bar.done();
+    const yesterday = addDays(today(config.timezone), -1);
     for (const r of done) {
+      // A first version of a day before yesterday, in a plain run, is a day caught up.
+      const what =
+        r.outcome === 'issued' && r.version === 1 && work.window && r.day < yesterday ? '; caught up: no version had been issued' : '';
       const why = r.reason ? `; ${r.reason}` : '';
-      console.log(`${r.outcome} ${r.client} ${r.day} v${r.version} (${r.status}, ${r.plays} plays${why}): ${r.path}`);
+      const ahead = r.segments?.used ? `; ${r.segments.used} of ${r.segments.hours} hours from segments` : '';
+      console.log(`${r.outcome} ${r.client} ${r.day} v${r.version} (${r.status}, ${r.plays} plays${what}${ahead}${why}): ${r.path}`);
     }
-    if (done.length === 0 && refused.length === 0) console.log(`no plays to report for ${days.join(', ') || 'any day'}`);
+    const scope = work.window ? `${work.window.from} to ${work.window.to}` : work.days.join(', ');
+    if (done.length === 0 && refused.length === 0) console.log(`no plays to report for ${scope || 'any day'}`);
+    const summary = new Map<string, number>();
+    for (const r of done) summary.set(r.outcome, (summary.get(r.outcome) ?? 0) + 1);
+    if (done.length > 0) console.log(`reporter: ${[...summary].map(([k, v]) => `${v} ${k}`).join(', ')} (client-days of ${scope})`);
     for (const r of refused) console.error(`reporter: not reported: ${r}`);
     return refused.length > 0 ? 1 : 0;
   } catch (err) {

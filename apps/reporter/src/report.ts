@@ -5,9 +5,13 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { dailyUsageLeaf } from '@playlog/db';
 import { copyOut } from './copy-out.js';
 import { reportFolder } from './folders.js';
-import { aggregateDay, clientUsageCopy, dailyUsageCopy, fingerprint, storeAggregates, type DayScope } from './usage.js';
+import { clientUsageFile, forgetSegments, removeSegmentFiles, writeClientUsage, type Compress } from './segments.js';
+import { aggregateDay, attachAggregates, dailyUsageCopy, fingerprint, type DayScope } from './usage.js';
+
+export type { Compress } from './segments.js';
 
 export type ReportStatus = 'final' | 'provisional';
 
@@ -23,6 +27,8 @@ export interface Issued {
   outcome: 'issued' | 'unchanged' | 'restored';
   /** Why a folder was restored (what was missing or altered). */
   reason?: string;
+  /** Of an issued version: the hours of client-usage copied from segments rendered ahead, of all hours. */
+  segments?: { used: number; hours: number };
   status: ReportStatus;
   path: string;
   plays: number;
@@ -35,7 +41,12 @@ interface FileInfo {
 
 type Files = Record<string, FileInfo>;
 
-const FILES = ['daily-usage.csv', 'client-usage.csv'] as const;
+const FILES = ['daily-usage.csv', 'client-usage.csv', 'client-usage.csv.gz'] as const;
+
+/** The version's per-play file, as it was issued (older versions keep theirs whatever REPORT_COMPRESS says now). */
+function clientUsageOf(files: Files): { name: string; compress: Compress } {
+  return files['client-usage.csv.gz'] ? { name: 'client-usage.csv.gz', compress: 'gzip' } : { name: 'client-usage.csv', compress: 'none' };
+}
 
 /** Streams a COPY … TO STDOUT into a file, hashing it on the way; memory stays flat whatever the size. */
 async function copyToFile(db: pg.ClientBase, sql: string, file: string): Promise<FileInfo> {
@@ -65,16 +76,16 @@ export interface ReportConnections {
 }
 
 /**
- * Runs `sql` (a COPY … TO STDOUT) into `file` in a read-only transaction that sees exactly the exported
- * snapshot, i.e. the same plays as the report's own transaction.
+ * Runs `work` in a read-only transaction that sees exactly the exported snapshot, i.e. the same plays
+ * as the report's own transaction.
  */
-async function copyInSnapshot(db: pg.PoolClient, snapshot: string, sql: string, file: string): Promise<FileInfo> {
+async function inSnapshot<T>(db: pg.PoolClient, snapshot: string, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   await db.query('begin isolation level repeatable read read only');
   try {
     await db.query(`set transaction snapshot ${(db as unknown as pg.Client).escapeLiteral(snapshot)}`);
-    const info = await copyToFile(db, sql, file);
+    const result = await work(db);
     await db.query('commit');
-    return info;
+    return result;
   } catch (err) {
     await rollbackQuietly(db);
     throw err;
@@ -140,9 +151,9 @@ function manifestOf(client: string, day: string, v: VersionRow): string {
     timezone: v.timezone,
     royalty_threshold_seconds: v.threshold_seconds,
     plays: v.play_count,
-    rows: { 'daily-usage.csv': v.row_count, 'client-usage.csv': v.play_count },
+    rows: { 'daily-usage.csv': v.row_count, [clientUsageOf(v.files).name]: v.play_count },
     files: canonical(v.files),
-    csv_escaping: "client-usage.csv: a text cell that began with = + - @ ' TAB or CR has one ' added in front",
+    csv_escaping: `${clientUsageOf(v.files).name}: a text cell that began with = + - @ ' TAB or CR has one ' added in front`,
     supersedes: v.version > 1 ? `v${v.version - 1}` : null,
   };
   return JSON.stringify(manifest, null, 2) + '\n';
@@ -199,6 +210,7 @@ export async function issueDay(
   scope: DayScope,
   status: ReportStatus,
   verify: Verify = 'hashes',
+  compress: Compress = 'none',
 ): Promise<Issued> {
   const db = conns.main;
   let tmp: string | undefined;
@@ -248,14 +260,17 @@ export async function issueDay(
     );
     tmp = await freshTemp(dir);
     const snapshot = (await db.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
-    const perPlay = copyInSnapshot(conns.plays, snapshot, clientUsageCopy(db, scope), join(tmp, 'client-usage.csv'));
+    const perPlayFile = clientUsageFile(compress);
+    const perPlay = inSnapshot(conns.plays, snapshot, (c) => writeClientUsage(c, scope, join(tmp!, perPlayFile), compress, reportDir));
+    const leaf = dailyUsageLeaf(scope.client, scope.day, version);
     const aggregates = (async () => {
-      const rows = await aggregateDay(db, scope);
-      await storeAggregates(db, scope, version);
-      return { rows, daily: await copyToFile(db, dailyUsageCopy(db, scope), join(tmp, 'daily-usage.csv')) };
+      const rows = await aggregateDay(db, scope, version, leaf);
+      return { rows, daily: await copyToFile(db, dailyUsageCopy(db, scope, leaf), join(tmp, 'daily-usage.csv')) };
     })();
     const [{ rows, daily }, clientUsage] = await both(aggregates, perPlay);
-    const files: Files = { 'daily-usage.csv': daily, 'client-usage.csv': clientUsage };
+    await attachAggregates(db, scope, version, leaf);
+    const hadSegments = await forgetSegments(db, scope.client, scope.day);
+    const files: Files = { 'daily-usage.csv': daily, [perPlayFile]: { sha256: clientUsage.sha256, bytes: clientUsage.bytes } };
     const row: VersionRow = {
       version,
       fingerprint: fp,
@@ -278,7 +293,9 @@ export async function issueDay(
     await putInPlace(tmp, dir); // a folder left by a run that died before its commit is replaced
     tmp = undefined;
     await db.query('commit');
-    return { ...base, version, outcome: 'issued', status, path: dir };
+    if (hadSegments) await removeSegmentFiles(reportDir, scope.client, scope.day).catch(() => undefined);
+    const segments = { used: clientUsage.fromSegments, hours: clientUsage.hours };
+    return { ...base, version, outcome: 'issued', status, path: dir, segments };
   } catch (err) {
     await rollbackQuietly(db);
     if (tmp) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
@@ -303,10 +320,15 @@ async function restore(conns: ReportConnections, dir: string, scope: DayScope, v
   const db = conns.main;
   const tmp = await freshTemp(dir);
   try {
-    const daily = await copyToFile(db, dailyUsageCopy(db, scope, v.version), join(tmp, 'daily-usage.csv'));
-    const clientUsage = await copyToFile(db, clientUsageCopy(db, scope), join(tmp, 'client-usage.csv'));
-    const written: Files = { 'daily-usage.csv': daily, 'client-usage.csv': clientUsage };
-    if (FILES.some((f) => written[f]!.sha256 !== v.files[f]?.sha256)) return false;
+    const daily = await copyToFile(
+      db,
+      dailyUsageCopy(db, scope, dailyUsageLeaf(scope.client, scope.day, v.version)),
+      join(tmp, 'daily-usage.csv'),
+    );
+    const perPlay = clientUsageOf(v.files);
+    const clientUsage = await writeClientUsage(db, scope, join(tmp, perPlay.name), perPlay.compress);
+    const written: Files = { 'daily-usage.csv': daily, [perPlay.name]: clientUsage };
+    if (Object.keys(canonical(v.files)).some((f) => written[f]?.sha256 !== v.files[f]?.sha256)) return false;
     await writeFile(join(tmp, 'manifest.json'), manifestOf(scope.client, scope.day, v));
     await putInPlace(tmp, dir);
     return true;

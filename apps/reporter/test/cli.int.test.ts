@@ -1,6 +1,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
@@ -77,6 +79,95 @@ t.test('backfill, then a plain run restates only the days whose plays changed', 
   t.match(plain.stdout, `unchanged cli ${yesterday} v1`, 'yesterday unchanged');
   t.ok(existsSync(join(s.dir, 'cli', d3, 'v1', 'daily-usage.csv')), 'v1 kept');
   t.match(readFileSync(join(s.dir, 'cli', d3, 'v2', 'daily-usage.csv'), 'utf8'), `${d3},cli,subscription,NL,3,4,online,3,3,3,120`);
+});
+
+t.test('a plain run catches up: two missed nights, and a day whose first plays came after its night', async (t) => {
+  const s = await setup(t);
+  const d4 = addDays(yesterday, -3);
+  await s.writer.write([play(d3, 1, 'a'), play(d2, 2, 'b'), play(d2, 3, 'c'), play(yesterday, 4, 'd')]);
+
+  // No run happened on the nights after d3 and d2: one plain run issues all three days.
+  const plain = await reporter(['run', '--wait', '5'], s.env);
+  t.equal(plain.code, 0, plain.stderr);
+  t.match(plain.stdout, `issued cli ${d3} v1 (final, 1 plays; caught up: no version had been issued)`);
+  t.match(plain.stdout, `issued cli ${d2} v1 (final, 2 plays; caught up: no version had been issued)`);
+  t.match(plain.stdout, `issued cli ${yesterday} v1 (final, 1 plays)`);
+  t.notMatch(plain.stdout, `${yesterday} v1 (final, 1 plays; caught up`, 'yesterday is the night’s own day, not a catch-up');
+  t.match(plain.stdout, /reporter: 3 issued \(client-days of \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\)/, 'a summary line');
+  for (const d of [d3, d2, yesterday]) t.ok(existsSync(join(s.dir, 'cli', d, 'v1', 'daily-usage.csv')), `${d} v1 written`);
+
+  // Plays of d4 reach Postgres only now (an offline device synced late): its night is long past.
+  await s.writer.write([play(d4, 6, 'offline-user')]);
+  // And a late play of d3 restates it.
+  await s.writer.write([play(d3, 7, 'late')]);
+  const next = await reporter(['run', '--wait', '5'], s.env);
+  t.equal(next.code, 0, next.stderr);
+  t.match(next.stdout, `issued cli ${d4} v1 (final, 1 plays; caught up: no version had been issued)`);
+  t.match(next.stdout, `issued cli ${d3} v2 (final, 2 plays)`, 'restatement still works');
+  t.match(next.stdout, `unchanged cli ${d2} v1`);
+  t.match(next.stdout, `unchanged cli ${yesterday} v1`);
+  t.match(next.stdout, /reporter: 2 issued, 2 unchanged/);
+
+  const again = await reporter(['run', '--wait', '5'], s.env);
+  t.equal(again.code, 0, again.stderr);
+  t.notMatch(again.stdout, /^issued /m, 'nothing left to issue');
+});
+
+t.test(
+  'REPORT_COMPRESS=gzip: client-usage.csv.gz inflates to the plain file, is hashed as written, and restores byte for byte',
+  async (t) => {
+    const plain = await setup(t);
+    const zipped = await setup(t);
+    const plays = Array.from({ length: 500 }, (_, i) => play(d2, i % 24, `user-${i % 37}`));
+    plays.push(play(d2, 5, '=HYPERLINK("x")'), play(d2, 6, 'with "quotes", commas'));
+    await plain.writer.write(plays);
+    await zipped.writer.write(plays);
+    t.equal((await reporter(['run', '--date', d2, '--wait', '5'], plain.env)).code, 0);
+    const gz = await reporter(['run', '--date', d2, '--wait', '5'], { ...zipped.env, REPORT_COMPRESS: 'gzip' });
+    t.equal(gz.code, 0, gz.stderr);
+
+    const v1 = join(zipped.dir, 'cli', d2, 'v1');
+    t.same(readdirSync(v1).sort(), ['client-usage.csv.gz', 'daily-usage.csv', 'manifest.json']);
+    const file = readFileSync(join(v1, 'client-usage.csv.gz'));
+    const csv = readFileSync(join(plain.dir, 'cli', d2, 'v1', 'client-usage.csv'));
+    t.ok(gunzipSync(file).equals(csv), 'inflates to the same bytes as the plain file');
+    t.ok(file.length < csv.length / 3, `compressed: ${file.length} of ${csv.length} bytes`);
+    const manifest = JSON.parse(readFileSync(join(v1, 'manifest.json'), 'utf8'));
+    t.same(Object.keys(manifest.files).sort(), ['client-usage.csv.gz', 'daily-usage.csv'], 'the manifest names the file written');
+    t.equal(manifest.files['client-usage.csv.gz'].sha256, createHash('sha256').update(file).digest('hex'), 'and hashes its bytes');
+    t.equal(manifest.rows['client-usage.csv.gz'], 502);
+
+    // Lost: written again from the plays, the same gzip bytes as issued.
+    rmSync(join(v1, 'client-usage.csv.gz'));
+    const restored = await reporter(['run', '--date', d2, '--wait', '5'], { ...zipped.env, REPORT_COMPRESS: 'gzip' });
+    t.match(restored.stdout, `restored cli ${d2} v1`);
+    t.same(readFileSync(join(v1, 'client-usage.csv.gz')), file, 'restored byte for byte');
+    // A version keeps the form it was issued in, whatever the setting says now.
+    const later = await reporter(['run', '--date', d2, '--wait', '5'], zipped.env);
+    t.match(later.stdout, `unchanged cli ${d2} v1`);
+    const bad = await reporter(['run', '--date', d2], { ...zipped.env, REPORT_COMPRESS: 'zip' });
+    t.equal(bad.code, 1);
+    t.match(bad.stderr, 'REPORT_COMPRESS');
+  },
+);
+
+t.test('reporter segments renders closed hours ahead; the night’s run copies them', async (t) => {
+  const s = await setup(t);
+  await s.writer.write([play(yesterday, 1, 'a'), play(yesterday, 7, 'b'), play(yesterday, 7, 'c')]);
+  const seg = await reporter(['segments'], s.env);
+  t.equal(seg.code, 0, seg.stderr);
+  t.match(
+    seg.stdout,
+    /^segments: 2 hours rendered \(3 plays\), 0 already current, 0 client-days skipped while being reported, in [\d.]+ s$/m,
+  );
+  t.match((await reporter(['segments'], s.env)).stdout, 'segments: 0 hours rendered (0 plays), 2 already current');
+  const r = await reporter(['run', '--date', yesterday, '--wait', '5'], s.env);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `issued cli ${yesterday} v1 (final, 3 plays; 2 of 24 hours from segments)`);
+  t.notOk(existsSync(join(s.dir, '.segments', 'cli', yesterday)), 'the day’s segments are removed once it is reported');
+  const bad = await reporter(['segments', '--date', yesterday], s.env);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, 'segments takes no options');
 });
 
 t.test('the gate: exit 3 while the loader lags; --allow-incomplete issues a provisional version', async (t) => {

@@ -27,10 +27,13 @@ function fakeConnection() {
   return { connection: { stream, query: (sql: string) => sent.push(sql) } as unknown as pg.Connection, stream, handedToPg, sent };
 }
 
-/** Writes the bytes in pieces of `cut`, letting each be read on its own (else the stream would join them). */
+/**
+ * Writes the bytes in pieces of `cut`, letting each be read on its own (else the stream would join them).
+ * Each piece is a fresh buffer, as a socket's reads are: copyOut moves rows inside the chunks it reads.
+ */
 async function feed(stream: PassThrough, bytes: Buffer, cut: number): Promise<void> {
   for (let at = 0; at < bytes.length; at += cut) {
-    stream.write(bytes.subarray(at, at + cut));
+    stream.write(Buffer.from(bytes.subarray(at, at + cut)));
     await new Promise((r) => setImmediate(r));
   }
 }

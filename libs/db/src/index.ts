@@ -4,3 +4,4 @@ export { migrateLatest, migrateRollbackAll } from './migrate.js';
 export { dropPartitionsBefore, ensurePartitions, partitionDaysPresent } from './partitions.js';
 export { createPool, partitionDays, PLAY_COLUMNS, playCsvLine, playsWriter, type PlaysWriter, type PoolOptions } from './plays.js';
 export { gateMarks, type GateMark, type GateMarks } from './gate.js';
+export { dailyUsageLeaf } from './daily-usage.js';

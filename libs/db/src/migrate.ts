@@ -2,6 +2,9 @@ import type { Knex } from 'knex';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-daily-usage-lean.js';
 import * as m003 from './migrations/003-gate-marks.js';
+import * as m004 from './migrations/004-play-buckets.js';
+import * as m005 from './migrations/005-daily-usage-by-version.js';
+import * as m006 from './migrations/006-report-segments.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +16,9 @@ const migrations: Record<string, Migration> = {
   '001-initial': m001,
   '002-daily-usage-lean': m002,
   '003-gate-marks': m003,
+  '004-play-buckets': m004,
+  '005-daily-usage-by-version': m005,
+  '006-report-segments': m006,
 };
 
 const source: Knex.MigrationSource<string> = {
@@ -23,10 +29,22 @@ const source: Knex.MigrationSource<string> = {
 
 const config: Knex.MigratorConfig = { migrationSource: source, tableName: 'playlog_migrations' };
 
-/** Brings the schema up to date; returns the names applied by this call (none when already current). */
-export async function migrateLatest(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest(config)) as [number, string[]];
-  return applied;
+/**
+ * Brings the schema up to date, or up to and including the migration `until` (tests of a migration
+ * over data written by the schema before it); returns the names applied by this call.
+ */
+export async function migrateLatest(db: Knex, until?: string): Promise<string[]> {
+  if (until === undefined) {
+    const [, applied] = (await db.migrate.latest(config)) as [number, string[]];
+    return applied;
+  }
+  if (!migrations[until]) throw new Error(`no migration ${until}`);
+  const applied: string[] = [];
+  for (;;) {
+    const [, names] = (await db.migrate.up(config)) as [number, string[]];
+    applied.push(...names);
+    if (names.length === 0 || names.includes(until)) return applied;
+  }
 }
 
 export async function migrateRollbackAll(db: Knex): Promise<void> {

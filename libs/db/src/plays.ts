@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
+import { addToBuckets, countBuckets } from './buckets.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -107,6 +108,8 @@ export function playsWriter(pool: pg.Pool) {
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) return false;
       throw err;
     }
+    // Every play was new: the buckets count them all, in the same transaction.
+    await addToBuckets(client, countBuckets(plays));
     await client.query('commit');
     return true;
   }
@@ -116,9 +119,13 @@ export function playsWriter(pool: pg.Pool) {
     // One staging table per connection, emptied at each commit: no DDL churn per batch.
     await client.query('create temp table if not exists plays_stage (like plays including defaults) on commit delete rows');
     await copy(client, 'plays_stage', plays);
-    const res = await client.query(`insert into plays select * from plays_stage on conflict do nothing`);
+    // Only the plays that were new count in the buckets.
+    const res = await client.query<{ client: string; playedAt: Date; synthetic: boolean }>(
+      `insert into plays select * from plays_stage on conflict do nothing returning client, played_at as "playedAt", synthetic`,
+    );
+    await addToBuckets(client, countBuckets(res.rows));
     await client.query('commit');
-    return res.rowCount ?? 0;
+    return res.rows.length;
   }
 
   return {

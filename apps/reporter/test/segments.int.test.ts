@@ -1,0 +1,149 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gunzipSync } from 'node:zlib';
+import t from 'tap';
+import { createPool, playsWriter } from '@playlog/db';
+import { normalizePlay, type Play } from '@playlog/schema';
+import { freshDatabase, type Teardown } from '@playlog/testing';
+import { copyOut } from '../src/copy-out.js';
+import { addDays, today } from '../src/days.js';
+import { issueDay } from '../src/report.js';
+import { hoursOf, renderSegments, type Compress } from '../src/segments.js';
+import { clientUsageCopy } from '../src/usage.js';
+
+// Yesterday in New York: closed (with no clock skew) and among the days segments are rendered for.
+const TZ = 'America/New_York';
+const D = addDays(today(TZ), -1);
+const start = Date.parse(`${D}T05:00:00Z`) - 3_600_000 * 2; // a little before D's midnight in New York
+
+/** Plays every ~7 minutes across D (and a little either side), with ties on the same instant and awkward cells. */
+function plays(from: number, n: number, client = 'acme'): Play[] {
+  return Array.from({ length: n }, (_, i) => {
+    const at = new Date(start + (from + i) * 7 * 60_000 - ((from + i) % 3 === 0 ? 0 : 1)); // some share an instant
+    const r = normalizePlay(
+      {
+        logType: i % 5 === 0 ? 'catalogue' : 'subscription',
+        userId: i % 11 === 0 ? `=cmd${i}` : `user "${i % 13}", x`,
+        country: 'GB',
+        trackId: 100 + (i % 9),
+        releaseId: 7,
+        formatId: 26,
+        ...(i % 5 === 0 ? { endReason: 'naturalEnd' } : { playMode: 'online' }),
+        dateTimePlayed: at.toISOString(),
+        totalTimePlayed: (from + i) % 61,
+      },
+      { client, apiKeyName: 'k', now: Date.now(), clockSkewMs: 0 },
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    return r.play;
+  });
+}
+
+/** A play of another user at the instant of play 40 (D, about 02:40 in New York), loaded after the segments. */
+function latePlay(): Play {
+  const r = normalizePlay(
+    {
+      logType: 'subscription',
+      userId: 'late-user',
+      country: 'NL',
+      trackId: 5,
+      releaseId: 7,
+      formatId: 26,
+      playMode: 'offline',
+      dateTimePlayed: plays(40, 1)[0]!.dateTimePlayed,
+      totalTimePlayed: 31,
+    },
+    { client: 'acme', apiKeyName: 'k', now: Date.now(), clockSkewMs: 0 },
+  );
+  if (!r.ok) throw new Error(r.error.message);
+  return r.play;
+}
+
+// The same plays (received_at included) in every database below.
+const PLAYS = plays(0, 250);
+const LATE = latePlay();
+
+async function setup(t: Teardown) {
+  const { url, db } = await freshDatabase(t);
+  const pool = createPool(url, 4, 'test-segments');
+  t.teardown(() => pool.end());
+  const main = await pool.connect();
+  const side = await pool.connect();
+  for (const c of [main, side]) c.on('error', () => undefined);
+  t.teardown(() => {
+    main.release();
+    side.release();
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'playlog-segments-'));
+  return { db, pool, dir, conns: { main, plays: side }, writer: playsWriter(pool) };
+}
+
+const scope = { client: 'acme', day: D, timezone: TZ, thresholdSeconds: 30 };
+const settings = (dir: string, compress: Compress) => ({ reportDir: dir, timezone: TZ, thresholdSeconds: 30, skewSeconds: 0, compress });
+
+/** The whole day in one COPY (how client-usage.csv was written before segments): the oracle. */
+async function oneCopy(s: Awaited<ReturnType<typeof setup>>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      parts.push(chunk);
+      cb();
+    },
+  });
+  await pipeline(s.conns.main.query(copyOut(clientUsageCopy(s.conns.main, scope))), sink);
+  return Buffer.concat(parts);
+}
+
+t.test('hoursOf: 24 hours, or 23 and 25 on the days clocks change, covering the day exactly', async (t) => {
+  for (const [day, n] of [
+    ['2026-03-08', 23],
+    ['2026-11-01', 25],
+    ['2026-11-02', 24],
+  ] as const) {
+    const h = hoursOf(day, TZ);
+    t.equal(h.length, n, `${day}: ${n} hours`);
+    t.ok(
+      h.every((x, i) => i === 0 || x.from.getTime() === h[i - 1]!.to.getTime()),
+      'back to back',
+    );
+  }
+  t.equal(hoursOf('2026-11-02', TZ)[0]!.from.toISOString(), '2026-11-02T05:00:00.000Z');
+});
+
+for (const compress of ['none', 'gzip'] as const) {
+  t.test(
+    `${compress}: hours rendered ahead give the same file as rendering the day at once; late plays re-render only their hour`,
+    async (t) => {
+      const s = await setup(t);
+      await s.writer.write(PLAYS);
+      const run = await renderSegments(s.pool, settings(s.dir, compress), Date.now());
+      const ofD = async () => Number((await s.db('report_segments').where({ day: D }).count({ n: '*' }))[0]!.n);
+      t.equal(await ofD(), 24, `every hour of ${D} rendered (${run.rendered} hours of the three days in all)`);
+      t.equal((await renderSegments(s.pool, settings(s.dir, compress), Date.now())).rendered, 0, 'a second run renders nothing new');
+
+      // A late play in one hour: that hour no longer matches its segment.
+      await s.writer.write([LATE]);
+      const issued = await issueDay(s.conns, s.dir, scope, 'final', 'hashes', compress);
+      t.equal(issued.segments!.hours, 24);
+      t.equal(issued.segments!.used, 23, 'every hour from its segment but the one with the late play');
+
+      const name = compress === 'gzip' ? 'client-usage.csv.gz' : 'client-usage.csv';
+      const file = readFileSync(join(issued.path, name));
+      const oracle = await oneCopy(s);
+      t.ok((compress === 'gzip' ? gunzipSync(file) : file).equals(oracle), 'the same bytes as the whole day in one COPY');
+
+      t.equal(await ofD(), 0, 'the day’s segments are forgotten once it is reported');
+      t.notOk(existsSync(join(s.dir, '.segments', 'acme', D)), 'and their files removed');
+
+      // Reported from scratch (no segments), the file is the same, byte for byte: what a restore relies on.
+      const again = await setup(t);
+      await again.writer.write([...PLAYS, LATE]);
+      const cold = await issueDay(again.conns, again.dir, scope, 'final', 'hashes', compress);
+      t.equal(cold.segments!.used, 0);
+      t.same(readFileSync(join(cold.path, name)), file, 'cold and warm: the same bytes');
+    },
+  );
+}

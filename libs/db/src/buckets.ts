@@ -1,0 +1,47 @@
+import type pg from 'pg';
+
+/**
+ * Per client and 15-minute bucket of `played_at` (UTC-aligned), the reportable plays stored and when
+ * the last was loaded (migration 004). The loader adds to it in the transaction that stores the plays.
+ */
+const BUCKET_MS = 15 * 60_000;
+
+/** The bucket of an instant given as ISO 8601 UTC (a play's playedAt), as ISO 8601. */
+export function bucketOf(playedAt: string | Date): string {
+  const ms = typeof playedAt === 'string' ? Date.parse(playedAt.slice(0, 19) + 'Z') : playedAt.getTime();
+  return new Date(Math.floor(ms / BUCKET_MS) * BUCKET_MS).toISOString();
+}
+
+/** Counts by client and bucket, left out: synthetic plays. */
+export function countBuckets(rows: Iterable<{ client: string; playedAt: string | Date; synthetic: boolean }>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of rows) {
+    if (r.synthetic) continue;
+    const k = `${r.client}\u0000${bucketOf(r.playedAt)}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
+ * Adds the counts to play_buckets, in key order (two batches adding to the same buckets lock them in
+ * the same order, so they cannot deadlock). `now()` is the transaction's start, as the plays' loaded_at.
+ */
+export async function addToBuckets(client: Pick<pg.ClientBase, 'query'>, counts: Map<string, number>): Promise<void> {
+  if (counts.size === 0) return;
+  const keys = [...counts.keys()].sort();
+  const clients: string[] = [];
+  const buckets: string[] = [];
+  for (const k of keys) {
+    const [c, b] = k.split('\u0000') as [string, string];
+    clients.push(c);
+    buckets.push(b);
+  }
+  await client.query(
+    `insert into play_buckets (client, bucket, plays, last_loaded_at)
+     select c, b, n, now() from unnest($1::text[], $2::timestamptz[], $3::bigint[]) with ordinality as u(c, b, n, i) order by i
+     on conflict (client, bucket) do update
+       set plays = play_buckets.plays + excluded.plays, last_loaded_at = greatest(play_buckets.last_loaded_at, excluded.last_loaded_at)`,
+    [clients, buckets, keys.map((k) => counts.get(k)!)],
+  );
+}
