@@ -34,7 +34,8 @@ CRD_SCHEMAS = {
 APPS = {  # container name -> (command, probe port env var, port)
     "ingest": (["node", "apps/ingest/dist/main.js"], "PORT", 8080),
     "loader": (["node", "apps/loader/dist/main.js"], "LOADER_PORT", 9091),
-    "reporter": (["node", "apps/reporter/dist/main.js", "run"], None, None),
+    # The nightly CronJob runs `run`; the hourly one renders closed hours ahead (`segments`).
+    "reporter": ([["node", "apps/reporter/dist/main.js", "run"], ["node", "apps/reporter/dist/main.js", "segments"]], None, None),
     "migrate": (["node", "libs/db/dist/migrate-cli.js"], None, None),
 }
 PARTITIONS = 6  # play-logs partitions (tools/stack/stack.sh, docker/compose.yaml, local topics Job)
@@ -215,8 +216,9 @@ def main():
             cmd, port_var, port = APPS[c["name"]]
             cid = f'{d["kind"]}/{d["metadata"]["name"]}/{c["name"]}'
             seen.add(c["name"])
-            if c.get("command", []) + c.get("args", []) != cmd:
-                probs.append(f"{cid}: command {c.get('command')} {c.get('args', '')} is not {cmd}")
+            allowed = cmd if isinstance(cmd[0], list) else [cmd]
+            if c.get("command", []) + c.get("args", []) not in allowed:
+                probs.append(f"{cid}: command {c.get('command')} {c.get('args', '')} is not one of {allowed}")
             env = {}
             for src in c.get("envFrom", []):
                 if "configMapRef" in src:
@@ -344,6 +346,12 @@ def main():
                 probs.append(f"no {k}")
         if "backoffLimit" not in js:
             probs.append("no backoffLimit")
+        tz = envs.get("reporter", {}).get("REPORT_TIMEZONE")
+        for name, job in by.get("CronJob", {}).items():
+            if job["spec"].get("timeZone") != tz:
+                probs.append(f"CronJob/{name}: timeZone {job['spec'].get('timeZone')} is not the reporter's REPORT_TIMEZONE {tz} (components/report-timezone copies it)")
+        if "loader" in want_apps and envs.get("loader", {}).get("REPORT_TIMEZONE") != tz:
+            probs.append(f"the loader's REPORT_TIMEZONE {envs.get('loader', {}).get('REPORT_TIMEZONE')} is not the reporter's {tz}")
         pod = js["template"]["spec"]
         c = pod["containers"][0]
         rdir = envs.get("reporter", {}).get("REPORT_DIR")
@@ -356,7 +364,7 @@ def main():
     if "migrate" in want_apps and "migrate" not in by.get("Job", {}):
         probs.append("no Job/migrate")
     if {"reporter", "migrate"} & want_apps:
-        check(f"k8s/{ov}: reporter CronJob (Forbid, history limits, backoffLimit, REPORT_DIR on a PVC) and migration Job", probs)
+        check(f"k8s/{ov}: reporter CronJob (Forbid, history limits, backoffLimit, REPORT_DIR on a PVC, timeZone = REPORT_TIMEZONE) and migration Job", probs)
 
     # --- network policies: default deny; only ingest open to the world; data stores only for the apps
     # Strimzi's pods are not in the rendered overlay: stand in their labels (as the operator sets them)

@@ -29,6 +29,10 @@ export const loaderConfigSpec = {
   keysTopic: env.string('KAFKA_KEYS_TOPIC', defaults.kafkaKeysTopic),
   /** How often the keys are published (a key created or revoked reaches ingest within this). */
   keySyncSeconds: env.int('KEY_SYNC_SECONDS', 30, 1, 3_600),
+  /** The reports' day (the reporter's setting): which days have closed, for the report coverage gauges. */
+  reportTimezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
+  /** A day closes this long after its end (ingest's and the reporter's setting). */
+  clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
   /** A summary line (plays loaded, duplicates, dead letters, lag) this often; 0: none. */
   logSummarySeconds: env.int('LOG_SUMMARY_SECONDS', 60, 0, 86_400),
 };

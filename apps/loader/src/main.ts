@@ -9,6 +9,7 @@ import { partitionMaintenance } from './maintenance.js';
 import { loaderMetrics } from './metrics.js';
 import { keySync } from './key-sync.js';
 import { probeServer } from './probes.js';
+import { reportCoverage } from './report-coverage.js';
 import { summaryLog } from './summary.js';
 import { Throttle } from './throttle.js';
 
@@ -86,6 +87,20 @@ async function main(): Promise<void> {
   );
   await keys.start();
   const stopSummary = summaryLog(metrics, log, config.logSummarySeconds);
+  const coverage = reportCoverage(
+    pool,
+    config.reportTimezone,
+    config.clockSkewSeconds,
+    300_000,
+    {
+      unreported: metrics.unreportedDays,
+      oldestUnreported: metrics.oldestUnreportedDay,
+      versions: metrics.reportVersions,
+      caughtUp: metrics.reportDaysCaughtUp,
+    },
+    log.child({ component: 'report-coverage' }),
+  );
+  await coverage.start();
   loop.start();
   await probes.listen({ port: config.port, host: config.host });
   log.info({ topic: config.kafkaTopic, group: config.groupId, keysTopic: config.keysTopic, port: config.port }, 'loader started');
@@ -94,6 +109,7 @@ async function main(): Promise<void> {
     clearInterval(lagTimer);
     stopSummary();
     keys.stop();
+    coverage.stop();
     maintenance.stop();
     await loop.stop();
     await consumer.close();

@@ -45,6 +45,27 @@ export function loaderMetrics(registry: Registry) {
       help: '1 while the loader is backing off (database down or slow)',
       registers: [registry],
     }),
+    unreportedDays: new Gauge({
+      name: 'playlog_report_unreported_days',
+      help: 'Closed client-days (REPORT_TIMEZONE) with reportable plays and no final report version',
+      registers: [registry],
+    }),
+    oldestUnreportedDay: new Gauge({
+      name: 'playlog_report_oldest_unreported_day_seconds',
+      help: 'Seconds since the oldest closed client-day with plays and no final report closed (0: none)',
+      registers: [registry],
+    }),
+    reportDaysCaughtUp: new Gauge({
+      name: 'playlog_report_days_caught_up',
+      help: 'Report days whose first version was issued after the night that followed them (a missed night, or plays that came late)',
+      registers: [registry],
+    }),
+    reportVersions: new Gauge({
+      name: 'playlog_report_versions',
+      help: 'Report versions issued, by status (from report_versions)',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
     lastKeySync: new Gauge({
       name: 'playlog_loader_key_feed_published_timestamp_seconds',
       help: 'When the API keys were last published to the key feed',

@@ -11,7 +11,30 @@ import { Registry } from 'prom-client';
 import { defaults } from '@playlog/config';
 import { createDb, keysRepository, migrateLatest, type Knex } from '@playlog/db';
 import { deleteTopic, ensureTopic, PlayProducer, topicRanges } from '@playlog/kafka';
-import { keyFeedMessages } from '@playlog/schema';
+import { keyFeedMessages, normalizePlay, type Play } from '@playlog/schema';
+
+/**
+ * Play `i` of `client` at `dateTimePlayed` (ISO), normalised as ingest would: user `u<i>`, track `i`,
+ * 40 s, GB, online subscription. `now` is when ingest received it (default: now).
+ */
+export function testPlay(client: string, i: number, dateTimePlayed: string, now = Date.now(), totalTimePlayed = 40): Play {
+  const r = normalizePlay(
+    {
+      logType: 'subscription',
+      userId: `u${i}`,
+      country: 'GB',
+      trackId: i,
+      releaseId: 1,
+      formatId: 1,
+      playMode: 'online',
+      dateTimePlayed,
+      totalTimePlayed,
+    },
+    { client, apiKeyName: 'k', now, clockSkewMs: 0 },
+  );
+  if (!r.ok) throw new Error(r.error.message);
+  return r.play;
+}
 
 /** Anything with tap's teardown; keeps this lib free of a test-framework dependency. */
 export interface Teardown {

@@ -1,0 +1,66 @@
+import t from 'tap';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import { createPool, playsWriter } from '@playlog/db';
+import type { Play } from '@playlog/schema';
+import { freshDatabase, testPlay } from '@playlog/testing';
+import { loaderMetrics } from '../src/metrics.js';
+import { reportCoverage } from '../src/report-coverage.js';
+
+const DAY_MS = 86_400_000;
+const utcDay = (msAgo: number) => new Date(Date.now() - msAgo).toISOString().slice(0, 10);
+
+function play(client: string, day: string, i: number): Play {
+  return testPlay(client, i, `${day}T12:00:0${i}Z`);
+}
+
+t.test('the coverage gauges count closed client-days with plays and no final report, and how long the oldest waits', async (t) => {
+  const { url, db } = await freshDatabase(t);
+  const pool = createPool(url, 1, 'test-coverage');
+  t.teardown(() => pool.end());
+  const registry = new Registry();
+  const metrics = loaderMetrics(registry);
+  const gauges = {
+    unreported: metrics.unreportedDays,
+    oldestUnreported: metrics.oldestUnreportedDay,
+    versions: metrics.reportVersions,
+    caughtUp: metrics.reportDaysCaughtUp,
+  };
+  const measure = async () => {
+    const job = reportCoverage(pool, 'UTC', 0, 3_600_000, gauges, pino({ level: 'silent' }));
+    await job.start();
+    job.stop();
+    const values = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
+    return {
+      days: (await values('playlog_report_unreported_days'))[0]!.value,
+      oldest: (await values('playlog_report_oldest_unreported_day_seconds'))[0]!.value,
+      final: (await values('playlog_report_versions')).find((v) => v.labels.status === 'final')?.value,
+      caughtUp: (await values('playlog_report_days_caught_up'))[0]!.value,
+    };
+  };
+
+  const [d3, d2, today] = [utcDay(3 * DAY_MS), utcDay(2 * DAY_MS), utcDay(0)];
+  t.same(await measure(), { days: 0, oldest: 0, final: 0, caughtUp: 0 }, 'nothing stored: nothing unreported');
+
+  await playsWriter(pool).write([play('acme', d3, 1), play('acme', d2, 2), play('globex', d2, 3), play('acme', today, 4)]);
+  const before = await measure();
+  t.equal(before.days, 3, "acme's and globex's closed days; today has not closed");
+  // The oldest, d3, closed at the end of d3 (UTC, no skew): 2 days ago and some.
+  const closedAgo = (Date.now() - Date.parse(`${d3}T00:00:00Z`) - DAY_MS) / 1000;
+  t.ok(Math.abs(before.oldest - closedAgo) < 60, `oldest waits ${before.oldest} s, ~${closedAgo} s expected`);
+
+  // A version issued now for d3 is two nights late (caught up); one dated the night after its day is not.
+  const version = (client: string, day: string, status: string, generatedAt = new Date()) =>
+    db.raw(
+      `insert into report_versions (client, day, version, status, generated_at, timezone, threshold_seconds, play_count, row_count, fingerprint, path, files)
+       values (?, ?, 1, ?, ?, 'UTC', 30, 1, 1, '-', '-', '{}')`,
+      [client, day, status, generatedAt],
+    );
+  await version('acme', d3, 'final');
+  await version('globex', d2, 'provisional', new Date(`${utcDay(DAY_MS)}T02:30:00Z`)); // not final: still unreported
+  const after = await measure();
+  t.equal(after.days, 2, 'a final version covers its day; a provisional one does not');
+  t.ok(after.oldest < before.oldest && after.oldest > DAY_MS / 1000, 'the oldest is now d2');
+  t.equal(after.final, 1);
+  t.equal(after.caughtUp, 1, "d3's v1 was caught up; globex d2's was issued the night after its day");
+});
