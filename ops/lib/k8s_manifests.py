@@ -9,6 +9,7 @@ ops/lib/app-env.mjs to check against the apps' own config loaders.
 """
 import argparse
 import base64
+import math
 import functools
 import json
 import pathlib
@@ -31,6 +32,30 @@ CRD_SCHEMAS = {
     ("kafka.strimzi.io/v1", "KafkaTopic"): "strimzi/kafkatopic.json",
     ("kafka.strimzi.io/v1", "KafkaMirrorMaker2"): "strimzi/kafkamirrormaker2.json",
 }
+def cpu_quantity(q) -> float | None:
+    """A Kubernetes CPU quantity ("2", "1500m", 0.5) in CPUs."""
+    q = str(q)
+    try:
+        return float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+    except ValueError:
+        return None
+
+
+def resource_field(pod: dict, container: dict, ref: dict) -> str | None:
+    """What the downward API puts in an env var for a resourceFieldRef on CPU: the quantity divided by
+    the divisor, rounded up (Kubernetes never rounds a CPU field down to 0)."""
+    name = ref.get("containerName", container["name"])
+    target = next((c for c in pod["containers"] if c["name"] == name), None)
+    sect, _, key = ref.get("resource", "").partition(".")
+    if target is None or key != "cpu" or sect not in ("limits", "requests"):
+        return None
+    cpus = cpu_quantity(target.get("resources", {}).get(sect, {}).get("cpu", ""))
+    divisor = cpu_quantity(ref.get("divisor", "1"))
+    if cpus is None or not divisor:
+        return None
+    return str(max(1, math.ceil(cpus / divisor - 1e-9)))
+
+
 APPS = {  # container name -> (command, probe port env var, port)
     "ingest": (["node", "apps/ingest/dist/main.js"], "PORT", 8080),
     "loader": (["node", "apps/loader/dist/main.js"], "LOADER_PORT", 9091),
@@ -231,6 +256,14 @@ def main():
             for e in c.get("env", []):
                 if "value" in e:
                     env[e["name"]] = e["value"]
+                    continue
+                rf = e.get("valueFrom", {}).get("resourceFieldRef")
+                if rf:  # the downward API: a container's resource, as Kubernetes renders it
+                    value = resource_field(pod, c, rf)
+                    if value is None:
+                        probs.append(f"{cid}: env {e['name']}: resourceFieldRef {rf} does not resolve to a CPU limit or request")
+                    else:
+                        env[e["name"]] = value
                     continue
                 ref = e.get("valueFrom", {}).get("secretKeyRef") or e.get("valueFrom", {}).get("configMapKeyRef")
                 if not ref:

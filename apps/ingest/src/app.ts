@@ -21,6 +21,8 @@ import v12Routes from './routes/v12.js';
 export interface BuildOptions {
   logger?: FastifyServerOptions['loggerInstance'];
   registry?: Registry;
+  /** Why the pod's other workers cannot take plays (from the primary); /readyz answers for the pod. */
+  peerReasons?: () => string[];
 }
 
 /**
@@ -90,7 +92,7 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
       .send({ statusCode: 404, code: Codes.notFound, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
 
-  await app.register(opsRoutes, { config });
+  await app.register(opsRoutes, { config, peerReasons: opts.peerReasons });
   await app.register(keyRoutes);
   await app.register(bulkRoutes, { config });
   await app.register(v12Routes, { config });

@@ -1,10 +1,16 @@
 import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/config';
+import { availableCpus } from './workers.js';
 
 export const ingestConfigSpec = {
   port: env.int('PORT', 8080, 1, 65_535),
   /** GET /metrics is served here, not on the public API port. */
   metricsPort: env.int('METRICS_PORT', 9464, 1, 65_535),
   host: env.string('HOST', '0.0.0.0'),
+  /**
+   * Processes serving the API on the one port (node:cluster): one JavaScript thread each. Default: the
+   * CPUs the container may use (its CPU limit, else the CPUs the process may run on).
+   */
+  workers: env.int('INGEST_WORKERS', availableCpus(), 1, 64),
   // Connections the kernel queues while the process is busy (capped by net.core.somaxconn). Node's 511
   // overflowed under bursts: clients waited seconds on SYN retries, and some got ECONNRESET (bench/ingest).
   listenBacklog: env.int('LISTEN_BACKLOG', 4_096, 1, 65_535),

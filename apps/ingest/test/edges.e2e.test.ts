@@ -98,7 +98,14 @@ t.test('started while Kafka is unreachable: not ready, saying why by name, witho
 
 t.test('slow headers are cut at HEADERS_TIMEOUT_MS; past MAX_CONNECTIONS new connections are closed at once', async (t) => {
   const k = await keyed(t);
-  const { port } = await startApp(t, 'ingest', { ...k.env, HEADERS_TIMEOUT_MS: '1000', MAX_CONNECTIONS: '20', LOG_LEVEL: 'warn' });
+  // MAX_CONNECTIONS bounds each worker process; one worker makes the 21st connection the one over it.
+  const { port } = await startApp(t, 'ingest', {
+    ...k.env,
+    HEADERS_TIMEOUT_MS: '1000',
+    MAX_CONNECTIONS: '20',
+    LOG_LEVEL: 'warn',
+    INGEST_WORKERS: '1',
+  });
   const open = () =>
     new Promise<Socket>((resolve, reject) => {
       const s = connect(port, '127.0.0.1', () => resolve(s));

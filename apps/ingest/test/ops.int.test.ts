@@ -13,7 +13,7 @@ t.test('probes and docs need no key; metrics are on their own port, not the API'
   const ready = await f.app.inject('/readyz');
   t.equal(ready.statusCode, 200, 'ready: broker reachable, keys loaded');
   t.equal((await f.app.inject('/metrics')).statusCode, 404, 'no /metrics on the public API port');
-  const metricsApp = metricsServer(registry);
+  const metricsApp = metricsServer(registry.contentType, () => registry.metrics());
   t.teardown(() => metricsApp.close());
   const metrics = await metricsApp.inject('/metrics');
   t.equal(metrics.statusCode, 200);

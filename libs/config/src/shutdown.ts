@@ -1,10 +1,15 @@
 import type { Logger } from 'pino';
 
 /**
- * Runs `stop` once on SIGTERM or SIGINT, then exits 0 (or 1 if stopping failed or took longer than
- * `graceMs`). A second signal exits at once.
+ * Runs `stop` once on SIGTERM or SIGINT (or the given `signals`), then exits 0 (or 1 if stopping failed
+ * or took longer than `graceMs`). A second signal exits at once.
  */
-export function onShutdown(log: Logger, stop: (signal: string) => Promise<void>, graceMs = 25_000): void {
+export function onShutdown(
+  log: Logger,
+  stop: (signal: string) => Promise<void>,
+  graceMs = 25_000,
+  signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -30,6 +35,5 @@ export function onShutdown(log: Logger, stop: (signal: string) => Promise<void>,
       },
     );
   };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
+  for (const signal of signals) process.on(signal, handler);
 }

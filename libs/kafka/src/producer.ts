@@ -107,7 +107,13 @@ export class PlayProducer {
           this.set(inFlightNow());
         },
       }),
-      reachable: new Gauge({ name: 'playlog_kafka_broker_reachable', help: '1 when the broker answered recently', registers: [r] }),
+      // Several ingest workers in a pod: the pod's figure is its least connected worker's.
+      reachable: new Gauge({
+        name: 'playlog_kafka_broker_reachable',
+        help: '1 when the broker answered recently',
+        registers: [r],
+        aggregator: 'min',
+      }),
     };
     for (const reason of ['queue_full', 'produce_error', 'timeout', 'broker']) this.metrics.failed.inc({ reason }, 0);
     this.producer.on('delivery-report', (err, report) => this.onDelivery(err, report));

@@ -18,12 +18,12 @@ export function notReadyReasons(app: FastifyInstance, cfg: IngestConfig): string
 }
 
 /** Probes for Kubernetes: liveness never depends on Kafka (a broker outage must not restart pods). */
-export default async function opsRoutes(app: FastifyInstance, opts: { config: IngestConfig }): Promise<void> {
+export default async function opsRoutes(app: FastifyInstance, opts: { config: IngestConfig; peerReasons?: () => string[] }): Promise<void> {
   const hide = { hide: true };
   app.get('/healthz', { schema: hide, config: { public: true } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: hide, config: { public: true } }, async (_req, reply) => {
-    const reasons = notReadyReasons(app, opts.config);
+    const reasons = [...notReadyReasons(app, opts.config), ...(opts.peerReasons?.() ?? [])];
     if (reasons.length > 0) return reply.code(503).send({ status: 'unavailable', reasons });
     return { status: 'ready' };
   });

@@ -1,0 +1,170 @@
+import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import type { IngestConfig } from './config.js';
+
+/**
+ * The CPUs this process may use: the container's CPU limit when it has one (cgroup v2 `cpu.max`, or
+ * cgroup v1's CFS quota), rounded up, else the CPUs the process may run on. os.availableParallelism()
+ * alone sees every core of the node, not the pod's limit.
+ */
+export function availableCpus(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number {
+  const cpus = availableParallelism();
+  const quota = cgroupQuota(read);
+  return quota === undefined ? cpus : Math.max(1, Math.min(cpus, Math.ceil(quota)));
+}
+
+function cgroupQuota(read: (path: string) => string): number | undefined {
+  const attempt = (f: () => number | undefined) => {
+    try {
+      return f();
+    } catch {
+      return undefined; // no such file: not this cgroup version, or not in a container
+    }
+  };
+  const v2 = attempt(() => {
+    const [quota, period] = read('/sys/fs/cgroup/cpu.max').trim().split(/\s+/);
+    return quota === 'max' ? undefined : Number(quota) / Number(period);
+  });
+  if (v2 !== undefined && Number.isFinite(v2) && v2 > 0) return v2;
+  const v1 = attempt(() => {
+    const quota = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').trim());
+    const period = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us').trim());
+    return quota > 0 && period > 0 ? quota / period : undefined;
+  });
+  return v1 !== undefined && Number.isFinite(v1) && v1 > 0 ? v1 : undefined;
+}
+
+/** IPC between a pod's primary and its workers: a worker's lasting not-ready reasons, on change. */
+export const READINESS_MESSAGE = 'playlog:readiness';
+/** From the primary to each worker: the other listening workers' reasons ([] when they are ready). */
+export const PEERS_MESSAGE = 'playlog:peers';
+
+/**
+ * In a worker: reports its readiness to the primary and returns what the other workers report, so that
+ * /readyz says whether the pod (every worker that takes connections) can take plays.
+ */
+export function podReadiness(): { report: (reasons: string[]) => void; peers: () => string[] } {
+  let peers: string[] = [];
+  process.on('message', (m: { type?: string; reasons?: unknown }) => {
+    if (m?.type === PEERS_MESSAGE && Array.isArray(m.reasons)) peers = m.reasons.map(String);
+  });
+  return { report: (reasons) => process.send?.({ type: READINESS_MESSAGE, reasons }), peers: () => peers };
+}
+
+export interface WorkerPool {
+  /** Resolves once every worker listens on the API port. */
+  listening: Promise<void>;
+  /** SIGTERM to every worker (each drains its requests and flushes Kafka), then the worst exit code. */
+  stop(): Promise<number>;
+}
+
+export interface PoolOptions {
+  /** A worker that exits on its own is replaced after this long. */
+  restartDelayMs?: number;
+  /** More unexpected exits than this within `crashWindowMs` stop the pool: the pod restarts instead. */
+  maxCrashes?: number;
+  crashWindowMs?: number;
+  onCrashLoop: () => void;
+}
+
+/**
+ * The primary process of an ingest pod with INGEST_WORKERS > 1: forks the workers (each a whole ingest
+ * app; Node's cluster module hands them connections on the one port), replaces a worker that dies, and
+ * stops them all on shutdown. It serves no request itself.
+ */
+export function startWorkers(count: number, log: Logger, opts: PoolOptions): WorkerPool {
+  const { restartDelayMs = 1_000, maxCrashes = 5, crashWindowMs = 60_000 } = opts;
+  const slots = new Map<number, Worker>();
+  const crashes: number[] = [];
+  let stopping = false;
+  let listeningCount = 0;
+  let resolveListening: () => void = () => undefined;
+  const listening = new Promise<void>((resolve) => (resolveListening = resolve));
+
+  const listeningWorkers = new WeakSet<Worker>();
+  // Readiness of the listening workers (their lasting reasons), so that each can answer /readyz for the pod.
+  const readiness = new Map<number, string[]>();
+  const broadcast = () => {
+    for (const [slot, w] of slots) {
+      const peers = [...readiness].filter(([k]) => k !== slot).flatMap(([k, reasons]) => reasons.map((r) => `worker ${k}: ${r}`));
+      if (w.isConnected()) w.send({ type: PEERS_MESSAGE, reasons: peers });
+    }
+  };
+  const fork = (slot: number, replacing = false) => {
+    const worker = cluster.fork({ INGEST_WORKER: String(slot), INGEST_WORKER_REPLACES: replacing ? '1' : '0' });
+    slots.set(slot, worker);
+    worker.on('message', (m: { type?: string; reasons?: unknown }) => {
+      if (m?.type !== READINESS_MESSAGE || !Array.isArray(m.reasons) || slots.get(slot) !== worker) return;
+      readiness.set(slot, m.reasons.map(String));
+      broadcast();
+    });
+    worker.once('listening', () => {
+      listeningWorkers.add(worker);
+      if (!readiness.has(slot)) readiness.set(slot, ['starting']);
+      broadcast();
+      if (replacing) log.info({ worker: slot, pid: worker.process.pid }, 'worker replaced');
+      else if (++listeningCount === count) resolveListening();
+    });
+    worker.once('exit', (code, signal) => {
+      if (slots.get(slot) === worker) {
+        slots.delete(slot);
+        readiness.delete(slot);
+        broadcast();
+      }
+      if (stopping) return;
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length > 0 && crashes[0]! < now - crashWindowMs) crashes.shift();
+      if (crashes.length > maxCrashes) {
+        log.fatal(
+          { worker: slot, code, signal, crashes: crashes.length, windowSeconds: crashWindowMs / 1000 },
+          'workers keep exiting; stopping',
+        );
+        opts.onCrashLoop();
+        return;
+      }
+      log.error({ worker: slot, pid: worker.process.pid, code, signal }, 'worker exited; starting another');
+      setTimeout(() => {
+        if (!stopping) fork(slot, true);
+      }, restartDelayMs);
+    });
+  };
+  for (let slot = 1; slot <= count; slot++) fork(slot);
+
+  return {
+    listening,
+    async stop() {
+      stopping = true;
+      const exits = [...slots.values()].map(
+        (w) =>
+          new Promise<number>((resolve) => {
+            // A worker still starting (not listening: nothing in flight) may die of the SIGTERM itself.
+            const clean = (code: number | null, signal: string | null) =>
+              code ?? (signal === 'SIGTERM' && !listeningWorkers.has(w) ? 0 : 1);
+            if (w.isDead()) return resolve(clean(w.process.exitCode, w.process.signalCode));
+            w.once('exit', (code, signal) => resolve(clean(code, signal)));
+            w.process.kill('SIGTERM');
+          }),
+      );
+      const codes = await Promise.all(exits);
+      return Math.max(0, ...codes);
+    },
+  };
+}
+
+/**
+ * A worker's share of the limits set per pod: the per-client rate limit and its burst are split evenly
+ * between the workers (the primary hands connections out round-robin). MAX_CONNECTIONS and
+ * KAFKA_MAX_IN_FLIGHT stay per process: they bound each worker's own memory.
+ */
+export function workerConfig(config: IngestConfig): IngestConfig {
+  const n = config.workers;
+  if (n <= 1) return config;
+  return {
+    ...config,
+    clientRatePlaysPerSecond: Math.ceil(config.clientRatePlaysPerSecond / n),
+    clientRateBurstPlays: Math.ceil(config.clientRateBurstPlays / n),
+  };
+}
