@@ -72,13 +72,19 @@ interface SegmentRow {
 }
 
 /**
- * The hours' rows in one process, through the (client, played_at) index, for the rest of the
- * transaction. Left to itself, Postgres plans an hour of a big day as a parallel scan of the whole
- * day's partition and a sort: 24 scans of the day (bench/reporter: 37 s against 17 s for the day at
- * once). In a report, the aggregate has the parallel workers meanwhile.
+ * The hours' rows in one process, in index order, for the rest of the transaction. Left to itself,
+ * Postgres plans an hour of a big day as a scan of the whole day's partition and a sort: 24 scans of
+ * the day. At 10M plays it chose a parallel scan (bench/reporter: 37 s against 17 s for the day at
+ * once); at 50M, a serial one of the 14 GB partition per hour (272 s for the file, against about 1 s
+ * an hour through the (client, played_at) index and an incremental sort on the ties). An hour is
+ * always a narrow range of that index, so the index is the plan: no parallel workers (in a report the
+ * aggregate has them meanwhile), no sequential or bitmap scan, and no JIT (it compiled every hour's
+ * query again).
  */
 async function onePlan(db: pg.ClientBase): Promise<void> {
-  await db.query('set local max_parallel_workers_per_gather = 0');
+  await db.query(
+    'set local max_parallel_workers_per_gather = 0; set local enable_seqscan = off; set local enable_bitmapscan = off; set local jit = off',
+  );
 }
 
 /**
