@@ -97,30 +97,44 @@ function failingFirst(n: number) {
   };
 }
 
-/** Messages as ingest writes them: `per` plays each (format 2), keyed by the first play id. */
-function batches(plays: Play[], per: number): { key: string; value: Buffer; weight: number }[] {
+/**
+ * Messages as ingest writes them: `per` plays each (format 3), keyed by the first play id; or, with
+ * `format2`, as the previous ingest wrote them (objects carrying every field, playedAt included).
+ */
+function batches(plays: Play[], per: number, format2 = false): { key: string; value: Buffer; weight: number }[] {
   const out = [];
   for (let i = 0; i < plays.length; i += per) {
     const chunk = plays.slice(i, i + per);
-    out.push({ key: chunk[0]!.playId, value: encodePlays(chunk), weight: chunk.length });
+    const value = format2 ? Buffer.from(JSON.stringify({ v: 2, plays: chunk })) : encodePlays(chunk);
+    out.push({ key: chunk[0]!.playId, value, weight: chunk.length });
   }
   return out;
 }
 
-t.test('the same plays delivered twice are stored once; offsets committed to the end', async (t) => {
+t.test('the same plays delivered twice, in formats 3, 2 and 1 on one topic, are stored once; offsets committed to the end', async (t) => {
   const f = await fixture(t);
   const plays = makePlays(300, 'dup');
+  // The topic during a deploy: the previous ingest's format-2 messages, then the new one's format 3.
+  await produceRaw(t, f.topic, batches(plays.slice(100, 200), 50, true)); // 2 messages
   await produceRaw(t, f.topic, batches(plays, 40)); // 8 messages, as ingest writes requests
   // A client retry of some of them through the other route (one play per message), and a re-delivery
-  // of a message in the older one-play format.
+  // of a message in the oldest one-play format.
   await produceRaw(t, f.topic, batches(plays.slice(0, 50), 1));
   await produceRaw(t, f.topic, [{ key: plays[299]!.playId, value: encodePlay(plays[299]!) }]);
   f.loop.start();
-  await eventually(async () => (await f.committed()) === 8 + 50 + 1, 30_000, 'offsets committed');
+  await eventually(async () => (await f.committed()) === 2 + 8 + 50 + 1, 30_000, 'offsets committed');
   t.equal(await f.rows(), 300, 'one row per play');
   const ids = await f.db('plays').select('play_id');
-  t.equal(new Set(ids.map((r) => r.play_id)).size, 300);
-  t.equal((await f.metrics.rows.get()).values.find((v) => v.labels.outcome === 'duplicate')?.value, 51, 'duplicates counted');
+  t.same(new Set(ids.map((r) => r.play_id)), new Set(plays.map((p) => p.playId)), 'the play ids ingest computed, whatever the format');
+  const played = await f
+    .db('plays')
+    .select('play_id', f.db.raw(`to_char(played_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at`));
+  const byId = new Map(plays.map((p) => [p.playId, p.playedAt]));
+  t.ok(
+    played.every((r: { play_id: string; at: string }) => byId.get(r.play_id) === r.at),
+    'played_at as ingest computed it',
+  );
+  t.equal((await f.metrics.rows.get()).values.find((v) => v.labels.outcome === 'duplicate')?.value, 151, 'duplicates counted');
 });
 
 t.test('one bad play inside a many-play message is dead-lettered alone; its neighbours are loaded', async (t) => {
@@ -144,7 +158,7 @@ t.test('plays the database refuses are found by splitting the batch and dead-let
   const refused = [13, 150].map((i) => ({ ...plays[i]!, playedAt: '2026-02-30T10:00:00.000000Z' }));
   plays[13] = refused[0]!;
   plays[150] = refused[1]!;
-  await produceRaw(t, f.topic, batches(plays, 100));
+  await produceRaw(t, f.topic, batches(plays, 100, true)); // format 2: it carries playedAt as written
   f.loop.start();
   await eventually(async () => (await f.committed()) === 2, 30_000, 'offsets committed');
   t.equal(await f.rows(), 198, 'every other play is loaded');

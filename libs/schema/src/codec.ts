@@ -1,14 +1,160 @@
 import { Compile } from 'typebox/compile';
+import { instantIsoUtc, instantKey, parseDateTime } from './datetime.js';
+import { playIdentity } from './identity.js';
 import { Play } from './play.js';
 
-/**
- * Kafka message values. Format 2, what ingest writes: the normalised plays of one request (or one
- * chunk of it) as UTF-8 JSON `{"v":2,"plays":[Play, …]}`, so one produce and one delivery report cover
- * many plays. Format 1, one play as `{"v":1,…}`, is still read (older messages on the topic, replays
- * from the dead-letter topic).
+/*
+ * Kafka message values, UTF-8 JSON, versioned by `v`. Ingest writes format 3; the loader reads all
+ * three, since the topic holds days of messages across a deploy.
+ * - Format 3: the plays of a message as columns (below).
+ * - Format 2: `{"v":2,"plays":[Play, …]}`, the normalised plays of one message as objects.
+ * - Format 1: one play as `{"v":1,…}` (the oldest messages, and the dead-letter topic's values).
  */
+
+/**
+ * Format 3, what ingest writes: the plays of one message as columns, with what is the same for many
+ * plays written once. Shared by a request's plays: client, key name, receivedAt and synthetic (a header
+ * table `h`; `hi` gives each play's row when the message merges requests). Per play, only what cannot
+ * be recomputed: `playId` and `playedAt` are not sent; the loader derives both from the fields (the
+ * identity of identity.ts and the instant of datetime.ts, frozen for format 3). User agents are a
+ * per-message dictionary (`uad`, `ua` indexes it, -1 for none); log types are 0/1.
+ */
+interface V3 {
+  v: 3;
+  h: [string, string, string, boolean][];
+  hi?: number[];
+  t: number[];
+  u: string[];
+  c: string[];
+  tr: number[];
+  re: number[];
+  fo: number[];
+  pm: (string | null)[];
+  er: (string | null)[];
+  d: string[];
+  tt: number[];
+  ua: number[];
+  uad: string[];
+  cp?: (string | null)[];
+}
+
+const LOG_TYPE_CODES = ['subscription', 'catalogue'] as const;
+
+/** Format 3 for a message's plays (what ingest writes). */
 export function encodePlays(plays: Play[]): Buffer {
-  return Buffer.from(JSON.stringify({ v: 2, plays }), 'utf8');
+  const m: V3 = { v: 3, h: [], t: [], u: [], c: [], tr: [], re: [], fo: [], pm: [], er: [], d: [], tt: [], ua: [], uad: [] };
+  const heads = new Map<string, number>();
+  const agents = new Map<string, number>();
+  const hi: number[] = [];
+  const cp: (string | null)[] = [];
+  let anyClientPlayId = false;
+  for (const p of plays) {
+    const hk = `${p.client}\u0000${p.apiKeyName}\u0000${p.receivedAt}\u0000${p.synthetic ? 1 : 0}`;
+    let h = heads.get(hk);
+    if (h === undefined) {
+      h = m.h.length;
+      m.h.push([p.client, p.apiKeyName, p.receivedAt, p.synthetic]);
+      heads.set(hk, h);
+    }
+    hi.push(h);
+    m.t.push(p.logType === 'catalogue' ? 1 : 0);
+    m.u.push(p.userId);
+    m.c.push(p.country);
+    m.tr.push(p.trackId);
+    m.re.push(p.releaseId);
+    m.fo.push(p.formatId);
+    m.pm.push(p.playMode);
+    m.er.push(p.endReason);
+    m.d.push(p.dateTimePlayed);
+    m.tt.push(p.totalTimePlayed);
+    if (p.userAgent === null) m.ua.push(-1);
+    else {
+      let a = agents.get(p.userAgent);
+      if (a === undefined) {
+        a = m.uad.length;
+        m.uad.push(p.userAgent);
+        agents.set(p.userAgent, a);
+      }
+      m.ua.push(a);
+    }
+    cp.push(p.clientPlayId);
+    if (p.clientPlayId !== null) anyClientPlayId = true;
+  }
+  if (m.h.length > 1) m.hi = hi;
+  if (anyClientPlayId) m.cp = cp;
+  return Buffer.from(JSON.stringify(m), 'utf8');
+}
+
+const isArr = (x: unknown, n: number): x is unknown[] => Array.isArray(x) && x.length === n;
+
+/** A format-3 message back into plays, recomputing playId and playedAt; one bad play is refused alone. */
+function decodeV3(m: Record<string, unknown>): DecodedPlays {
+  const d = m.d;
+  if (!Array.isArray(d)) throw new Error('not a format-3 message: /d must be an array');
+  const n = d.length;
+  for (const k of ['t', 'u', 'c', 'tr', 're', 'fo', 'pm', 'er', 'tt', 'ua']) {
+    if (!isArr(m[k], n)) throw new Error(`not a format-3 message: /${k} must be an array of ${n}`);
+  }
+  const heads = m.h;
+  if (!Array.isArray(heads) || heads.length === 0 || !heads.every((h) => isArr(h, 4))) {
+    throw new Error('not a format-3 message: /h must be a non-empty array of [client, apiKeyName, receivedAt, synthetic]');
+  }
+  if (m.hi !== undefined && !isArr(m.hi, n)) throw new Error(`not a format-3 message: /hi must be an array of ${n}`);
+  if (m.cp !== undefined && !isArr(m.cp, n)) throw new Error(`not a format-3 message: /cp must be an array of ${n}`);
+  if (!Array.isArray(m.uad)) throw new Error('not a format-3 message: /uad must be an array');
+  const col = (k: string) => m[k] as unknown[];
+  const [t, u, c, tr, re, fo, pm, er, tt, ua] = ['t', 'u', 'c', 'tr', 're', 'fo', 'pm', 'er', 'tt', 'ua'].map(col) as unknown[][];
+  const hi = m.hi as unknown[] | undefined;
+  const cp = m.cp as unknown[] | undefined;
+  const uad = m.uad as unknown[];
+  const out: DecodedPlays = { plays: [], refused: [] };
+  for (let i = 0; i < n; i++) {
+    const head = heads[(hi ? hi[i] : 0) as number] as unknown[] | undefined;
+    const agentAt = ua![i] as number;
+    const item = {
+      v: 1,
+      playId: '',
+      clientPlayId: cp ? cp[i] : null,
+      client: head?.[0],
+      apiKeyName: head?.[1],
+      logType: LOG_TYPE_CODES[t![i] as number],
+      userId: u![i],
+      country: c![i],
+      trackId: tr![i],
+      releaseId: re![i],
+      formatId: fo![i],
+      playMode: pm![i],
+      endReason: er![i],
+      dateTimePlayed: d[i],
+      playedAt: '',
+      totalTimePlayed: tt![i],
+      userAgent: agentAt === -1 ? null : uad[agentAt],
+      receivedAt: head?.[2],
+      synthetic: head?.[3],
+    };
+    const instant = typeof item.dateTimePlayed === 'string' ? parseDateTime(item.dateTimePlayed) : undefined;
+    if (!instant) {
+      out.refused.push({
+        value: Buffer.from(JSON.stringify(item), 'utf8'),
+        reason: 'not a play: /dateTimePlayed is not a zoned ISO 8601 instant',
+      });
+      continue;
+    }
+    if (typeof item.client === 'string' && typeof item.userId === 'string' && typeof item.trackId === 'number') {
+      item.playedAt = instantIsoUtc(instant);
+      item.playId = playIdentity({
+        client: item.client,
+        clientPlayId: typeof item.clientPlayId === 'string' ? item.clientPlayId : null,
+        logType: String(item.logType),
+        userId: item.userId,
+        trackId: item.trackId,
+        instant: instantKey(instant),
+      });
+    }
+    if (check.Check(item)) out.plays.push(item);
+    else out.refused.push({ value: Buffer.from(JSON.stringify(item), 'utf8'), reason: whyNotAPlay(item) });
+  }
+  return out;
 }
 
 /** A format-1 value: one play. The dead-letter topic holds refused plays this way. */
@@ -51,7 +197,7 @@ function whyNotAPlay(item: unknown): string {
 /**
  * Reads a message value of either format. Throws an Error saying what is wrong when the message as a
  * whole is unreadable (empty, not JSON, no known format); the loader dead-letters such a message with
- * that reason. One bad item in a format-2 message is returned in `refused` instead, beside the rest.
+ * that reason. One bad item in a format-2 or 3 message is returned in `refused` instead, beside the rest.
  */
 export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
   if (!value || value.length === 0) throw new Error('empty message');
@@ -67,6 +213,7 @@ export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
     if (typeof run !== 'string' || !/^[0-9a-f-]{36}$/.test(run)) throw new Error('not a gate marker: /run must be a uuid');
     return { plays: [], refused: [], gate: run };
   }
+  if (v === 3) return decodeV3(parsed as Record<string, unknown>);
   if (v === 2) {
     const items = (parsed as { plays?: unknown }).plays;
     if (!Array.isArray(items)) throw new Error('not a play batch: /plays must be an array');

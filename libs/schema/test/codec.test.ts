@@ -4,10 +4,14 @@ import { decodePlay, decodePlays, encodePlay, encodePlays, gateMarker, normalize
 const ctx: PlayContext = { client: 'acme', apiKeyName: 'main', now: Date.parse('2026-11-26T12:00:00Z'), clockSkewMs: 0 };
 
 function play(userId: string): Play {
+  return normalised({ userId });
+}
+
+function normalised(raw: Record<string, unknown>, over: Partial<PlayContext> = {}): Play {
   const r = normalizePlay(
     {
       logType: 'subscription',
-      userId,
+      userId: 'u',
       country: 'GB',
       trackId: 1,
       releaseId: 2,
@@ -15,18 +19,67 @@ function play(userId: string): Play {
       playMode: 'online',
       dateTimePlayed: '2026-11-26T11:00:00.1234567+01:00',
       totalTimePlayed: 30,
+      ...raw,
     },
-    ctx,
+    { ...ctx, ...over },
   );
   if (!r.ok) throw new Error(r.error.message);
   return r.play;
 }
 
-t.test('format 2 carries many plays and reads back the same', async (t) => {
-  const plays = [play('a'), play('b'), play('c')];
+t.test('format 3 (what ingest writes) reads back exactly the plays normalizePlay made, playId and playedAt recomputed', async (t) => {
+  const plays = [
+    play('a'),
+    normalised({ userId: 'b', playId: 'client-own-id-1', userAgent: 'Acme/1.0' }),
+    normalised({ logType: 'catalogue', userId: 'c', playMode: null, endReason: 'userSkipped', userAgent: 'Acme/1.0' }),
+    normalised({ userId: 'd', dateTimePlayed: '2026-11-26T10:59:59.9999999Z', userAgent: 'Other/2' }),
+    // Merged requests: another key, another instant received, a smoke play.
+    normalised({ userId: 'e' }, { apiKeyName: 'second', now: Date.parse('2026-11-26T12:00:01Z') }),
+    normalised({ userId: 'f' }, { synthetic: true }),
+  ];
   const value = encodePlays(plays);
-  t.same(JSON.parse(value.toString()).v, 2);
+  const m = JSON.parse(value.toString()) as { v: number; h: unknown[]; hi: number[]; uad: string[] };
+  t.equal(m.v, 3);
+  t.equal(m.h.length, 3, 'one header row per (client, key name, receivedAt, synthetic)');
+  t.same(m.hi, [0, 0, 0, 0, 1, 2]);
+  t.same(m.uad, ['Acme/1.0', 'Other/2'], 'each user agent once');
+  t.notMatch(value.toString(), plays[0]!.playId, 'no play id on the wire');
   t.same(decodePlays(value), { plays, refused: [] });
+  const one = [play('solo')];
+  t.notOk('hi' in JSON.parse(encodePlays(one).toString()), 'one request: no per-play header index');
+  t.same(decodePlays(encodePlays(one)).plays, one);
+});
+
+t.test('format 3 is a fraction of format 2 for the same plays (bytes before compression)', async (t) => {
+  const plays = Array.from({ length: 100 }, (_, i) =>
+    normalised({ userId: `user-${i * 7919}`, trackId: 1000 + i, userAgent: 'AcmeMusic/5.2.1 (Android 14; Pixel 8)' }),
+  );
+  const v2 = Buffer.from(JSON.stringify({ v: 2, plays })).length;
+  const v3 = encodePlays(plays).length;
+  t.ok(v3 < 0.4 * v2, `format 3 ${v3} B against format 2 ${v2} B`);
+});
+
+t.test('format 2 (objects) is still read', async (t) => {
+  const plays = [play('a'), play('b'), play('c')];
+  t.same(decodePlays(Buffer.from(JSON.stringify({ v: 2, plays }))), { plays, refused: [] });
+});
+
+t.test('one bad play of a format-3 message is refused alone, with its reason; a broken message as a whole', async (t) => {
+  const plays = [play('a'), play('b'), play('c')];
+  const m = JSON.parse(encodePlays(plays).toString()) as Record<string, unknown[]>;
+  m.c![1] = 'gb';
+  const bad = decodePlays(Buffer.from(JSON.stringify(m)));
+  t.same(bad.plays, [plays[0], plays[2]], 'its neighbours are kept, in order');
+  t.equal(bad.refused.length, 1);
+  t.match(bad.refused[0]!.reason, /^not a play: \/country/);
+  t.equal(JSON.parse(bad.refused[0]!.value.toString()).userId, 'b', 'the refused play alone, rebuilt');
+  m.c![1] = 'GB';
+  m.d![2] = 'yesterday';
+  const when = decodePlays(Buffer.from(JSON.stringify(m)));
+  t.equal(when.plays.length, 2);
+  t.match(when.refused[0]!.reason, /dateTimePlayed is not a zoned ISO 8601 instant/);
+  t.throws(() => decodePlays(Buffer.from(JSON.stringify({ ...m, u: ['a'] }))), /not a format-3 message: \/u must be an array of 3/);
+  t.throws(() => decodePlays(Buffer.from(JSON.stringify({ ...m, h: [] }))), /\/h must be a non-empty array/);
 });
 
 t.test('format 1 (one play) is still read', async (t) => {
@@ -51,7 +104,8 @@ t.test('unreadable messages are refused as a whole', async (t) => {
   t.throws(() => decodePlays(null), /empty message/);
   t.throws(() => decodePlays(Buffer.from('{nope')), /not JSON/);
   t.throws(() => decodePlays(Buffer.from('{"v":2,"plays":{}}')), /\/plays must be an array/);
-  t.throws(() => decodePlays(Buffer.from('{"v":3}')), /not a play/);
+  t.throws(() => decodePlays(Buffer.from('{"v":3}')), /not a format-3 message/);
+  t.throws(() => decodePlays(Buffer.from('{"v":4}')), /not a play/);
   t.throws(() => decodePlays(Buffer.from('[1,2]')), /not a play/);
   t.throws(() => decodePlay(encodePlays([play('a'), play('b')])), /not a single play/);
 });
