@@ -13,6 +13,8 @@ command -v mvn >/dev/null || need_apt+=(maven)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v make >/dev/null || need_apt+=(build-essential)
 command -v python3 >/dev/null || need_apt+=(python3)
+# librdkafka's zstd (KAFKA_COMPRESSION=zstd, the default): its build finds libzstd only if the headers are there.
+[[ -f /usr/include/zstd.h ]] || need_apt+=(libzstd-dev)
 if [[ ${#need_apt[@]} -gt 0 ]]; then
   say "installing ${need_apt[*]} with apt-get"
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
@@ -34,6 +36,11 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" || ! -f node_modules/node-rdkafk
   say "installing npm packages (first time: node-rdkafka compiles librdkafka, a few minutes)"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
+fi
+# A node-rdkafka built before libzstd-dev was installed has no zstd: build it again (a few minutes, once).
+if ! node -e 'process.exit(require("node-rdkafka").features.includes("zstd") ? 0 : 1)' 2>/dev/null; then
+  say "rebuilding node-rdkafka with zstd (a few minutes, once)"
+  npm rebuild node-rdkafka --loglevel=error
 fi
 
 say "building"

@@ -1,4 +1,5 @@
 import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/config';
+import { COMPRESSIONS, compressionAvailable } from '@playlog/kafka';
 import { availableCpus } from './workers.js';
 
 export const ingestConfigSpec = {
@@ -16,6 +17,11 @@ export const ingestConfigSpec = {
   listenBacklog: env.int('LISTEN_BACKLOG', 4_096, 1, 65_535),
   kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
+  /**
+   * How the producer compresses its batches on the plays topic. zstd took format-3 plays to the fewest
+   * bytes on the topic (bench/ingest/RESULTS.md), which the two-site design ships across the link.
+   */
+  kafkaCompression: env.oneOf('KAFKA_COMPRESSION', 'zstd', COMPRESSIONS),
   /**
    * Not ready unless the plays topic has replication factor ≥ 3, min.insync.replicas ≥ 2 and unclean
    * leader election off (the production overlay sets it; a one-broker local stack cannot).
@@ -75,6 +81,11 @@ export function loadIngestConfig(source: NodeJS.ProcessEnv = process.env) {
   if (cfg.bulkMaxPlays > cfg.kafkaMaxInFlight / 2) {
     throw new ConfigError([
       `BULK_MAX_PLAYS: must be at most half of KAFKA_MAX_IN_FLIGHT (${cfg.kafkaMaxInFlight}), or a full request could never be taken`,
+    ]);
+  }
+  if (!compressionAvailable(cfg.kafkaCompression)) {
+    throw new ConfigError([
+      `KAFKA_COMPRESSION: ${cfg.kafkaCompression} is not built into this node-rdkafka (install libzstd-dev and run npm rebuild node-rdkafka, or bash tools/setup.sh), or choose lz4`,
     ]);
   }
   return cfg;

@@ -28,8 +28,18 @@ export interface ProducerOptions {
   lingerMs?: number;
   /** How often delivery reports are polled into JS; each report waits this long at most. */
   pollIntervalMs?: number;
+  /** Batch compression (librdkafka's compression.type); default lz4. */
+  compression?: Compression;
   /** Extra librdkafka settings (tests, tuning). */
   config?: Kafka.ProducerGlobalConfig;
+}
+
+export const COMPRESSIONS = ['zstd', 'lz4', 'gzip', 'snappy', 'none'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+/** Whether this process's librdkafka can write `codec` (zstd needs libzstd when node-rdkafka was built). */
+export function compressionAvailable(codec: Compression): boolean {
+  return codec === 'none' || Kafka.features.includes(codec);
 }
 
 export interface ProducerState {
@@ -69,7 +79,7 @@ export class PlayProducer {
         'metadata.broker.list': opts.brokers,
         'client.id': opts.clientId,
         'enable.idempotence': true,
-        'compression.type': 'lz4',
+        'compression.type': opts.compression ?? 'lz4',
         'linger.ms': opts.lingerMs ?? 5,
         'batch.num.messages': 10_000,
         // Every message weighs at least 1, so librdkafka's own bound is never the one that bites.

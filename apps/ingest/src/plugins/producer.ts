@@ -25,6 +25,7 @@ export default fp(
       deliveryTimeoutMs: opts.config.kafkaDeliveryTimeoutMs,
       maxInFlight: opts.config.kafkaMaxInFlight,
       lingerMs: opts.config.kafkaLingerMs,
+      compression: opts.config.kafkaCompression,
       // Delivery reports are what requests wait for: polled often, they add ~1 ms at most.
       pollIntervalMs: 1,
     });
