@@ -4,7 +4,7 @@ import { PlayBatcher, playMessages } from '../src/publish.js';
 
 const ctx = { client: 'acme', apiKeyName: 'main', now: Date.parse('2026-11-26T12:00:00Z'), clockSkewMs: 0 };
 
-function plays(n: number, userAgent = 'Acme/1.0'): Play[] {
+function plays(n: number, userAgent: (i: number) => string = () => 'Acme/1.0'): Play[] {
   return Array.from({ length: n }, (_, i) => {
     const r = normalizePlay(
       {
@@ -17,7 +17,7 @@ function plays(n: number, userAgent = 'Acme/1.0'): Play[] {
         playMode: 'online',
         dateTimePlayed: '2026-11-26T11:00:00Z',
         totalTimePlayed: 30,
-        userAgent,
+        userAgent: userAgent(i),
       },
       ctx,
     );
@@ -51,9 +51,10 @@ t.test('one play: one message keyed by it', async (t) => {
 });
 
 t.test('a chunk too big for a Kafka message is halved until it fits', async (t) => {
-  // 256-character agents of backslashes: each is 512 bytes of JSON escapes, so 1 000 plays pass 900 kB.
-  const all = plays(1_000, '\\'.repeat(256));
-  const msgs = playMessages(all, 1_000);
+  // 256-character agents, each its own (a message holds each agent once), mostly backslashes: about
+  // 510 bytes of JSON escapes each, so 2 000 plays pass 900 kB.
+  const all = plays(2_000, (i) => `${String(i).padStart(4, '0')}${'\\'.repeat(252)}`);
+  const msgs = playMessages(all, 2_000);
   t.ok(msgs.length > 1, `split into ${msgs.length} messages`);
   for (const m of msgs) t.ok(m.value.length <= 900_000, `message of ${m.value.length} bytes`);
   t.same(
@@ -106,7 +107,7 @@ t.test("the group's plays are the requests' plays, in order", async (t) => {
     seen = messages.flatMap((m) => decodePlays(m.value).plays);
   }, 500);
   const a = plays(3);
-  const b = plays(2, 'Other/2.0');
+  const b = plays(2, () => 'Other/2.0');
   await Promise.all([batcher.write(a), batcher.write(b)]);
   t.same(seen, [...a, ...b]);
 });
