@@ -1,8 +1,11 @@
-// bench/reporter (issue 6): one big day of plays generated inside Postgres, then, in one run,
-//   (a) Playlog's report run (apps/reporter/dist/main.js run --date D --wait 0) under /usr/bin/time -v,
+// bench/reporter (issues 6 and 15): one big day of plays generated inside Postgres, then, in one run,
+//   (a) Playlog's report run, cold (apps/reporter/dist/main.js run --date D --wait 0) under /usr/bin/time -v,
 //       with its SQL statements timed from pg_stat_activity,
-//   (b) the bare GROUP BY of the same aggregate (psql, \timing),
-//   (c) the client-usage.csv query alone, COPY … TO /dev/null (psql, \timing), for its share.
+//   (b) the bare GROUP BY of the same aggregate (psql, \timing): the baseline,
+//   (c) the client-usage.csv query alone, COPY … TO /dev/null (psql, \timing), for its share,
+//   (w) the report run warm: `reporter segments` (untimed) rendered every hour first (BENCH_WARM),
+//   (d) the two-level GROUP BY and (e) the reporter's integer-first key order, bare (BENCH_DIAGNOSE),
+//   (g) the cold run with REPORT_COMPRESS=gzip (BENCH_GZIP).
 // Usage: bash bench/reporter/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +39,9 @@ const cfg = {
   users: num('BENCH_USERS', 1_000_000),
   tracks: num('BENCH_TRACKS', 50_000),
   rounds: num('BENCH_ROUNDS', 3),
-  diagnose: (process.env.BENCH_DIAGNOSE ?? '1') === '1', // (d) serial GROUP BY, (e) the proposed aggregate path
+  diagnose: (process.env.BENCH_DIAGNOSE ?? '1') === '1', // (d) two-level GROUP BY, (e) the reporter's key order, bare
+  gzip: (process.env.BENCH_GZIP ?? '0') === '1', // (g) the reporter run with REPORT_COMPRESS=gzip
+  warm: (process.env.BENCH_WARM ?? '1') === '1', // (w) the reporter run after `reporter segments` rendered the hours
   threshold: 30, // ROYALTY_THRESHOLD_SECONDS default
   runTimeoutSeconds: num('BENCH_RUN_TIMEOUT_SECONDS', 600),
 };
@@ -101,11 +106,11 @@ function psqlTimed(url, sql) {
 
 function classify(query) {
   const q = query.replace(/\s+/g, ' ');
-  if (/^select client from plays/.test(q)) return 'clientsForDay (distinct clients of the day)';
-  if (/^select count\(\*\)::bigint as plays, max\(loaded_at\)/.test(q)) return 'fingerprint (count, max(loaded_at))';
-  if (/^create temp table report_agg/.test(q)) return 'aggregate → temp table report_agg (CREATE TABLE AS)';
-  if (/^insert into daily_usage/.test(q)) return 'store aggregates → insert into daily_usage';
-  if (/^copy \( select .* from report_agg/.test(q)) return 'COPY daily-usage.csv (from report_agg)';
+  if (/^select client from play_buckets/.test(q)) return 'clientsForDay (from play_buckets)';
+  if (/^select coalesce\(sum\(plays\), 0\)::bigint as plays/.test(q)) return 'fingerprint (from play_buckets)';
+  if (/^create table "daily_usage_/.test(q)) return "aggregate → the version's own table (CREATE TABLE AS, parallel)";
+  if (/^select attach_daily_usage/.test(q)) return 'attach it under daily_usage (constraints, ATTACH PARTITION)';
+  if (/^copy \( select .* from "daily_usage_/.test(q)) return 'COPY daily-usage.csv (sorted, from that table)';
   if (/^copy \( select .* play_id, date_time_played/.test(q)) return 'COPY client-usage.csv (one row per play, sorted; second connection)';
   if (/^set transaction snapshot|^begin isolation level repeatable read read only/.test(q)) return 'other statements';
   return 'other statements';
@@ -158,7 +163,7 @@ function watchStatements(url) {
   };
 }
 
-async function runReporter(dbUrl, topic, reportDir) {
+async function runReporter(dbUrl, topic, reportDir, compress = 'none') {
   const stopWatch = watchStatements(dbUrl);
   const cpu0 = machineCpuSeconds();
   const t0 = performance.now();
@@ -170,6 +175,7 @@ async function runReporter(dbUrl, topic, reportDir) {
       KAFKA_BROKERS: stack.brokers,
       KAFKA_TOPIC: topic,
       KAFKA_GROUP_ID: uniqueName('bench-none'),
+      REPORT_COMPRESS: compress,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -190,7 +196,7 @@ async function runReporter(dbUrl, topic, reportDir) {
     (sum, k) => sum + Number(new RegExp(`${k}: ([\\d.]+)`).exec(err)?.[1] ?? 0),
     0,
   );
-  const manifestPath = /: (\S+)$/m.exec(out.trim().split('\n').pop())?.[1];
+  const manifestPath = /^issued .*: (\S+)$/m.exec(out)?.[1];
   const manifest = JSON.parse(readFileSync(join(manifestPath, 'manifest.json'), 'utf8'));
   return {
     seconds,
@@ -200,9 +206,25 @@ async function runReporter(dbUrl, topic, reportDir) {
     phases,
     plays: manifest.plays,
     rows: manifest.rows['daily-usage.csv'],
-    bytes: { daily: manifest.files['daily-usage.csv'].bytes, client: manifest.files['client-usage.csv'].bytes },
+    bytes: {
+      daily: manifest.files['daily-usage.csv'].bytes,
+      client: (manifest.files['client-usage.csv'] ?? manifest.files['client-usage.csv.gz']).bytes,
+    },
     line: out.trim(),
   };
+}
+
+/** `reporter segments` for the bench's day (all its hours have closed), timed. */
+function renderAhead(dbUrl, reportDir) {
+  const cpu0 = machineCpuSeconds();
+  const t0 = performance.now();
+  const r = spawnSync('node', ['apps/reporter/dist/main.js', 'segments'], {
+    env: { ...process.env, DATABASE_URL: dbUrl, REPORT_DIR: reportDir, KAFKA_BROKERS: stack.brokers },
+    encoding: 'utf8',
+    timeout: cfg.runTimeoutSeconds * 1000,
+  });
+  if (r.status !== 0) throw new Error(`reporter segments failed (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
+  return { seconds: (performance.now() - t0) / 1000, machineCpu: machineCpuSeconds() - cpu0, line: r.stdout.trim() };
 }
 
 async function main() {
@@ -236,6 +258,8 @@ async function main() {
     console.log(`generated ${fmt.int(hi)} plays in ${fmt.f1((performance.now() - g0) / 1000)} s`);
   }
   await c.query(`vacuum (freeze, analyze) ${PARTITION}`);
+  // What the loader keeps beside the plays it stores (the reporter finds its days there).
+  await c.query('select refresh_play_buckets($1, $1)', [DAY]);
   const genSeconds = (performance.now() - g0) / 1000;
   const size = (await c.query(`select pg_size_pretty(pg_total_relation_size('${PARTITION}')) as s`)).rows[0].s;
   const groups = Number((await c.query(`select count(*)::bigint as n from (${BARE_AGGREGATE}) x`)).rows[0].n); // also warms the cache
@@ -246,38 +270,55 @@ async function main() {
   const usageSql = clientUsageCopy(c, { client: CLIENT, day: DAY, timezone: 'UTC', thresholdSeconds: cfg.threshold });
   const clientCopy = `\\copy (${/copy \(([\s\S]*)\) to stdout/.exec(usageSql)[1].replace(/\s+/g, ' ').trim()}) to '/dev/null' with (format csv, header true)`;
 
-  // Diagnostics: (d) the bare GROUP BY without parallel workers — Postgres never runs the SELECT of an
-  // INSERT … SELECT in parallel, which is how the reporter computes it; (e) a candidate fix: the same
-  // aggregate through CREATE TEMP TABLE … AS (which may use a parallel plan), then the INSERT into
-  // daily_usage from it, in a transaction rolled back at the end.
-  const serialAggregate = ['set max_parallel_workers_per_gather = 0', BARE_AGGREGATE];
-  const proposed = [
-    'begin',
-    `insert into report_versions (client, day, version, status, timezone, threshold_seconds, play_count, row_count, fingerprint, path, files)
-     values ('${CLIENT}', '${DAY}', 999, 'final', 'UTC', ${cfg.threshold}, 0, 0, '-', '-', '{}')`,
-    `create temp table day_agg on commit drop as ${BARE_AGGREGATE}`,
-    `insert into daily_usage (client, day, version, log_type, country, track_id, release_id, play_mode, streams, royalty_bearing_streams, unique_listeners, seconds_played)
-     select '${CLIENT}', '${DAY}'::date, 999, * from day_agg`,
-    'rollback',
-  ];
+  // Diagnostics: (d) the two-level GROUP BY issue 15 proposed (group keys + user in parallel, then
+  // count the users), identical figures; (e) the bare GROUP BY in the reporter's key order (integers
+  // first), identical figures too.
+  const twoLevel = `select log_type, country, track_id, release_id, play_mode,
+       sum(n)::bigint as streams, sum(r)::bigint as royalty_bearing_streams, count(*) as unique_listeners, sum(s)::bigint as seconds_played
+  from (select log_type, country, track_id, release_id, coalesce(play_mode, '') as play_mode, user_id,
+               count(*) as n, count(*) filter (where total_time_played >= ${cfg.threshold}) as r, sum(total_time_played) as s
+          from plays where client = '${CLIENT}' and ${IN_DAY} and not synthetic
+         group by log_type, country, track_id, release_id, coalesce(play_mode, ''), user_id) u
+ group by log_type, country, track_id, release_id, play_mode`;
+  const intFirst = BARE_AGGREGATE.replace(
+    "group by log_type, country, track_id, release_id, coalesce(play_mode, '')",
+    "group by track_id, release_id, country, log_type, coalesce(play_mode, '')",
+  );
+  if (intFirst === BARE_AGGREGATE) throw new Error('bench: the key-order variant did not apply');
+
+  /** Forgets every issued version, so that the next run issues a full v1 again. */
+  const forget = async (reportDir) => {
+    const leaves = await c.query(`select relid::text as t from pg_partition_tree('daily_usage') where isleaf`);
+    for (const { t } of leaves.rows) await c.query(`drop table ${t}`);
+    await c.query('delete from report_versions');
+    rmSync(reportDir, { recursive: true, force: true });
+  };
 
   const reportDir = join(out, 'reports');
-  const ids = cfg.diagnose ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b', 'c'];
+  const ids = ['a', 'b', 'c', ...(cfg.warm ? ['w'] : []), ...(cfg.diagnose ? ['d', 'e'] : []), ...(cfg.gzip ? ['g'] : [])];
   const results = Object.fromEntries(ids.map((id) => [id, []]));
   for (let round = 0; round < cfg.rounds; round++) {
     const order = ids.map((_, i) => ids[(i + round) % ids.length]); // rotate the order every round
     for (const id of order) {
-      if (id === 'a') {
-        const r = await runReporter(db.url, topic, reportDir);
+      if (id === 'a' || id === 'g' || id === 'w') {
+        let segments;
+        if (id === 'w') {
+          // Warm: the hourly job has rendered every hour beforehand (not timed as part of the run).
+          segments = renderAhead(db.url, reportDir);
+          console.log(`round ${round + 1} (w) segments rendered ahead in ${fmt.f1(segments.seconds)} s: ${segments.line}`);
+        }
+        const r = await runReporter(db.url, topic, reportDir, id === 'g' ? 'gzip' : 'none');
+        if (id === 'w') {
+          r.segments = segments;
+          if (!/24 of 24 hours from segments/.test(r.line)) throw new Error(`warm run did not use every segment: ${r.line}`);
+        }
         if (r.plays !== cfg.plays || r.rows !== groups)
           throw new Error(`reporter counted ${r.plays} plays / ${r.rows} rows, expected ${cfg.plays} / ${groups}`);
-        // Next round must issue a new v1 again: forget this version.
-        await c.query('delete from daily_usage');
-        await c.query('delete from report_versions');
-        rmSync(reportDir, { recursive: true, force: true });
-        results.a.push(r);
+        await forget(reportDir); // the next round issues a new v1 again
+        results[id].push(r);
         console.log(
-          `round ${round + 1} (a) reporter: ${fmt.f1(r.seconds)} s, peak RSS ${fmt.int(r.rssMiB)} MiB; ${JSON.stringify(r.phases)}`,
+          `round ${round + 1} (${id}) reporter${id === 'g' ? ' gzip' : ''}: ${fmt.f1(r.seconds)} s, peak RSS ${fmt.int(r.rssMiB)} MiB, ` +
+            `files ${fmt.int(r.bytes.daily)} + ${fmt.int(r.bytes.client)} bytes; ${JSON.stringify(r.phases)}`,
         );
       } else if (id === 'b') {
         const r = psqlTimed(db.url, BARE_AGGREGATE);
@@ -288,18 +329,13 @@ async function main() {
         results.c.push(r);
         console.log(`round ${round + 1} (c) client-usage COPY: ${fmt.f1(r.seconds)} s (psql wall ${fmt.f1(r.wall)} s)`);
       } else if (id === 'd') {
-        const r = psqlTimed(db.url, serialAggregate);
+        const r = psqlTimed(db.url, twoLevel);
         results.d.push(r);
-        console.log(`round ${round + 1} (d) GROUP BY, no parallel workers: ${fmt.f1(r.seconds)} s`);
+        console.log(`round ${round + 1} (d) two-level GROUP BY: ${fmt.f1(r.seconds)} s`);
       } else {
-        const r = psqlTimed(db.url, proposed);
+        const r = psqlTimed(db.url, intFirst);
         results.e.push(r);
-        // parts: begin, report_versions row, CREATE TEMP TABLE AS, INSERT into daily_usage, rollback
-        r.ctas = r.parts[2];
-        r.insert = r.parts[3];
-        console.log(
-          `round ${round + 1} (e) CREATE TEMP TABLE AS + INSERT into daily_usage: ${fmt.f1(r.seconds)} s (CTAS ${fmt.f1(r.ctas)} s, INSERT ${fmt.f1(r.insert)} s)`,
-        );
+        console.log(`round ${round + 1} (e) bare GROUP BY, integer keys first: ${fmt.f1(r.seconds)} s`);
       }
     }
   }
@@ -309,10 +345,12 @@ async function main() {
     reporter: median(results.a.map((r) => r.seconds)),
     bare: median(results.b.map((r) => r.seconds)),
     clientCopy: median(results.c.map((r) => r.seconds)),
-    serial: results.d ? median(results.d.map((r) => r.seconds)) : undefined,
-    proposed: results.e ? median(results.e.map((r) => r.seconds)) : undefined,
-    proposedCtas: results.e ? median(results.e.map((r) => r.ctas)) : undefined,
-    proposedInsert: results.e ? median(results.e.map((r) => r.insert)) : undefined,
+    twoLevel: results.d ? median(results.d.map((r) => r.seconds)) : undefined,
+    intFirst: results.e ? median(results.e.map((r) => r.seconds)) : undefined,
+    gzip: results.g ? median(results.g.map((r) => r.seconds)) : undefined,
+    warm: results.w ? median(results.w.map((r) => r.seconds)) : undefined,
+    renderAhead: results.w ? median(results.w.map((r) => r.segments.seconds)) : undefined,
+    renderAheadCpu: results.w ? median(results.w.map((r) => r.segments.machineCpu)) : undefined,
     rssMiB: Math.max(...results.a.map((r) => r.rssMiB)),
     phases: Object.fromEntries(phaseNames.map((k) => [k, median(results.a.map((r) => r.phases[k] ?? 0))])),
   };
@@ -320,6 +358,7 @@ async function main() {
     reporterVsBare: summary.reporter / summary.bare,
     perRound: results.a.map((r, i) => r.seconds / results.b[i].seconds),
   };
+  ratios.medianOfRatios = median(ratios.perRound);
   const report = {
     cfg,
     day: DAY,
@@ -344,36 +383,44 @@ function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSecond
   const per = (id) => results[id].map((r) => fmt.f1(r.seconds)).join(' / ');
   const cpu = (id) => median(results[id].map((r) => r.machineCpu));
   const cores = cpus().length;
-  const floor = (cpu('b') + cpu('c')) / cores;
   const a0 = results.a[0];
+  const row = (id, what, v) => [what, fmt.f1(v), per(id), fmt.f1(cpu(id))];
   return [
     `${fmt.int(c.plays)} plays on one day for one client (${size} with indexes, generated in ${fmt.f1(genSeconds)} s), ${fmt.int(groups)} daily-usage rows; ` +
-      `client-usage.csv ${fmt.int(a0.bytes.client / 2 ** 20)} MiB. Medians of ${c.rounds} rounds, order rotating. Whole run ${fmt.f1(totalSeconds)} s.`,
+      `daily-usage.csv ${fmt.int(a0.bytes.daily / 2 ** 20)} MiB, client-usage.csv ${fmt.int(a0.bytes.client / 2 ** 20)} MiB` +
+      (results.g ? ` (client-usage.csv.gz ${fmt.int(results.g[0].bytes.client / 2 ** 20)} MiB)` : '') +
+      `. Medians of ${c.rounds} rounds, order rotating. Whole bench ${fmt.f1(totalSeconds)} s.`,
     '',
     table(
       ['what', 'median s', 'per round s', 'machine CPU s'],
       [
-        ['(a) reporter run (wall, process start to exit)', fmt.f1(s.reporter), per('a'), fmt.f1(cpu('a'))],
-        ['(b) bare GROUP BY (psql \\timing)', fmt.f1(s.bare), per('b'), fmt.f1(cpu('b'))],
-        ['(c) client-usage query, COPY to /dev/null (psql \\timing)', fmt.f1(s.clientCopy), per('c'), fmt.f1(cpu('c'))],
-        ...(results.d
-          ? [
-              ['(d) diagnostic: the bare GROUP BY with max_parallel_workers_per_gather = 0', fmt.f1(s.serial), per('d'), fmt.f1(cpu('d'))],
-              [
-                `(e) candidate: CREATE TEMP TABLE AS GROUP BY (${fmt.f1(s.proposedCtas)} s), then INSERT into daily_usage (${fmt.f1(s.proposedInsert)} s), rolled back`,
-                fmt.f1(s.proposed),
-                per('e'),
-                fmt.f1(cpu('e')),
-              ],
-            ]
-          : []),
+        row('a', '(a) reporter run, cold (wall, process start to exit)', s.reporter),
+        row('b', '(b) bare GROUP BY (psql \\timing)', s.bare),
+        row('c', "(c) the reporter's client-usage query, COPY to /dev/null (psql \\timing)", s.clientCopy),
+        ...(results.d ? [row('d', '(d) two-level GROUP BY: keys + user in parallel, then count users (psql \\timing)', s.twoLevel)] : []),
+        ...(results.e ? [row('e', '(e) bare GROUP BY with integer keys first, as the reporter groups (psql \\timing)', s.intFirst)] : []),
+        ...(results.w ? [row('w', '(w) reporter run, warm: every hour rendered ahead by `reporter segments`', s.warm)] : []),
+        ...(results.g ? [row('g', '(g) reporter run, cold, REPORT_COMPRESS=gzip', s.gzip)] : []),
       ],
     ),
     '',
-    `- reporter / bare GROUP BY = **${fmt.f2(ratios.reporterVsBare)}×** (goal ≤ 1.5×; per round ${ratios.perRound.map(fmt.f2).join(', ')})`,
-    `- machine CPU s: busy CPU time of all ${cores} cores over the step (/proc/stat, medians; every process, so Postgres's workers and psql too). ` +
-      `A report holds (b)'s figures and (c)'s rows, so on ${cores} cores it cannot take less than ((b) + (c)) / ${cores} = ${fmt.f1(floor)} s of CPU-bound work, ` +
-      `**${fmt.f2(floor / s.bare)}× (b)**, unless it computes them with less CPU than (b) and (c) do`,
+    `- reporter / bare GROUP BY: ratio of medians **${fmt.f2(ratios.reporterVsBare)}×**, median of per-round ratios **${fmt.f2(ratios.medianOfRatios)}×** ` +
+      `(per round ${ratios.perRound.map(fmt.f2).join(', ')}; goal ≤ 1.5×)`,
+    `- machine CPU s: busy CPU time of all ${cores} cores over the step (/proc/stat, medians; every process: Postgres's workers, psql, the reporter). ` +
+      `The run's ${fmt.f1(cpu('a'))} CPU-s on ${cores} cores take at least ${fmt.f1(cpu('a') / cores)} s, ${fmt.f2(cpu('a') / cores / s.bare)}× (b).`,
+    ...(results.w
+      ? [
+          `- warm / bare GROUP BY: ratio of medians **${fmt.f2(s.warm / s.bare)}×**, median of per-round ratios ${fmt.f2(median(results.w.map((r, i) => r.seconds / results.b[i].seconds)))}×. ` +
+            `The hours were rendered ahead by \`reporter segments\` in ${fmt.f1(s.renderAhead)} s (${fmt.f1(s.renderAheadCpu)} machine CPU-s; the hourly job spreads that over the day).`,
+        ]
+      : []),
+    ...(results.e
+      ? [
+          `- against (e), the same bare GROUP BY in the reporter's own key order (faster here): cold ${fmt.f2(s.reporter / s.intFirst)}×` +
+            (results.w ? `, warm ${fmt.f2(s.warm / s.intFirst)}×` : '') +
+            ' (ratios of medians).',
+        ]
+      : []),
     `- reporter peak RSS (/usr/bin/time -v, max over rounds): **${fmt.int(s.rssMiB)} MiB**`,
     `- reporter process CPU (user+sys, /usr/bin/time -v; median): ${fmt.f1(median(results.a.map((r) => r.cpu)))} s — the rest of its wall time is Postgres working`,
     '',
