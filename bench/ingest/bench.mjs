@@ -1,7 +1,7 @@
 // bench/ingest (issue 4): Playlog's ingest routes against bare Fastify baselines, over the same plays,
 // then an overload check whose accepted plays are verified by id on the Kafka topic.
 // Usage: bash bench/ingest/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import { normalizePlay } from '@playlog/schema';
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
 import {
   brokerPid,
+  REPO,
   cpuSeconds,
   fmt,
   freePort,
@@ -97,6 +98,7 @@ async function measure(label, target, { url, connections, bodies, headers, plays
     ],
   });
   const rss = sampler.stop();
+  const rssOne = sampler.maxProcessMiB();
   const cpu = cpuSeconds(target.pid) - cpu0;
   const brokerCpu = broker ? cpuSeconds(broker) - broker0 : Number.NaN;
   const machineCpu = machineCpuSeconds() - machine0;
@@ -114,12 +116,36 @@ async function measure(label, target, { url, connections, bodies, headers, plays
     timeouts: r.timeouts,
     statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
     rssMiB: rss,
+    rssOneProcessMiB: rssOne,
     serverCpuPerSec: cpu / r.duration,
     loadgenCpuPerSec: (self.user + self.system) / 1e6 / r.duration,
     brokerCpuPerSec: brokerCpu / r.duration,
     machineCpuPerSec: machineCpu / r.duration,
     duration: r.duration,
   };
+}
+
+/**
+ * The seed-style peer (bench/ingest/peer/app.py) under gunicorn with 2 workers, its packages installed
+ * from PyPI into bench/out/peer-venv on first use.
+ */
+async function startPeer(topic) {
+  const venv = join(REPO, 'bench', 'out', 'peer-venv');
+  if (!existsSync(join(venv, 'bin', 'gunicorn'))) {
+    console.log('bench: installing the seed-style peer (Flask, gunicorn, jsonschema, confluent-kafka) from PyPI');
+    runSync('python3', ['-m', 'venv', venv]);
+    runSync(join(venv, 'bin', 'pip'), ['install', '-q', '-r', join(REPO, 'bench', 'ingest', 'peer', 'requirements.txt')]);
+  }
+  const port = await freePort();
+  const proc = startProcess(
+    join(venv, 'bin', 'gunicorn'),
+    ['-w', '2', '-b', `127.0.0.1:${port}`, '--chdir', 'bench/ingest/peer', 'app:app'],
+    {
+      env: { KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic },
+    },
+  );
+  await waitHttp(`http://127.0.0.1:${port}/healthz`, 30_000, proc);
+  return { proc, base: `http://127.0.0.1:${port}` };
 }
 
 async function startIngest(env, logFile) {
@@ -238,6 +264,7 @@ async function overload(label, ingestEnv, key, rate, out) {
   agent.destroy();
   const aliveAfterLoad = proc.running();
   const rss = sampler.stop();
+  const rssOne = sampler.maxProcessMiB();
   const exit = await proc.stop('SIGTERM');
   latencies.sort((x, y) => x - y);
   const pct = (q) => (latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]) : NaN);
@@ -291,6 +318,7 @@ async function overload(label, ingestEnv, key, rate, out) {
     distinctPlaysOnTopic: onTopic.ids.size,
     acceptedMissingFromKafka: missing,
     rssMiB: rss,
+    rssOneProcessMiB: rssOne,
     aliveAfterLoad,
     exit,
   };
@@ -314,6 +342,7 @@ async function main() {
   // Request logs at the default level (info) are written, to /dev/null.
   const ingestEnv = { DATABASE_URL: db.url, KAFKA_TOPIC: topic, CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0' };
   const ingest = await startIngest(ingestEnv, undefined);
+  const peer = await startPeer(await freshTopic('bench-ingest-peer'));
   const barePort = await freePort();
   const bare = startProcess('node', ['bench/ingest/bare-server.mjs'], { env: { PORT: String(barePort) } });
   const bareBase = `http://127.0.0.1:${barePort}`;
@@ -347,6 +376,14 @@ async function main() {
       plays: 1,
     },
     d: { label: '(d) bare POST 200', proc: bare, url: `${bareBase}${V12_PATH}`, connections: cfg.v12Connections, bodies: v12, plays: 1 },
+    e: {
+      label: '(e) seed-style peer: Flask, gunicorn 2 workers, jsonschema, confluent-kafka acks=all',
+      proc: peer.proc,
+      url: `${peer.base}/v1/play-logs`,
+      connections: cfg.bulkConnections,
+      bodies: bulk,
+      plays: cfg.batch,
+    },
   };
   const run = (id, duration) =>
     measure(scenarios[id].label, scenarios[id].proc, {
@@ -358,11 +395,11 @@ async function main() {
       duration,
     });
 
-  for (const id of ['a', 'b', 'c', 'd']) await run(id, cfg.warmup);
-  const results = { a: [], b: [], c: [], d: [] };
+  for (const id of ['a', 'b', 'c', 'd', 'e']) await run(id, cfg.warmup);
+  const results = { a: [], b: [], c: [], d: [], e: [] };
   const orders = [
-    ['a', 'b', 'c', 'd'],
-    ['b', 'a', 'd', 'c'],
+    ['a', 'b', 'c', 'd', 'e'],
+    ['e', 'b', 'a', 'd', 'c'],
   ];
   for (let round = 0; round < cfg.rounds; round++) {
     for (const id of orders[round % 2]) {
@@ -376,6 +413,7 @@ async function main() {
     }
   }
   await bare.stop();
+  await peer.proc.stop();
   await ingest.proc.stop();
 
   const med = (id, f) => median(results[id].map((r) => r[f]));
@@ -404,6 +442,10 @@ async function main() {
     bulkPerRound: perRound('a', 'b'),
     v12: summary.c.eventsPerSec / summary.d.eventsPerSec,
     v12PerRound: perRound('c', 'd'),
+    peer: summary.a.eventsPerSec / summary.e.eventsPerSec,
+    peerPerRound: perRound('a', 'e'),
+    cpuVsBare: summary.a.eventsPerSec / summary.a.serverCpu / (summary.b.eventsPerSec / summary.b.serverCpu),
+    cpuPerRound: results.a.map((r, i) => r.eventsPerSec / r.serverCpuPerSec / (results.b[i].eventsPerSec / results.b[i].serverCpuPerSec)),
   };
   console.log(`ratios: bulk ${fmt.f3(ratios.bulk)} (goal >= 0.6), 7digital ${fmt.f3(ratios.v12)} (goal >= 0.5)`);
 
@@ -464,7 +506,7 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
     `${fmt.int(x.acceptedPlaysPerSec)} over ${fmt.f1(x.seconds)} s`,
     `${x.p50} / ${x.p99}`,
     `${x.maxOutstanding}; ingest's max in-flight ${fmt.int(x.gauges.maxInFlight)}, loop lag ${fmt.int(x.gauges.maxLoopLagMs)} ms, queue-full ${fmt.int(x.gauges.queueFull ?? 0)}`,
-    fmt.int(x.rssMiB),
+    `${fmt.int(x.rssMiB)} (one process at most ${fmt.int(x.rssOneProcessMiB)})`,
     `${fmt.int(x.acceptedPlays)} / ${fmt.int(x.messagesOnTopic)} / ${fmt.int(x.playsOnTopic)} / ${fmt.int(x.distinctPlaysOnTopic)} / **${x.acceptedMissingFromKafka}**`,
     `${x.aliveAfterLoad ? 'yes' : 'NO'}, exit ${x.exit.code ?? x.exit.signal}`,
   ]);
@@ -489,10 +531,12 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
       rows,
     ),
     '',
-    `Per round events/s: (a) ${per('a')}; (b) ${per('b')}; (c) ${per('c')}; (d) ${per('d')}.`,
+    `Per round events/s: (a) ${per('a')}; (b) ${per('b')}; (c) ${per('c')}; (d) ${per('d')}; (e) ${per('e')}.`,
     '',
     `- bulk (a)/(b) = **${fmt.f3(ratios.bulk)}** (goal ≥ 0.6; per round ${ratios.bulkPerRound.map(fmt.f3).join(', ')})`,
     `- 7digital (c)/(d) = **${fmt.f3(ratios.v12)}** (goal ≥ 0.5; per round ${ratios.v12PerRound.map(fmt.f3).join(', ')})`,
+    `- bulk against the seed-style peer, (a)/(e) plays/s: ratio of medians **${fmt.f2(ratios.peer)}×**, median of per-round ratios ${fmt.f2(median(ratios.peerPerRound))}× (issue 16's goal ≥ 8×; per round ${ratios.peerPerRound.map(fmt.f2).join(', ')})`,
+    `- bulk plays per server CPU-second, (a) against (b): ratio of medians **${fmt.f3(ratios.cpuVsBare)}**, median of per-round ratios ${fmt.f3(median(ratios.cpuPerRound))} (issue 16's goal ≥ 0.4; per round ${ratios.cpuPerRound.map(fmt.f3).join(', ')}). Server CPU is the process and its children (ingest's workers, gunicorn's).`,
     `- CPU columns are cores over each run (/proc): the server process, autocannon (in the bench process), the Kafka broker (JVM), and the whole machine.`,
     `- Bulk: ${atGoal(s.a, s.b, 0.6)}.`,
     `- 7digital: ${atGoal(s.c, s.d, 0.5)}.`,
@@ -507,7 +551,7 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
         'accepted plays/s',
         'p50 / p99 ms',
         'max requests outstanding; from /metrics (sampled every 0.5 s)',
-        'peak RSS MiB',
+        'peak RSS MiB, all processes (one process at most)',
         'accepted / msgs on topic / plays on topic / distinct play ids / **accepted missing**',
         'alive, exit',
       ],

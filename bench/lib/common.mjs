@@ -2,7 +2,7 @@
 // medians, machine notes, and cleanup that runs however the run ends. Loopback targets only.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { cpus, totalmem, loadavg } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -152,33 +152,69 @@ export function procStatusKb(pid, field) {
   }
 }
 
-/** Samples a process's RSS every `everyMs`; `stop()` returns the peak seen, in MiB. */
+/** `pid` and its live descendants (an ingest primary and its workers), from /proc. */
+export function processTree(pid) {
+  const children = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/**
+ * Samples the RSS of a process and its descendants every `everyMs`; `stop()` returns the peak of
+ * their sum, in MiB; `maxProcessMiB()` the peak of any one of them (one ingest worker).
+ */
 export function rssSampler(pid, everyMs = 100) {
   let peak = 0;
-  const t = setInterval(() => {
-    const kb = procStatusKb(pid, 'VmRSS');
-    if (kb !== undefined && kb > peak) peak = kb;
-  }, everyMs);
+  let peakOne = 0;
+  const sample = () => {
+    let sum = 0;
+    for (const p of processTree(pid)) {
+      const kb = procStatusKb(p, 'VmRSS') ?? 0;
+      sum += kb;
+      if (kb > peakOne) peakOne = kb;
+    }
+    if (sum > peak) peak = sum;
+  };
+  const t = setInterval(sample, everyMs);
   return {
     peekMiB: () => peak / 1024,
+    maxProcessMiB: () => peakOne / 1024,
     stop() {
       clearInterval(t);
-      const kb = procStatusKb(pid, 'VmRSS');
-      if (kb !== undefined && kb > peak) peak = kb;
+      sample();
       return peak / 1024;
     },
   };
 }
 
-/** Cumulative CPU seconds (user+system) of a process, from /proc/<pid>/stat. */
+/** Cumulative CPU seconds (user+system) of a process and its live descendants, from /proc/<pid>/stat. */
 export function cpuSeconds(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (100 Hz)
-  } catch {
-    return undefined;
+  let total;
+  for (const p of processTree(pid)) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      total = (total ?? 0) + (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (100 Hz)
+    } catch {
+      // gone meanwhile
+    }
   }
+  return total;
 }
 
 /**
