@@ -79,7 +79,8 @@ export function startWorkers(count: number, log: Logger, opts: PoolOptions): Wor
   const slots = new Map<number, Worker>();
   const crashes: number[] = [];
   let stopping = false;
-  let listeningCount = 0;
+  // Slots whose worker has listened at least once: the pod is up when every slot has.
+  const listened = new Set<number>();
   let resolveListening: () => void = () => undefined;
   const listening = new Promise<void>((resolve) => (resolveListening = resolve));
 
@@ -104,8 +105,9 @@ export function startWorkers(count: number, log: Logger, opts: PoolOptions): Wor
       listeningWorkers.add(worker);
       if (!readiness.has(slot)) readiness.set(slot, ['starting']);
       broadcast();
-      if (replacing) log.info({ worker: slot, pid: worker.process.pid }, 'worker replaced');
-      else if (++listeningCount === count) resolveListening();
+      if (listened.has(slot)) log.info({ worker: slot, pid: worker.process.pid }, 'worker replaced');
+      listened.add(slot);
+      if (listened.size === count) resolveListening();
     });
     worker.once('exit', (code, signal) => {
       if (slots.get(slot) === worker) {
