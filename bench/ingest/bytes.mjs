@@ -107,7 +107,7 @@ async function main() {
   const requests = [];
   for (let i = 0; i < plays.length; i += cfg.perRequest) {
     const chunk = plays.slice(i, i + cfg.perRequest);
-    const v3 = playMessages(chunk, 500);
+    const v3 = playMessages([{ head: chunk[0], plays: chunk }], 500);
     const v2 = v3.map((m, j) => ({ ...m, value: encodeV2(chunk.slice(j * 500, (j + 1) * 500)) }));
     requests.push({ 2: v2, 3: v3 });
   }
@@ -129,7 +129,10 @@ async function main() {
       for (let i = 0; i < plays.length; i += cfg.perRequest) encodeV2(plays.slice(i, i + cfg.perRequest));
     }),
     encode3: cpuPerPlay(() => {
-      for (let i = 0; i < plays.length; i += cfg.perRequest) playMessages(plays.slice(i, i + cfg.perRequest), 500);
+      for (let i = 0; i < plays.length; i += cfg.perRequest) {
+        const chunk = plays.slice(i, i + cfg.perRequest);
+        playMessages([{ head: chunk[0], plays: chunk }], 500);
+      }
     }),
     decode2: cpuPerPlay(() => all2.forEach((m) => decodePlays(m.value))),
     decode3: cpuPerPlay(() => all3.forEach((m) => decodePlays(m.value))),

@@ -4,7 +4,7 @@
 // Usage: node bench/ingest/per-play.mjs   (after the workspace is built; ~20 s; writes bench/ingest/out/per-play.md)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePlays, instantKey, normalizePlay, parseDateTime, playIdentity } from '@playlog/schema';
+import { encodeBatches, encodePlays, instantKey, normalizePlay, parseDateTime, playHead, playIdentity, readPlay } from '@playlog/schema';
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
 import { fmt, median, outDir, table, yesterdayUtc } from '../lib/common.mjs';
 
@@ -46,7 +46,13 @@ const steps = [
     () => () => bodies.forEach((b) => (sink += JSON.parse(b).plays.length)),
   ],
   [
-    'normalizePlay: field rules, window, timestamps, identity',
+    'readPlay: field rules and window (what ingest does per play since issue 16)',
+    () => () => {
+      for (const p of parsed) sink += readPlay(p, ctx).ok ? 1 : 0;
+    },
+  ],
+  [
+    'normalizePlay: the same plus the stored play: identity, UTC instant, request fields (before)',
     () => () => {
       for (const p of parsed) sink += normalizePlay(p, ctx).ok ? 1 : 0;
     },
@@ -66,7 +72,17 @@ const steps = [
     },
   ],
   [
-    'encodePlays: the Kafka value, 100 plays a message',
+    'encodeBatches: the Kafka value (format 3) from the checked fields, 100 plays a message (now)',
+    () => {
+      const head = playHead(ctx);
+      const checked = parsed.map((p) => readPlay(p, ctx).play);
+      return () => {
+        for (let i = 0; i < N; i += 100) sink += encodeBatches([{ head, plays: checked.slice(i, i + 100) }]).length;
+      };
+    },
+  ],
+  [
+    'encodePlays: the same value from stored plays (before)',
     () => {
       const plays = normalized();
       return () => {

@@ -57,6 +57,8 @@ async function main() {
         DATABASE_URL: db.url,
         KAFKA_TOPIC: topic,
         CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
+        // One process: the profiler sees the thread doing the work (with workers it would profile an idle primary).
+        INGEST_WORKERS: '1',
       },
     });
     await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000, proc);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CLIENT_NAME, encodePlays, type Play, type PlayContext } from '@playlog/schema';
+import { CLIENT_NAME, encodeBatches, playIdOf, type PlayBatch, type PlayContext } from '@playlog/schema';
 import type { OutgoingMessage } from '@playlog/kafka';
 import { KafkaError, KAFKA_QUEUE_FULL } from '@playlog/kafka';
 import type { IngestConfig } from './config.js';
@@ -26,32 +26,62 @@ export function playContext(req: FastifyRequest, cfg: IngestConfig): PlayContext
 /** Kafka's default message size limit is 1 MB (librdkafka's and the broker's); stay well under it. */
 const MAX_MESSAGE_BYTES = 900_000;
 
+/** How many plays the batches hold. */
+const countPlays = (batches: readonly PlayBatch[]): number => batches.reduce((n, b) => n + b.plays.length, 0);
+
+/** The first `n` plays of `batches` and the rest, as batches again (heads kept). */
+function splitBatches(batches: readonly PlayBatch[], n: number): [PlayBatch[], PlayBatch[]] {
+  const first: PlayBatch[] = [];
+  const rest: PlayBatch[] = [];
+  let left = n;
+  for (const b of batches) {
+    if (left >= b.plays.length) first.push(b);
+    else if (left === 0) rest.push(b);
+    else {
+      first.push({ head: b.head, plays: b.plays.slice(0, left) });
+      rest.push({ head: b.head, plays: b.plays.slice(left) });
+    }
+    left = Math.max(0, left - b.plays.length);
+  }
+  return [first, rest];
+}
+
 /**
- * A request's plays as Kafka messages of at most `perMessage` plays each (format 2 of the codec): one
- * produce and one delivery report per chunk instead of per play. A chunk whose value would pass
- * MAX_MESSAGE_BYTES (long user ids and agents) is halved until it fits. Each play carries its own
- * identity inside the message; the key is the chunk's first play id, so a one-play message (the
- * 7digital routes' usual case) is keyed by its play, and chunks spread over the partitions.
+ * Batches of plays as Kafka messages of at most `perMessage` plays each (format 3 of the codec): one
+ * produce and one delivery report per message instead of per play. A message whose value would pass
+ * MAX_MESSAGE_BYTES (long user ids and agents) is halved until it fits. The key is the identity of the
+ * message's first play (computed for that play only; the loader computes every play's), so a one-play
+ * message (the 7digital routes' usual case) is keyed by its play, and messages spread over the partitions.
  */
-export function playMessages(plays: Play[], perMessage: number): OutgoingMessage[] {
+export function playMessages(batches: readonly PlayBatch[], perMessage: number): OutgoingMessage[] {
   const out: OutgoingMessage[] = [];
-  const add = (chunk: Play[]): void => {
-    const value = encodePlays(chunk);
-    if (value.length > MAX_MESSAGE_BYTES && chunk.length > 1) {
-      const half = Math.ceil(chunk.length / 2);
-      add(chunk.slice(0, half));
-      add(chunk.slice(half));
+  const add = (chunk: readonly PlayBatch[], plays: number): void => {
+    const value = encodeBatches(chunk);
+    if (value.length > MAX_MESSAGE_BYTES && plays > 1) {
+      const half = Math.ceil(plays / 2);
+      const [a, b] = splitBatches(chunk, half);
+      add(a, half);
+      add(b, plays - half);
       return;
     }
-    const first = chunk[0]!.playId;
-    out.push({ key: first, value, weight: chunk.length, headers: [{ 'play-id': first }, { 'play-count': String(chunk.length) }] });
+    const head = chunk[0]!;
+    const first = playIdOf(head.plays[0]!, head.head.client);
+    out.push({ key: first, value, weight: plays, headers: [{ 'play-id': first }, { 'play-count': String(plays) }] });
   };
-  for (let i = 0; i < plays.length; i += perMessage) add(plays.length <= perMessage ? plays : plays.slice(i, i + perMessage));
+  let rest: readonly PlayBatch[] = batches;
+  for (let left = countPlays(batches); left > 0; left -= perMessage) {
+    if (left <= perMessage) add(rest, left);
+    else {
+      const [chunk, after] = splitBatches(rest, perMessage);
+      add(chunk, perMessage);
+      rest = after;
+    }
+  }
   return out;
 }
 
 interface Waiting {
-  plays: Play[];
+  batch: PlayBatch;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -74,10 +104,10 @@ export class PlayBatcher {
     private readonly perMessage: number,
   ) {}
 
-  write(plays: Play[]): Promise<void> {
-    if (plays.length >= this.perMessage) return this.sendPlays(plays);
+  write(batch: PlayBatch): Promise<void> {
+    if (batch.plays.length >= this.perMessage) return this.sendBatches([batch]);
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ plays, resolve, reject });
+      this.waiting.push({ batch, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // After the I/O callbacks of this turn: every request parsed in it has reached write() by then.
@@ -93,28 +123,28 @@ export class PlayBatcher {
     let group: Waiting[] = [];
     let size = 0;
     for (const w of waiting) {
-      if (size + w.plays.length > this.perMessage) {
+      if (size + w.batch.plays.length > this.perMessage) {
         this.sendGroup(group);
         group = [];
         size = 0;
       }
       group.push(w);
-      size += w.plays.length;
+      size += w.batch.plays.length;
     }
     this.sendGroup(group);
   }
 
   private sendGroup(group: Waiting[]): void {
     if (group.length === 0) return;
-    this.sendPlays(group.length === 1 ? group[0]!.plays : group.flatMap((w) => w.plays)).then(
+    this.sendBatches(group.map((w) => w.batch)).then(
       () => group.forEach((w) => w.resolve()),
       (err: unknown) => group.forEach((w) => w.reject(err)),
     );
   }
 
   /** Always a promise: a send that throws (it should not) fails its writes instead of the process. */
-  private async sendPlays(plays: Play[]): Promise<void> {
-    await this.send(playMessages(plays, this.perMessage));
+  private async sendBatches(batches: PlayBatch[]): Promise<void> {
+    await this.send(playMessages(batches, this.perMessage));
   }
 }
 
@@ -123,9 +153,10 @@ export class PlayBatcher {
  * fails, the whole request fails with 503: nothing is reported accepted, and the client's retry is
  * deduplicated by play id downstream.
  */
-export async function publishPlays(app: FastifyInstance, cfg: IngestConfig, route: string, plays: Play[]): Promise<void> {
+export async function publishPlays(app: FastifyInstance, cfg: IngestConfig, route: string, batch: PlayBatch): Promise<void> {
+  const plays = batch.plays;
   try {
-    await app.playWriter.write(plays);
+    await app.playWriter.write(batch);
   } catch (err) {
     app.metrics.plays.inc({ route, outcome: 'failed' }, plays.length);
     const retry = { 'Retry-After': String(cfg.retryAfterSeconds) };

@@ -1,6 +1,7 @@
 import { Compile } from 'typebox/compile';
 import { instantIsoUtc, instantKey, parseDateTime } from './datetime.js';
 import { playIdentity } from './identity.js';
+import type { PlayFields, PlayHead } from './normalize.js';
 import { Play } from './play.js';
 
 /*
@@ -40,49 +41,65 @@ interface V3 {
 
 const LOG_TYPE_CODES = ['subscription', 'catalogue'] as const;
 
-/** Format 3 for a message's plays (what ingest writes). */
-export function encodePlays(plays: Play[]): Buffer {
+/** A request's checked plays and what they share: what ingest hands to encodeBatches. */
+export interface PlayBatch {
+  head: PlayHead;
+  plays: PlayFields[];
+}
+
+/**
+ * Format 3 for the plays of one message (what ingest writes), given as the batches of the requests it
+ * holds: each batch's head goes once into the header table, then its plays into the columns.
+ */
+export function encodeBatches(batches: readonly PlayBatch[]): Buffer {
   const m: V3 = { v: 3, h: [], t: [], u: [], c: [], tr: [], re: [], fo: [], pm: [], er: [], d: [], tt: [], ua: [], uad: [] };
   const heads = new Map<string, number>();
   const agents = new Map<string, number>();
   const hi: number[] = [];
   const cp: (string | null)[] = [];
   let anyClientPlayId = false;
-  for (const p of plays) {
-    const hk = `${p.client}\u0000${p.apiKeyName}\u0000${p.receivedAt}\u0000${p.synthetic ? 1 : 0}`;
+  for (const { head, plays } of batches) {
+    const hk = `${head.client}\u0000${head.apiKeyName}\u0000${head.receivedAt}\u0000${head.synthetic ? 1 : 0}`;
     let h = heads.get(hk);
     if (h === undefined) {
       h = m.h.length;
-      m.h.push([p.client, p.apiKeyName, p.receivedAt, p.synthetic]);
+      m.h.push([head.client, head.apiKeyName, head.receivedAt, head.synthetic]);
       heads.set(hk, h);
     }
-    hi.push(h);
-    m.t.push(p.logType === 'catalogue' ? 1 : 0);
-    m.u.push(p.userId);
-    m.c.push(p.country);
-    m.tr.push(p.trackId);
-    m.re.push(p.releaseId);
-    m.fo.push(p.formatId);
-    m.pm.push(p.playMode);
-    m.er.push(p.endReason);
-    m.d.push(p.dateTimePlayed);
-    m.tt.push(p.totalTimePlayed);
-    if (p.userAgent === null) m.ua.push(-1);
-    else {
-      let a = agents.get(p.userAgent);
-      if (a === undefined) {
-        a = m.uad.length;
-        m.uad.push(p.userAgent);
-        agents.set(p.userAgent, a);
+    for (const p of plays) {
+      hi.push(h);
+      m.t.push(p.logType === 'catalogue' ? 1 : 0);
+      m.u.push(p.userId);
+      m.c.push(p.country);
+      m.tr.push(p.trackId);
+      m.re.push(p.releaseId);
+      m.fo.push(p.formatId);
+      m.pm.push(p.playMode);
+      m.er.push(p.endReason);
+      m.d.push(p.dateTimePlayed);
+      m.tt.push(p.totalTimePlayed);
+      if (p.userAgent === null) m.ua.push(-1);
+      else {
+        let a = agents.get(p.userAgent);
+        if (a === undefined) {
+          a = m.uad.length;
+          m.uad.push(p.userAgent);
+          agents.set(p.userAgent, a);
+        }
+        m.ua.push(a);
       }
-      m.ua.push(a);
+      cp.push(p.clientPlayId);
+      if (p.clientPlayId !== null) anyClientPlayId = true;
     }
-    cp.push(p.clientPlayId);
-    if (p.clientPlayId !== null) anyClientPlayId = true;
   }
   if (m.h.length > 1) m.hi = hi;
   if (anyClientPlayId) m.cp = cp;
   return Buffer.from(JSON.stringify(m), 'utf8');
+}
+
+/** Format 3 for stored plays (tests and benches build messages this way; ingest uses encodeBatches). */
+export function encodePlays(plays: readonly Play[]): Buffer {
+  return encodeBatches(plays.map((p) => ({ head: p, plays: [p] })));
 }
 
 const isArr = (x: unknown, n: number): x is unknown[] => Array.isArray(x) && x.length === n;

@@ -1,10 +1,9 @@
 /**
  * `dateTimePlayed` as partners send it: ISO 8601 with a zone (`Z` or `±hh:mm`) and up to 7 fractional
- * digits (.NET clients send 100-ns ticks). JavaScript dates hold milliseconds, so the instant is kept as
- * whole epoch seconds plus a 7-digit fraction string: exact, comparable, and the basis of play identity.
+ * digits (.NET clients send 100-ns ticks), i.e. `YYYY-MM-DD[Tt]hh:mm:ss(.f{1,7})?(Z|z|±hh:mm)` with ASCII
+ * digits. JavaScript dates hold milliseconds, so the instant is kept as whole epoch seconds plus a
+ * 7-digit fraction string: exact, comparable, and the basis of play identity.
  */
-const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
-
 export interface Instant {
   /** Whole seconds since the Unix epoch (UTC). */
   readonly epochSeconds: number;
@@ -19,28 +18,85 @@ function daysIn(year: number, month: number): number {
   return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
 
+/** The `n` ASCII digits of `s` from `at` as a number, or -1 if any is not a digit. */
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let k = at; k < at + n; k++) {
+    const d = s.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+const at = (s: string, i: number, char: string): boolean => s.charCodeAt(i) === char.charCodeAt(0);
+
+/** Where the last scanned fraction's digits are (scanDateTime sets them; no object per call). */
+let fractionFrom = 0;
+let fractionDigits = 0;
+
+/**
+ * Epoch seconds of a zoned ISO 8601 date-time (fraction aside), or NaN for anything else, including
+ * impossible dates. Scans characters instead of matching a regular expression: ingest does this for
+ * every play, and the match's array and substrings were a measurable share of its garbage.
+ */
+function scanDateTime(s: string): number {
+  const n = s.length;
+  if (n < 20 || n > 33) return Number.NaN;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return Number.NaN;
+  if (!at(s, 4, '-') || !at(s, 7, '-') || !(at(s, 10, 'T') || at(s, 10, 't')) || !at(s, 13, ':') || !at(s, 16, ':')) {
+    return Number.NaN;
+  }
+  let i = 19;
+  fractionFrom = 20;
+  fractionDigits = 0;
+  if (at(s, i, '.')) {
+    i++;
+    while (i < n && digits(s, i, 1) >= 0) i++;
+    fractionDigits = i - fractionFrom;
+    if (fractionDigits < 1 || fractionDigits > 7) return Number.NaN;
+  }
+  let offsetMinutes = 0;
+  if (at(s, i, 'Z') || at(s, i, 'z')) {
+    if (i + 1 !== n) return Number.NaN;
+  } else if (at(s, i, '+') || at(s, i, '-')) {
+    if (i + 6 !== n || !at(s, i + 3, ':')) return Number.NaN;
+    const oh = digits(s, i + 1, 2);
+    const om = digits(s, i + 4, 2);
+    if (oh < 0 || om < 0 || oh > 14 || om > 59) return Number.NaN;
+    offsetMinutes = (at(s, i, '-') ? -1 : 1) * (oh * 60 + om);
+  } else return Number.NaN;
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return Number.NaN;
+  if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  const utcMs = Date.UTC(year, month - 1, day, hour, minute, second);
+  return utcMs / 1000 - offsetMinutes * 60;
+}
+
+/** Milliseconds in a unit of the fraction's k-th digit. */
+const MS_SCALE = [0, 100, 10, 1];
+
 /** Parses a zoned ISO 8601 date-time; returns undefined for anything else (including impossible dates). */
 export function parseDateTime(text: string): Instant | undefined {
-  const m = ISO_8601.exec(text);
-  if (!m) return undefined;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  let offsetMinutes = 0;
-  if (!m[8]) {
-    const oh = Number(m[10]);
-    const om = Number(m[11]);
-    if (oh > 14 || om > 59) return undefined;
-    offsetMinutes = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
-  }
-  const utcMs = Date.UTC(year, month - 1, day, hour, minute, second);
-  if (Number.isNaN(utcMs)) return undefined;
-  return { epochSeconds: utcMs / 1000 - offsetMinutes * 60, fraction: (m[7] ?? '').padEnd(7, '0') };
+  const epochSeconds = scanDateTime(text);
+  if (Number.isNaN(epochSeconds)) return undefined;
+  return { epochSeconds, fraction: text.slice(fractionFrom, fractionFrom + fractionDigits).padEnd(7, '0') };
+}
+
+/**
+ * The same instant as `instantMillis(parseDateTime(text))`, or NaN where parseDateTime gives undefined,
+ * without building the instant: what ingest needs for its window check.
+ */
+export function dateTimeMillis(text: string): number {
+  const epochSeconds = scanDateTime(text);
+  if (Number.isNaN(epochSeconds)) return epochSeconds;
+  const k = Math.min(3, fractionDigits);
+  return epochSeconds * 1000 + (k === 0 ? 0 : digits(text, fractionFrom, k) * MS_SCALE[k]!);
 }
 
 /** The instant as a stable string, `seconds.fffffff`, used in play identity. */

@@ -1,5 +1,5 @@
 import { ISO_COUNTRIES } from './countries.js';
-import { DAY_MS, instantIsoUtc, instantKey, instantMillis, parseDateTime } from './datetime.js';
+import { DAY_MS, dateTimeMillis, instantIsoUtc, instantKey, parseDateTime } from './datetime.js';
 import { PlayErrorCode, type PlayError } from './errors.js';
 import { playIdentity } from './identity.js';
 import { END_REASONS, LIMITS, LOG_TYPES, PLAY_MODES, type LogType, type Play } from './play.js';
@@ -17,6 +17,28 @@ export interface PlayContext {
 }
 
 export type Normalized = { ok: true; play: Play } | { ok: false; error: PlayError };
+
+/** What a play says for itself, checked: the fields a client sends, as they will be stored. */
+export type PlayFields = Pick<
+  Play,
+  | 'clientPlayId'
+  | 'logType'
+  | 'userId'
+  | 'country'
+  | 'trackId'
+  | 'releaseId'
+  | 'formatId'
+  | 'playMode'
+  | 'endReason'
+  | 'dateTimePlayed'
+  | 'totalTimePlayed'
+  | 'userAgent'
+>;
+
+/** What a request's plays share: who sent them and when (see the `h` table of format 3 in codec.ts). */
+export type PlayHead = Pick<Play, 'client' | 'apiKeyName' | 'receivedAt' | 'synthetic'>;
+
+export type ReadResult = { ok: true; play: PlayFields } | { ok: false; error: PlayError };
 
 const INT_STRING = /^[0-9]{1,10}$/;
 
@@ -100,7 +122,7 @@ function truncate(s: string, max: number): string {
   return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
-function normalizeOrThrow(raw: unknown, ctx: PlayContext): Play {
+function readOrThrow(raw: unknown, ctx: PlayContext): PlayFields {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     fail(PlayErrorCode.notAnObject, undefined, 'a play must be a JSON object');
   }
@@ -120,15 +142,14 @@ function normalizeOrThrow(raw: unknown, ctx: PlayContext): Play {
   const endReason = oneOf(r, 'endReason', END_REASONS, logType === 'catalogue');
 
   const dateTimePlayed = required(r, 'dateTimePlayed');
-  const instant = typeof dateTimePlayed === 'string' ? parseDateTime(dateTimePlayed) : undefined;
-  if (!instant) {
+  const at = typeof dateTimePlayed === 'string' ? dateTimeMillis(dateTimePlayed) : Number.NaN;
+  if (Number.isNaN(at)) {
     fail(
       PlayErrorCode.invalidField,
       'dateTimePlayed',
       'dateTimePlayed must be ISO 8601 with a zone (Z or ±hh:mm) and at most 7 fractional digits',
     );
   }
-  const at = instantMillis(instant);
   if (at > ctx.now + ctx.clockSkewMs || at <= ctx.now - LIMITS.windowDays * DAY_MS) {
     fail(
       PlayErrorCode.outOfWindow,
@@ -145,13 +166,8 @@ function normalizeOrThrow(raw: unknown, ctx: PlayContext): Play {
   const userAgent = typeof userAgentRaw === 'string' && userAgentRaw.length > 0 ? truncate(userAgentRaw, LIMITS.userAgentLength) : null;
   const clientPlayId = text(r, 'playId', LIMITS.playIdLength, false);
 
-  const playId = playIdentity({ client: ctx.client, clientPlayId, logType, userId, trackId, instant: instantKey(instant) });
   return {
-    v: 1,
-    playId,
     clientPlayId,
-    client: ctx.client,
-    apiKeyName: ctx.apiKeyName,
     logType,
     userId,
     country,
@@ -161,22 +177,75 @@ function normalizeOrThrow(raw: unknown, ctx: PlayContext): Play {
     playMode,
     endReason,
     dateTimePlayed: dateTimePlayed as string,
-    playedAt: instantIsoUtc(instant),
     totalTimePlayed,
     userAgent,
-    receivedAt: isoInstant(ctx.now),
-    synthetic: ctx.synthetic === true,
   };
 }
 
-/** Validates one play as a client sent it and returns the normalised play or the first problem found. */
-export function normalizePlay(raw: unknown, ctx: PlayContext): Normalized {
+/**
+ * Validates one play as a client sent it and returns its checked fields or the first problem found.
+ * This is all ingest does per play: the identity and the UTC instant are the loader's to compute
+ * (format 3 carries neither), and what a request's plays share is its PlayHead.
+ */
+export function readPlay(raw: unknown, ctx: PlayContext): ReadResult {
   try {
-    return { ok: true, play: normalizeOrThrow(raw, ctx) };
+    return { ok: true, play: readOrThrow(raw, ctx) };
   } catch (err) {
     if (err instanceof Invalid) return { ok: false, error: err.error };
     throw err;
   }
+}
+
+/** What the plays of a request with this context share. */
+export function playHead(ctx: PlayContext): PlayHead {
+  return { client: ctx.client, apiKeyName: ctx.apiKeyName, receivedAt: isoInstant(ctx.now), synthetic: ctx.synthetic === true };
+}
+
+/** A play's identity (identity.ts) from its checked fields and its client. */
+export function playIdOf(play: PlayFields, client: string): string {
+  const instant = parseDateTime(play.dateTimePlayed);
+  if (!instant) throw new Error('playIdOf: dateTimePlayed was not checked by readPlay');
+  return playIdentity({
+    client,
+    clientPlayId: play.clientPlayId,
+    logType: play.logType,
+    userId: play.userId,
+    trackId: play.trackId,
+    instant: instantKey(instant),
+  });
+}
+
+/** The stored play: checked fields, the request's head, the identity and the UTC instant. */
+export function completePlay(play: PlayFields, head: PlayHead): Play {
+  const instant = parseDateTime(play.dateTimePlayed);
+  if (!instant) throw new Error('completePlay: dateTimePlayed was not checked by readPlay');
+  return {
+    v: 1,
+    playId: playIdOf(play, head.client),
+    clientPlayId: play.clientPlayId,
+    client: head.client,
+    apiKeyName: head.apiKeyName,
+    logType: play.logType,
+    userId: play.userId,
+    country: play.country,
+    trackId: play.trackId,
+    releaseId: play.releaseId,
+    formatId: play.formatId,
+    playMode: play.playMode,
+    endReason: play.endReason,
+    dateTimePlayed: play.dateTimePlayed,
+    playedAt: instantIsoUtc(instant),
+    totalTimePlayed: play.totalTimePlayed,
+    userAgent: play.userAgent,
+    receivedAt: head.receivedAt,
+    synthetic: head.synthetic,
+  };
+}
+
+/** Validates one play as a client sent it and returns the whole stored play (identity included) or the first problem. */
+export function normalizePlay(raw: unknown, ctx: PlayContext): Normalized {
+  const r = readPlay(raw, ctx);
+  return r.ok ? { ok: true, play: completePlay(r.play, playHead(ctx)) } : r;
 }
 
 /**

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { instantIsoUtc, instantKey, parseDateTime } from '../src/index.js';
+import { dateTimeMillis, instantIsoUtc, instantKey, instantMillis, parseDateTime } from '../src/index.js';
 
 t.test('parses Z and ±hh:mm with up to 7 fractional digits', async (t) => {
   const z = parseDateTime('2021-05-10T11:39:28.8981203Z');
@@ -55,4 +55,58 @@ t.test('instantIsoUtc agrees with Date for every day of years 0001-9999 and rand
     check(first + Math.floor((seed / 2 ** 31) * (last - first)));
   }
   t.same(wrong.slice(0, 5), [], `${wrong.length} mismatches`);
+});
+
+/** The regular expression parseDateTime used before it scanned characters: the reference it must match. */
+const REFERENCE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+function referenceParse(text: string): { epochSeconds: number; fraction: string } | undefined {
+  const m = REFERENCE.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((k) => Number(m[k]));
+  const leap = (year! % 4 === 0 && year! % 100 !== 0) || year! % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  if (month! < 1 || month! > 12 || day! < 1 || day! > days[month! - 1]!) return undefined;
+  if (hour! > 23 || minute! > 59 || second! > 59) return undefined;
+  let offset = 0;
+  if (!m[8]) {
+    if (Number(m[10]) > 14 || Number(m[11]) > 59) return undefined;
+    offset = (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  }
+  const ms = Date.UTC(year!, month! - 1, day!, hour!, minute!, second!);
+  return { epochSeconds: ms / 1000 - offset * 60, fraction: (m[7] ?? '').padEnd(7, '0') };
+}
+
+t.test('the character scanner accepts and reads exactly what the regular expression did', async (t) => {
+  const seeds = [
+    '2021-05-10T11:39:28.8981203Z',
+    '2024-02-29t23:59:59.1-05:30',
+    '1999-12-31T00:00:00+14:00',
+    '2026-11-26T12:00:00.123z',
+    '0099-01-01T00:00:00Z',
+  ];
+  const alphabet = '0123456789-+:.TtZz x\u0660１';
+  let seed = 11;
+  const rand = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * n);
+  };
+  const wrong: string[] = [];
+  let accepted = 0;
+  for (let k = 0; k < 200_000; k++) {
+    let s = seeds[rand(seeds.length)]!;
+    for (let e = rand(3); e > 0; e--) {
+      const i = rand(s.length + 1);
+      const c = alphabet[rand(alphabet.length)]!;
+      const op = rand(3);
+      s = op === 0 ? s.slice(0, i) + c + s.slice(i + 1) : op === 1 ? s.slice(0, i) + c + s.slice(i) : s.slice(0, i) + s.slice(i + 1);
+    }
+    const want = referenceParse(s);
+    const got = parseDateTime(s);
+    const ms = dateTimeMillis(s);
+    if (want) accepted++;
+    if (JSON.stringify(got) !== JSON.stringify(want)) wrong.push(`${JSON.stringify(s)}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
+    else if (want ? ms !== instantMillis(want) : !Number.isNaN(ms)) wrong.push(`${JSON.stringify(s)}: millis ${ms}`);
+  }
+  t.same(wrong.slice(0, 5), [], `${wrong.length} disagreements`);
+  t.ok(accepted > 20_000, `${accepted} of 200 000 mutated strings were valid date-times, so both sides were exercised`);
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { BulkBody, BulkRejected, BulkResult, FastifyError, normalizePlay, PlayErrorCode, type Play } from '@playlog/schema';
+import { BulkBody, BulkRejected, BulkResult, FastifyError, playHead, PlayErrorCode, readPlay, type PlayFields } from '@playlog/schema';
 import type { IngestConfig } from '../config.js';
 import { Codes, HttpError } from '../errors.js';
 import { playContext, publishPlays } from '../publish.js';
@@ -55,7 +55,7 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
       }
       app.rateLimit.take(req.principal.client, items.length);
       const ctx = playContext(req, cfg);
-      const plays: Play[] = [];
+      const plays: PlayFields[] = [];
       const errors: { index: number; code: string; message: string }[] = [];
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
@@ -63,7 +63,7 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
           errors.push({ index: i, code: PlayErrorCode.invalidJson, message: item.message });
           continue;
         }
-        const r = normalizePlay(item, ctx);
+        const r = readPlay(item, ctx);
         if (r.ok) plays.push(r.play);
         else errors.push({ index: i, code: r.error.code, message: r.error.message });
       }
@@ -80,7 +80,7 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
           errors,
         });
       }
-      await publishPlays(app, cfg, ROUTE, plays);
+      await publishPlays(app, cfg, ROUTE, { head: playHead(ctx), plays });
       if (errors.length === 0) return reply.code(202).send({ accepted: plays.length, rejected: 0 });
       return reply.code(207).send({ accepted: plays.length, rejected: errors.length, errors });
     },

@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import {
   fromV12Item,
-  normalizePlay,
+  playHead,
+  readPlay,
   V12_CODES,
   V12Body,
   V12Error,
   V12Ok,
   V12Query,
   type LogType,
-  type Play,
+  type PlayFields,
   type PlayErrorCode,
 } from '@playlog/schema';
 import type { IngestConfig } from '../config.js';
@@ -68,7 +69,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           body: V12Body,
           response: { 200: V12Ok, 400: V12Error, 401: V12Error, 413: V12Error, 415: V12Error, 429: V12Error, 503: V12Error },
         },
-        // Fields are checked by normalizePlay (the same rules as the bulk route), not by Fastify.
+        // Fields are checked by readPlay (the same rules as the bulk route), not by Fastify.
         validatorCompiler: () => () => true,
         // 7digital's clients send their key as ?oauth_consumer_key=; only these routes take it there.
         config: { queryKey: true },
@@ -85,9 +86,9 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
         const query = req.query as { country?: unknown; userId?: unknown };
         app.rateLimit.take(req.principal.client, items.length);
         const ctx = playContext(req, cfg);
-        const plays: Play[] = [];
+        const plays: PlayFields[] = [];
         for (let i = 0; i < items.length; i++) {
-          const r = normalizePlay(fromV12Item(items[i], logType, { country: query.country, userId: query.userId }), ctx);
+          const r = readPlay(fromV12Item(items[i], logType, { country: query.country, userId: query.userId }), ctx);
           if (!r.ok) {
             app.metrics.rejected.inc({ route: logType, code: r.error.code });
             app.metrics.plays.inc({ route: logType, outcome: 'rejected' }, items.length);
@@ -95,7 +96,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           }
           plays.push(r.play);
         }
-        await publishPlays(app, cfg, logType, plays);
+        await publishPlays(app, cfg, logType, { head: playHead(ctx), plays });
         return { status: 'ok', version: '1.2', playLogs: { count: plays.length } };
       },
     );
