@@ -2,6 +2,7 @@
 // apps may use libs, libs never use apps, and the test-support lib is only for tests.
 import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
+import jsonc from 'jsonc-eslint-parser';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -39,6 +40,20 @@ export default tseslint.config(
     files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts', 'tools/*/src/**/*.ts'],
     ignores: ['libs/testing/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [{ name: '@playlog/testing', message: 'test support is for tests only' }] }] },
+  },
+  {
+    // Every package declares the packages its source imports, at the workspace's versions, and nothing it
+    // does not use (Nx's own check, over the project graph; test files are the root's dev dependencies).
+    files: ['**/package.json'],
+    ignores: ['package.json', 'bench/**'],
+    plugins: { '@nx': nx },
+    languageOptions: { parser: jsonc },
+    rules: {
+      '@nx/dependency-checks': [
+        'error',
+        { buildTargets: ['build'], checkMissingDependencies: true, checkObsoleteDependencies: true, checkVersionMismatches: true },
+      ],
+    },
   },
   prettier,
 );
