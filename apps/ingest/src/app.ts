@@ -13,6 +13,7 @@ import pressure from './plugins/pressure.js';
 import rateLimit from './plugins/rate-limit.js';
 import producer from './plugins/producer.js';
 import summary from './plugins/summary.js';
+import { acceptJson } from './routes/body.js';
 import bulkRoutes from './routes/bulk.js';
 import keyRoutes from './routes/key.js';
 import opsRoutes from './routes/ops.js';
@@ -51,6 +52,7 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
 
   // Only JSON (and NDJSON on the bulk route) is accepted: anything else gets a 415.
   app.removeContentTypeParser('text/plain');
+  acceptJson(app);
 
   await app.register(metrics, { registry: opts.registry ?? new Registry() });
   await app.register(producer, { config });

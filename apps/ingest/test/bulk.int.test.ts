@@ -133,6 +133,21 @@ t.test('bulk route on the real broker', async (t) => {
       ['brotli', { ...auth, 'content-type': 'application/json', 'content-encoding': 'br' }, '{}', 415, 'PLAYLOG_UNSUPPORTED_ENCODING'],
       ['bad JSON', { ...auth, 'content-type': 'application/json' }, '{"plays": [', 400, 'PLAYLOG_INVALID_JSON'],
       ['proto poisoning', { ...auth, 'content-type': 'application/json' }, '{"plays":[],"__proto__":{"x":1}}', 400, 'PLAYLOG_INVALID_JSON'],
+      [
+        'escaped proto',
+        { ...auth, 'content-type': 'application/json' },
+        '{"plays":[],"\\u005f_proto__":{"x":1}}',
+        400,
+        'PLAYLOG_INVALID_JSON',
+      ],
+      [
+        'constructor.prototype',
+        { ...auth, 'content-type': 'application/json' },
+        '{"plays":[],"constructor":{"prototype":{}}}',
+        400,
+        'PLAYLOG_INVALID_JSON',
+      ],
+      ['empty body', { ...auth, 'content-type': 'application/json' }, '', 400, 'PLAYLOG_INVALID_JSON'],
       ['no plays key', { ...auth, 'content-type': 'application/json' }, '{"data":[]}', 400, 'PLAYLOG_BAD_REQUEST'],
       ['empty plays', { ...auth, 'content-type': 'application/json' }, '{"plays":[]}', 400, 'PLAYLOG_BAD_REQUEST'],
       [
@@ -153,6 +168,23 @@ t.test('bulk route on the real broker', async (t) => {
       t.equal(res.statusCode, status, `${name}: status`);
       t.equal(res.json().code, code, `${name}: code`);
       t.match(res.json(), { statusCode: status, error: String, message: String }, `${name}: Fastify shape`);
+    }
+  });
+
+  t.test('bodies that only look like prototype keys are parsed as JSON and taken', async (t) => {
+    for (const [name, text] of [
+      ['a \\u escape', JSON.stringify({ plays: [bulkPlay({ userId: 'esc' })] }).replace('"esc"', '"\\u00e9sc"')],
+      ['the word constructor in a value', JSON.stringify({ plays: [bulkPlay({ userAgent: 'constructor __proto__' })] })],
+      ['a constructor key without a prototype', JSON.stringify({ plays: [{ ...bulkPlay(), constructor: 'x' }] })],
+      ['a byte-order mark', `\ufeff${JSON.stringify({ plays: [bulkPlay()] })}`],
+    ]) {
+      const res = await f.app.inject({
+        method: 'POST',
+        url: '/v1/play-logs',
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: text!,
+      });
+      t.equal(res.statusCode, 202, `${name}: ${res.body}`);
     }
   });
 
