@@ -57,6 +57,9 @@ export function commitOffsets(messages: ConsumedMessage[]): PartitionOffset[] {
  * idempotent write (ON CONFLICT DO NOTHING on the play id) absorbs the repeat. A database outage
  * makes the loop back off and retry the same batch, keeping its offsets, until the database is back.
  */
+/** What a failed step depends on: a database failure and a Kafka failure are reported apart. */
+export type BackOffTarget = 'database' | 'kafka';
+
 export class LoadLoop {
   private stopping = false;
   private running: Promise<void> | undefined;
@@ -66,7 +69,8 @@ export class LoadLoop {
   /** Messages read but not yet in a batch (see collect). */
   private carried: ConsumedMessage[] = [];
   lastTick = Date.now();
-  backingOff = false;
+  /** What the loop is backing off from, while it is: the database, or Kafka (the dead-letter topic). */
+  backingOffFrom: BackOffTarget | undefined;
 
   constructor(
     private readonly consumer: BatchConsumer,
@@ -200,17 +204,17 @@ export class LoadLoop {
     const startedAt = Date.now();
     const rows = good.length + dead.length;
     this.throttle.started(rows);
-    const refused = await this.retrying('write batch', () => this.write(good));
+    const refused = await this.retrying('write batch', 'database', () => this.write(good));
     if (!refused) return false; // stopping while the database was down: nothing committed
     dead.push(...refused.value);
-    if (dead.length > 0 && !(await this.retrying('dead-letter', () => this.sendDead(dead)))) return false;
+    if (dead.length > 0 && !(await this.retrying('dead-letter', 'kafka', () => this.sendDead(dead)))) return false;
     const writeMs = Date.now() - startedAt;
     this.throttle.finished(writeMs);
     this.metrics.writeSeconds.observe(writeMs / 1000);
     this.metrics.batchSize.observe(rows);
     if (!(await previous)) return false;
     // Everything before these markers is stored now (this batch, and every earlier one): say so.
-    if (gates.length > 0 && !(await this.retrying('record gate markers', () => this.gates.record(gates)))) return false;
+    if (gates.length > 0 && !(await this.retrying('record gate markers', 'database', () => this.gates.record(gates)))) return false;
     try {
       this.consumer.commit([...offsets.values()]);
       this.metrics.batches.inc();
@@ -265,18 +269,18 @@ export class LoadLoop {
   }
 
   /** Runs `op` until it succeeds, backing off up to 30 s; undefined if the loader stops first. */
-  private async retrying<T>(what: string, op: () => Promise<T>): Promise<{ value: T } | undefined> {
+  private async retrying<T>(what: string, target: BackOffTarget, op: () => Promise<T>): Promise<{ value: T } | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         const value = await op();
-        if (this.backingOff) this.log.info({ what }, 'recovered');
-        this.backingOff = false;
+        if (this.backingOffFrom) this.log.info({ what }, 'recovered');
+        this.backingOffFrom = undefined;
         this.metrics.paused.set(0);
         return { value };
       } catch (err) {
         if (this.stopping) return undefined;
-        this.metrics.dbErrors.inc();
-        this.backingOff = true;
+        (target === 'database' ? this.metrics.dbErrors : this.metrics.deadLetterErrors).inc();
+        this.backingOffFrom = target;
         this.metrics.paused.set(1);
         const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
         this.log.warn(

@@ -59,7 +59,8 @@ async function main(): Promise<void> {
     ready: async () => {
       const reasons: string[] = [];
       if (!consumer.isConnected()) reasons.push('kafka disconnected');
-      if (loop.backingOff) reasons.push('database unavailable, backing off');
+      if (loop.backingOffFrom === 'database') reasons.push('database unavailable, backing off');
+      if (loop.backingOffFrom === 'kafka') reasons.push('dead-letter topic not taking writes (Kafka), backing off');
       return { ok: reasons.length === 0, reasons };
     },
   });

@@ -28,7 +28,16 @@ export function loaderMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
-    dbErrors: new Counter({ name: 'playlog_loader_db_errors_total', help: 'Failed batch writes (retried)', registers: [registry] }),
+    dbErrors: new Counter({
+      name: 'playlog_loader_db_errors_total',
+      help: 'Failed database steps: batch writes and gate marks (retried)',
+      registers: [registry],
+    }),
+    deadLetterErrors: new Counter({
+      name: 'playlog_loader_dead_letter_errors_total',
+      help: 'Failed writes to the dead-letter topic, a Kafka failure (retried)',
+      registers: [registry],
+    }),
     throttleSeconds: new Counter({
       name: 'playlog_loader_throttle_seconds_total',
       help: 'Time spent waiting to protect the database (rate ceiling, slow writes)',
@@ -42,7 +51,7 @@ export function loaderMetrics(registry: Registry) {
     }),
     paused: new Gauge({
       name: 'playlog_loader_paused',
-      help: '1 while the loader is backing off (database down or slow)',
+      help: '1 while the loader is backing off (database down or slow, or the dead-letter topic refusing writes)',
       registers: [registry],
     }),
     unreportedDays: new Gauge({

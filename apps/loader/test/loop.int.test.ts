@@ -6,7 +6,7 @@ import { createPool, gateMarks, playsWriter, type PlaysWriter } from '@playlog/d
 import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
 import { decodePlay, encodePlay, encodePlays, gateMarker, normalizePlay, type Play } from '@playlog/schema';
 import { eventually, freshDatabase, freshTopic, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
-import { deadLetters } from '../src/dead-letter.js';
+import { deadLetters, type DeadLetters } from '../src/dead-letter.js';
 import { LoadLoop } from '../src/loop.js';
 import { loaderMetrics } from '../src/metrics.js';
 import { Throttle } from '../src/throttle.js';
@@ -43,7 +43,7 @@ async function produceRaw(t: Teardown, topic: string, values: { key: string; val
 async function fixture(
   t: Teardown,
   wrap: (w: PlaysWriter) => PlaysWriter = (w) => w,
-  opts: { maxRowsPerSecond?: number; batchSize?: number } = {},
+  opts: { maxRowsPerSecond?: number; batchSize?: number; dlq?: (d: DeadLetters) => DeadLetters } = {},
 ) {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
@@ -57,7 +57,7 @@ async function fixture(
   const loop = new LoadLoop(
     consumer,
     wrap(playsWriter(pool)),
-    deadLetters(dlqProducer, dlqTopic),
+    (opts.dlq ?? ((d) => d))(deadLetters(dlqProducer, dlqTopic)),
     gateMarks(pool),
     new Throttle(opts.maxRowsPerSecond ?? 0, 60_000),
     metrics,
@@ -277,10 +277,42 @@ t.test('offsets are committed only after the database commit; a failing database
   await eventually(() => outage.left() === 1, 20_000, 'two failed attempts');
   t.equal(await f.committed(), 0, 'nothing committed while writes fail');
   t.equal(await f.rows(), 0);
-  t.ok(f.loop.backingOff, 'backing off');
+  t.equal(f.loop.backingOffFrom, 'database', 'backing off from the database');
   await eventually(async () => (await f.committed()) === 50, 30_000, 'committed after recovery');
   t.equal(await f.rows(), 50, 'all rows present once');
-  t.notOk(f.loop.backingOff);
+  t.equal(f.loop.backingOffFrom, undefined);
+  t.equal((await f.metrics.dbErrors.get()).values[0]!.value, 3, 'three database failures counted');
+  t.equal((await f.metrics.deadLetterErrors.get()).values[0]?.value ?? 0, 0, 'none counted against Kafka');
+});
+
+t.test('a dead-letter topic refusing writes is a Kafka failure, not a database one; offsets wait for it', async (t) => {
+  let failures = 2;
+  const f = await fixture(t, (w) => w, {
+    dlq: (d) => ({
+      send: async (letters) => {
+        if (failures > 0) {
+          failures--;
+          throw new Error('Local: Unknown topic');
+        }
+        return d.send(letters);
+      },
+    }),
+  });
+  const plays = makePlays(20, 'dlqfail');
+  // The unreadable message first: nothing on the partition may be committed before its dead letter is written.
+  await produceRaw(t, f.topic, [
+    { key: 'junk', value: Buffer.from('not json'), partition: 0 },
+    ...plays.map((p) => ({ key: p.playId, value: encodePlay(p), partition: 0 })),
+  ]);
+  f.loop.start();
+  await eventually(() => failures === 1, 20_000, 'one failed dead-letter write');
+  t.equal(f.loop.backingOffFrom, 'kafka', 'backing off from Kafka');
+  t.equal(await f.committed(), 0, 'nothing committed while the dead letter is not written');
+  await eventually(async () => (await f.committed()) === 21, 30_000, 'committed once the dead letter is written');
+  t.equal(f.loop.backingOffFrom, undefined);
+  t.equal(await f.rows(), 20);
+  t.equal((await f.metrics.deadLetterErrors.get()).values[0]!.value, 2, 'two Kafka failures counted');
+  t.equal((await f.metrics.dbErrors.get()).values[0]?.value ?? 0, 0, 'none counted against the database');
 });
 
 t.test('the rows/s ceiling holds: measured rate within 10 % of the setting', async (t) => {
