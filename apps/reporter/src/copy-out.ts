@@ -21,6 +21,13 @@ export function copyOut(sql: string, chunkBytes = 1 << 20): CopyOut {
   return new CopyOut(sql, chunkBytes);
 }
 
+/**
+ * The pg release whose internals this file was verified against: `Connection.stream` (the socket),
+ * pg's single 'data' listener on it, and `Connection.query`. A test fails on any other pg version until
+ * copy-out's tests and bench/reporter have been run against it and this is updated.
+ */
+export const PG_VERIFIED = '8.23.1';
+
 const COPY_DATA = 0x64; // 'd'
 const COPY_DONE = 0x63; // 'c'
 const ERROR_RESPONSE = 0x45; // 'E'

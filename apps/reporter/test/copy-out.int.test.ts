@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { stack, type Teardown } from '@playlog/testing';
-import { copyOut } from '../src/copy-out.js';
+import { copyOut, PG_VERIFIED } from '../src/copy-out.js';
 
 /** Collects a stream's chunks. */
 function sink(): { chunks: Buffer[]; stream: Writable } {
@@ -31,6 +34,22 @@ async function client(t: Teardown): Promise<pg.Client> {
 const ROWS = 120_000;
 const COPY = `copy (select g, 'row "' || g || E'"\\nsecond line, ünïcödé', repeat('x', g % 300), null::text
                       from generate_series(1, ${ROWS}) g) to stdout with (format csv, header true)`;
+
+t.test("pinned to pg's internals: another pg version fails here until copy-out is verified against it", async (t) => {
+  const pgMain = createRequire(import.meta.url).resolve('pg'); // …/pg/lib/index.js
+  const installed = (JSON.parse(readFileSync(join(dirname(pgMain), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  t.equal(
+    installed,
+    PG_VERIFIED,
+    `copy-out.ts reads pg's socket itself; pg is now ${installed}: run this file, copy-out.test.ts and bench/reporter ` +
+      'against it, then set PG_VERIFIED in apps/reporter/src/copy-out.ts',
+  );
+  const c = await client(t);
+  const connection = (c as unknown as { connection: pg.Connection }).connection;
+  t.ok(connection?.stream, "the client's Connection holds the socket as .stream");
+  t.equal(connection.stream.listeners('data').length, 1, "pg reads the socket through exactly one 'data' listener");
+  t.type(connection.query, 'function', 'Connection.query sends a simple query');
+});
 
 t.test('copies the same bytes as pg-copy-streams, in chunks of at most chunkBytes, and counts the rows', async (t) => {
   const c = await client(t);
