@@ -4,7 +4,10 @@
 // 100-play requests whose messages ingest's own playMessages() builds, written by libs/kafka's
 // PlayProducer (ingest's producer: acks=all, idempotence, linger 1 ms) with 32 requests in flight.
 // Bytes = the topic's log segment files in the broker's data directory (one replica), divided by plays.
-// Also: encode and decode CPU per play of each format (median of 5 passes over all messages).
+// Also: encode and decode CPU per play of each format (median of 5 passes over all messages), and this
+// process's CPU while producing each variant (librdkafka's compression and protocol threads included).
+// A candidate beside them: the request's own bytes as the value (what a format 4 forwarding the
+// validated body with the shared fields in a header would write).
 // Usage: bash bench/lib/run-bench.sh ingest/bytes   (settings: BENCH_* below)
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +43,7 @@ const variants = [
     ? [
         { id: 'v2-zstd', what: 'format 2, zstd', format: 2, codec: 'zstd' },
         { id: 'v3-zstd', what: 'format 3, zstd', format: 3, codec: 'zstd' },
+        { id: 'raw-zstd', what: "the request's bytes forwarded (a format-4 candidate), zstd", format: 'raw', codec: 'zstd' },
       ]
     : []),
 ];
@@ -65,6 +69,7 @@ async function write(variant, requests) {
     config: { 'compression.type': variant.codec },
   });
   await producer.connect();
+  const cpu0 = process.cpuUsage();
   let next = 0;
   const worker = async () => {
     while (next < requests.length) {
@@ -73,10 +78,12 @@ async function write(variant, requests) {
     }
   };
   await Promise.all(Array.from({ length: cfg.inFlight }, worker));
+  const cpu = process.cpuUsage(cpu0);
   await producer.close();
   const bytes = topicBytes(topic);
   if (bytes === 0) throw new Error(`no segment bytes for ${topic} under ${DATA_DIR}`);
-  return bytes;
+  // Producing CPU of this process (the JS thread and librdkafka's threads: compression, protocol).
+  return { bytes, produceUs: (cpu.user + cpu.system) / cfg.plays };
 }
 
 function cpuPerPlay(fn) {
@@ -98,10 +105,13 @@ async function main() {
   const ctx = { client: 'bench', apiKeyName: 'default', now: Date.parse(`${day}T23:59:59Z`) + 3_600_000, clockSkewMs: 300_000 };
   const next = playGenerator({ seed: 4242, day, users: cfg.users, tracks: cfg.tracks });
   const plays = [];
+  const sent = []; // the plays as the client sent them
   while (plays.length < cfg.plays) {
-    const r = normalizePlay(next(), ctx);
+    const item = next();
+    const r = normalizePlay(item, ctx);
     if (!r.ok) throw new Error(`loadgen play refused: ${r.error.message}`);
     plays.push(r.play);
+    sent.push(item);
   }
   // Each request's messages in both formats: format 3 through ingest's own playMessages.
   const requests = [];
@@ -109,17 +119,31 @@ async function main() {
     const chunk = plays.slice(i, i + cfg.perRequest);
     const v3 = playMessages([{ head: chunk[0], plays: chunk }], 500);
     const v2 = v3.map((m, j) => ({ ...m, value: encodeV2(chunk.slice(j * 500, (j + 1) * 500)) }));
-    requests.push({ 2: v2, 3: v3 });
+    // The request body itself as the value, what a request's plays share in a header.
+    const head = { client: ctx.client, apiKeyName: ctx.apiKeyName, receivedAt: chunk[0].receivedAt, synthetic: false };
+    const raw = [
+      {
+        key: v3[0].key,
+        value: Buffer.from(JSON.stringify({ plays: sent.slice(i, i + cfg.perRequest) }), 'utf8'),
+        weight: chunk.length,
+        headers: [...v3[0].headers, { 'playlog-head': JSON.stringify(head) }],
+      },
+    ];
+    requests.push({ 2: v2, 3: v3, raw });
   }
   const valueBytes = (f) => requests.reduce((s, r) => s + r[f].reduce((a, m) => a + m.value.length, 0), 0) / cfg.plays;
 
   const results = Object.fromEntries(variants.map((v) => [v.id, []]));
+  const produceCpu = Object.fromEntries(variants.map((v) => [v.id, []]));
   for (let round = 0; round < cfg.rounds; round++) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const v of order) {
-      const bytes = await write(v, requests);
+      const { bytes, produceUs } = await write(v, requests);
       results[v.id].push(bytes / cfg.plays);
-      console.log(`round ${round + 1} ${v.id}: ${fmt.f1(bytes / cfg.plays)} B/play on the topic`);
+      produceCpu[v.id].push(produceUs);
+      console.log(
+        `round ${round + 1} ${v.id}: ${fmt.f1(bytes / cfg.plays)} B/play on the topic, producing ${fmt.f2(produceUs)} µs CPU a play`,
+      );
     }
   }
   const all2 = requests.flatMap((r) => r[2]);
@@ -153,7 +177,15 @@ async function main() {
       `Value bytes before compression: format 2 ${fmt.f1(valueBytes(2))} B/play, format 3 ${fmt.f1(valueBytes(3))} B/play.`,
     '',
     table(
-      ['variant', 'B/play on the topic (median)', 'per round', 'vs format 2 lz4: ratio of medians', 'median of per-round ratios'],
+      [
+        'variant',
+        'B/play on the topic (median)',
+        'per round',
+        'vs format 2 lz4: ratio of medians',
+        'median of per-round ratios',
+        'value B/play before compression',
+        'producing, µs CPU a play (median)',
+      ],
       variants.map((v) => {
         const r = v.id === 'v2-lz4' ? undefined : ratio(v.id, 'v2-lz4');
         return [
@@ -162,6 +194,8 @@ async function main() {
           results[v.id].map(fmt.f1).join(' / '),
           r ? `${fmt.f2(r.ofMedians)}×` : '1',
           r ? `${fmt.f2(median(r.perRound))}×` : '1',
+          fmt.f1(valueBytes(v.format)),
+          fmt.f2(median(produceCpu[v.id])),
         ];
       }),
     ),
@@ -176,7 +210,10 @@ async function main() {
   ].join('\n');
   const out = outDir('ingest');
   writeFileSync(join(out, 'bytes.md'), md);
-  writeFileSync(join(out, 'bytes.json'), JSON.stringify({ cfg, results, med, cpu, vs: vs.map(([v, r]) => ({ id: v.id, ...r })) }, null, 2));
+  writeFileSync(
+    join(out, 'bytes.json'),
+    JSON.stringify({ cfg, results, produceCpu, med, cpu, vs: vs.map(([v, r]) => ({ id: v.id, ...r })) }, null, 2),
+  );
   console.log(`\n${md}`);
   return 0;
 }
