@@ -150,12 +150,13 @@ async function startPeer(topic) {
 
 async function startIngest(env, logFile) {
   const port = await freePort();
+  const metricsPort = await freePort();
   const proc = startProcess('node', ['apps/ingest/dist/main.js'], {
-    env: { PORT: String(port), HOST: '127.0.0.1', KAFKA_BROKERS: stack.brokers, ...env },
+    env: { PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', KAFKA_BROKERS: stack.brokers, ...env },
     logFile,
   });
   await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000, proc);
-  return { proc, base: `http://127.0.0.1:${port}` };
+  return { proc, base: `http://127.0.0.1:${port}`, metrics: `http://127.0.0.1:${metricsPort}/metrics` };
 }
 
 /**
@@ -206,7 +207,7 @@ async function overload(label, ingestEnv, key, rate, out) {
   const bodies = Array.from({ length: nBodies }, () => Buffer.from(JSON.stringify({ plays: Array.from({ length: B }, () => gen()) })));
   const topic = await freshTopic('bench-ingest-over');
   const logFile = join(out, `ingest-${label}.log`);
-  const { proc, base } = await startIngest({ ...ingestEnv, KAFKA_TOPIC: topic }, logFile);
+  const { proc, base, metrics } = await startIngest({ ...ingestEnv, KAFKA_TOPIC: topic }, logFile);
   const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.overloadSockets });
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const url = `${base}/v1/play-logs`;
@@ -218,8 +219,11 @@ async function overload(label, ingestEnv, key, rate, out) {
   let outstanding = 0;
   const sampler = rssSampler(proc.pid, 100);
   const gauges = { maxInFlight: 0, maxLoopLagMs: 0 };
+  // Ingest's metrics port (not the API's): with workers, the primary's sum over them (prom-client's
+  // AggregatorRegistry; the event-loop lag gauge is their average).
+  let metricsSeen = 0;
   const metricsPoll = setInterval(() => {
-    fetch(`${base}/metrics`)
+    fetch(metrics)
       .then((m) => m.text())
       .then((t) => {
         const inFlight = Number(/^playlog_kafka_producer_in_flight_plays (\S+)/m.exec(t)?.[1] ?? 0);
@@ -227,6 +231,7 @@ async function overload(label, ingestEnv, key, rate, out) {
         gauges.maxInFlight = Math.max(gauges.maxInFlight, inFlight);
         gauges.maxLoopLagMs = Math.max(gauges.maxLoopLagMs, lag);
         gauges.queueFull = Number(/^playlog_kafka_delivery_failures_total\{reason="queue_full"\} (\S+)/m.exec(t)?.[1] ?? 0);
+        if (/^playlog_kafka_producer_in_flight_plays /m.test(t)) metricsSeen++;
       })
       .catch(() => undefined);
   }, 500);
@@ -261,6 +266,7 @@ async function overload(label, ingestEnv, key, rate, out) {
   await Promise.all(pending);
   const elapsed = (performance.now() - started) / 1000;
   clearInterval(metricsPoll);
+  if (metricsSeen === 0) throw new Error(`overload ${label}: no sample of ingest's metrics from ${metrics}`);
   agent.destroy();
   const aliveAfterLoad = proc.running();
   const rss = sampler.stop();

@@ -52,6 +52,7 @@ async function main() {
     const proc = startProcess('node', ['--cpu-prof', '--cpu-prof-dir', dir, 'apps/ingest/dist/main.js'], {
       env: {
         PORT: String(port),
+        METRICS_PORT: String(await freePort()),
         HOST: '127.0.0.1',
         KAFKA_BROKERS: stack.brokers,
         DATABASE_URL: db.url,
