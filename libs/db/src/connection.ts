@@ -1,10 +1,15 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 
-// Postgres int8 (bigint, counts) arrive as strings by default; our counts fit in a JS number.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-// `date` columns stay 'YYYY-MM-DD' strings: a report day is a calendar date, not an instant.
-pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
+/**
+ * How Playlog's connections read two Postgres types, set on each connection (never on pg's global
+ * parsers, which importing this library must not change for other code in the process):
+ * int8 (bigint: counts) as a JS number, since our counts fit in one; `date` as its 'YYYY-MM-DD' text,
+ * since a report day is a calendar date, not an instant.
+ */
+export const pgTypes = new pg.TypeOverrides();
+pgTypes.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+pgTypes.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 
 export interface DbOptions {
   url: string;
@@ -42,6 +47,8 @@ export function createDb(opts: DbOptions): Knex {
       application_name: opts.applicationName ?? 'playlog',
       statement_timeout: opts.statementTimeoutMs ?? 60_000,
       connectionTimeoutMillis: Math.min(5_000, opts.acquireTimeoutMs ?? 5_000),
+      // knex declares the format as a string; pg takes 'text' or 'binary'.
+      types: { getTypeParser: (oid: number, format?: string) => pgTypes.getTypeParser(oid, format === 'binary' ? 'binary' : 'text') },
     },
     pool: { min: 0, max: opts.poolMax ?? 5 },
     acquireConnectionTimeout: opts.acquireTimeoutMs ?? 10_000,

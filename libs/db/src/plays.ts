@@ -4,6 +4,7 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
 import { addToBuckets, countBuckets } from './buckets.js';
+import { pgTypes } from './connection.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -68,6 +69,7 @@ export function createPool(url: string, max: number, applicationName: string, op
     connectionTimeoutMillis: 5_000,
     statement_timeout: opts.statementTimeoutMs ?? 120_000,
     idle_in_transaction_session_timeout: opts.idleInTransactionMs ?? 0,
+    types: pgTypes,
   });
 }
 
