@@ -22,7 +22,7 @@ export function keySync(pool: pg.Pool, producer: PlayProducer, topic: string, ev
       if (failing) log.info({ keys: keys.length, topic }, 'key feed published again');
       failing = false;
     } catch (err) {
-      if (!failing) log.warn({ err: { message: (err as Error).message }, topic }, 'key feed not published; retrying every period');
+      if (!failing) log.warn({ err, topic }, 'key feed not published; retrying every period');
       failing = true;
     }
   }

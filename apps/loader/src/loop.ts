@@ -220,7 +220,7 @@ export class LoadLoop {
       this.metrics.batches.inc();
     } catch (err) {
       // Typically a rebalance took the partitions away; their new owner re-reads and dedupes.
-      this.log.warn({ err: { message: (err as Error).message } }, 'offset commit failed; batch will be re-read');
+      this.log.warn({ err }, 'offset commit failed; batch will be re-read');
     }
     return true;
   }
@@ -256,7 +256,7 @@ export class LoadLoop {
         dead.push({ message, reason: `db: ${(err as Error).message}`, value: encodePlay(play), key: play.playId });
         return;
       }
-      if (dead.length === 0) this.log.warn({ err: { message: (err as Error).message } }, 'batch refused by the database; splitting it');
+      if (dead.length === 0) this.log.warn({ err }, 'batch refused by the database; splitting it');
       const half = Math.ceil(rows.length / 2);
       await this.writeOrSplit(rows.slice(0, half), dead);
       await this.writeOrSplit(rows.slice(half), dead);
@@ -283,10 +283,7 @@ export class LoadLoop {
         this.backingOffFrom = target;
         this.metrics.paused.set(1);
         const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
-        this.log.warn(
-          { err: { message: (err as Error).message, code: (err as { code?: string }).code }, attempt, delayMs: delay },
-          `${what} failed; retrying`,
-        );
+        this.log.warn({ err, attempt, delayMs: delay }, `${what} failed; retrying`);
         this.tick(); // backing off is alive, not stalled
         await this.pause(delay);
         if (this.stopping) return undefined;

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const metrics = loaderMetrics(registry);
 
   const pool = createPool(config.databaseUrl, config.dbPoolMax, 'playlog-loader');
-  pool.on('error', (err) => log.warn({ err: { message: err.message } }, 'idle database connection failed'));
+  pool.on('error', (err) => log.warn({ err }, 'idle database connection failed'));
   const consumer = new BatchConsumer({
     brokers: config.kafkaBrokers,
     groupId: config.groupId,

@@ -18,7 +18,7 @@ export function partitionMaintenance(pool: pg.Pool, retentionDays: number, log: 
         if (dropped.length > 0) log.info({ dropped }, 'dropped partitions past retention');
       }
     } catch (err) {
-      log.warn({ err: { message: (err as Error).message } }, 'partition maintenance failed; will retry');
+      log.warn({ err }, 'partition maintenance failed; will retry');
     }
   }
   return periodic(everyMs, run);

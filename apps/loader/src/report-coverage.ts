@@ -53,7 +53,7 @@ export function reportCoverage(
       );
       gauges.caughtUp.set(late.rows[0]!.n);
     } catch (err) {
-      log.warn({ err: { message: (err as Error).message } }, 'report coverage not measured; will retry');
+      log.warn({ err }, 'report coverage not measured; will retry');
     }
   }
   return periodic(everyMs, run);

@@ -53,7 +53,7 @@ export class BatchConsumer {
         rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.onRebalance(err, assignment),
         offset_commit_cb: (err: Kafka.LibrdKafkaError | null) => {
           // A lost commit only means re-reading what is already stored (the writes are idempotent).
-          if (err) this.log.warn({ err: { message: err.message, code: err.code } }, 'offset commit failed; messages will be re-read');
+          if (err) this.log.warn({ err }, 'offset commit failed; messages will be re-read');
         },
         ...opts.config,
       },
@@ -75,7 +75,7 @@ export class BatchConsumer {
       this.committing.clear();
       this.log.info({ partitions: assignment.map((a) => a.partition) }, 'partitions revoked');
     } else {
-      this.log.error({ err: { message: err.message, code: err.code } }, 'rebalance error');
+      this.log.error({ err }, 'rebalance error');
     }
   }
 
@@ -144,7 +144,7 @@ export class BatchConsumer {
       try {
         this.consumer.commitSync([...this.committing.values()]);
       } catch (err) {
-        this.log.warn({ err: { message: (err as Error).message } }, 'final offset commit failed; messages will be re-read');
+        this.log.warn({ err }, 'final offset commit failed; messages will be re-read');
       }
     }
     await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));

@@ -43,7 +43,7 @@ export function throttledWarn(log: KafkaLogger, msg: string, windowMs = 30_000):
       s.suppressed++;
       return;
     }
-    log.warn({ err: { message: err.message, code: err.code }, ...(s?.suppressed ? { suppressed: s.suppressed } : {}) }, msg);
+    log.warn({ err, ...(s?.suppressed ? { suppressed: s.suppressed } : {}) }, msg);
     seen.set(err.message, { at: now, suppressed: 0 });
   };
 }

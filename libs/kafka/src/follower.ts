@@ -110,7 +110,7 @@ export class TopicFollower {
         messages = await new Promise((resolve, reject) => this.consumer.consume(500, (err, m) => (err ? reject(err) : resolve(m))));
       } catch (err) {
         if (this.stopped) return;
-        this.opts.log.warn({ err: { message: (err as Error).message } }, 'kafka follower read failed; retrying');
+        this.opts.log.warn({ err }, 'kafka follower read failed; retrying');
         await new Promise((r) => setTimeout(r, 1_000));
         continue;
       }

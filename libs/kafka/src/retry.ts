@@ -25,7 +25,7 @@ export function retryConnect(
         const why = (err as Error).message;
         onProblem(why);
         const delay = Math.min(10_000, 1_000 * 2 ** Math.min(failures - 1, 4)) * (0.8 + Math.random() * 0.4);
-        log.warn({ err: { message: why }, attempt: failures, retryInMs: Math.round(delay) }, `cannot reach ${what}; retrying`);
+        log.warn({ err, attempt: failures, retryInMs: Math.round(delay) }, `cannot reach ${what}; retrying`);
         timer = setTimeout(run, delay);
         timer.unref();
       },
