@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { DAILY_USAGE_COLUMNS } from './daily-usage-columns.js';
 
 /**
  * The first schema: API keys, plays (partitioned by day of played_at, UTC), and the reporter's
@@ -72,18 +73,7 @@ export async function up(knex: Knex): Promise<void> {
     );
 
     create table daily_usage (
-      client                  text not null,
-      day                     date not null,
-      version                 integer not null,
-      log_type                text not null,
-      country                 char(2) not null,
-      track_id                integer not null,
-      release_id              integer not null,
-      play_mode               text not null default '',
-      streams                 bigint not null,
-      royalty_bearing_streams bigint not null,
-      unique_listeners        bigint not null,
-      seconds_played          bigint not null,
+${DAILY_USAGE_COLUMNS},
       primary key (client, day, version, log_type, country, track_id, release_id, play_mode),
       foreign key (client, day, version) references report_versions (client, day, version)
     );

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { dailyUsageLeaf } from '../daily-usage.js';
+import { DAILY_USAGE_COLUMNS } from './daily-usage-columns.js';
 
 const COLUMNS = `client, day, version, log_type, country, track_id, release_id, play_mode,
   streams, royalty_bearing_streams, unique_listeners, seconds_played`;
@@ -21,18 +22,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     alter table daily_usage rename to daily_usage_flat;
     create table daily_usage (
-      client                  text not null,
-      day                     date not null,
-      version                 integer not null,
-      log_type                text not null,
-      country                 char(2) not null,
-      track_id                integer not null,
-      release_id              integer not null,
-      play_mode               text not null default '',
-      streams                 bigint not null,
-      royalty_bearing_streams bigint not null,
-      unique_listeners        bigint not null,
-      seconds_played          bigint not null
+${DAILY_USAGE_COLUMNS}
     ) partition by range (day);
 
     -- Attaches a version's table (made by CREATE TABLE AS, columns in daily_usage's order) under its
