@@ -1,4 +1,6 @@
-export { ConfigError, defaults, env, loadConfig, logLevels, type LogLevel, type Reader } from './env.js';
-export { createLogger, loggerOptions, redactPaths, redactUrl } from './logger.js';
+export { ConfigError, defaults, env, loadConfig, logLevels } from './env.js';
+/** @public No code names it, but the apps' exported config specs are made of it, so their declarations do. */
+export type { Reader } from './env.js';
+export { createLogger, loggerOptions } from './logger.js';
 export { onShutdown } from './shutdown.js';
-export { commandLine, usageError, type CliOption, type CliValues } from './cli.js';
+export { commandLine, usageError } from './cli.js';

@@ -3,7 +3,7 @@ import type { LogLevel } from './env.js';
 
 /**
  * Paths that may carry an API key. A key must never reach a log line: Authorization headers, the
- * 7digital-style `oauth_consumer_key` query parameter (also inside a logged URL, see redactUrl), and
+ * 7digital-style `oauth_consumer_key` query parameter, and
  * the key itself when a CLI handles one.
  */
 export const redactPaths = [
@@ -32,9 +32,4 @@ export function loggerOptions(name: string, level: LogLevel): LoggerOptions {
 
 export function createLogger(name: string, level: LogLevel): Logger {
   return pino(loggerOptions(name, level));
-}
-
-/** Replaces the value of any credential-bearing query parameter in a URL or path. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:oauth_consumer_key|api_key|key)=)[^&#]*/gi, '$1[REDACTED]');
 }

@@ -56,22 +56,4 @@ export function createDb(opts: DbOptions): Knex {
   });
 }
 
-/** True when the database answers a trivial query within the timeout. */
-export async function pingDb(db: Knex, timeoutMs = 2_000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      db.raw('select 1'),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-      }),
-    ]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export type { Knex };

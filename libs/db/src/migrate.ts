@@ -46,7 +46,3 @@ export async function migrateLatest(db: Knex, until?: string): Promise<string[]>
     if (names.length === 0 || names.includes(until)) return applied;
   }
 }
-
-export async function migrateRollbackAll(db: Knex): Promise<void> {
-  await db.migrate.rollback(config, true);
-}

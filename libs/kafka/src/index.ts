@@ -1,24 +1,6 @@
-export {
-  ensureTopic,
-  deleteTopic,
-  groupProgress,
-  caughtUp,
-  topicLeaders,
-  topicRanges,
-  type GroupProgress,
-  type PartitionRange,
-  type TopicSettings,
-} from './admin.js';
-export { BatchConsumer, type ConsumedMessage, type ConsumerOptions, type PartitionOffset } from './consumer.js';
-export { KafkaError, type KafkaLogger, KAFKA_ADMIN, KAFKA_OFFSETS, KAFKA_QUEUE_FULL, KAFKA_UNAVAILABLE } from './errors.js';
-export {
-  COMPRESSIONS,
-  compressionAvailable,
-  PlayProducer,
-  type Compression,
-  type OutgoingMessage,
-  type ProducerOptions,
-  type ProducerState,
-} from './producer.js';
-export { TopicFollower, type FollowerOptions, type FollowerState } from './follower.js';
-export { topicDurability, type TopicDurability } from './durability.js';
+export { ensureTopic, deleteTopic, groupProgress, caughtUp, topicLeaders, topicRanges } from './admin.js';
+export { BatchConsumer, type ConsumedMessage, type PartitionOffset } from './consumer.js';
+export { KafkaError, type KafkaLogger, KAFKA_QUEUE_FULL } from './errors.js';
+export { COMPRESSIONS, compressionAvailable, PlayProducer, type OutgoingMessage } from './producer.js';
+export { TopicFollower } from './follower.js';
+export { topicDurability } from './durability.js';
