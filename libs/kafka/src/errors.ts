@@ -43,7 +43,8 @@ export function throttledWarn(log: KafkaLogger, msg: string, windowMs = 30_000):
       s.suppressed++;
       return;
     }
-    log.warn({ err, ...(s?.suppressed ? { suppressed: s.suppressed } : {}) }, msg);
+    // librdkafka's own reports: the stack would only show node-rdkafka's event plumbing.
+    log.warn({ err: { message: err.message, code: err.code }, ...(s?.suppressed ? { suppressed: s.suppressed } : {}) }, msg);
     seen.set(err.message, { at: now, suppressed: 0 });
   };
 }

@@ -25,7 +25,12 @@ export function retryConnect(
         const why = (err as Error).message;
         onProblem(why);
         const delay = Math.min(10_000, 1_000 * 2 ** Math.min(failures - 1, 4)) * (0.8 + Math.random() * 0.4);
-        log.warn({ err, attempt: failures, retryInMs: Math.round(delay) }, `cannot reach ${what}; retrying`);
+        // An expected, retried condition (a broker not reachable yet): its message says it all, and a stack
+        // trace in every retry line reads as a crash to an operator.
+        log.warn(
+          { err: { message: why, code: (err as { code?: unknown }).code }, attempt: failures, retryInMs: Math.round(delay) },
+          `cannot reach ${what}; retrying`,
+        );
         timer = setTimeout(run, delay);
         timer.unref();
       },
