@@ -1,10 +1,10 @@
 // The baselines for bench/ingest: a bare Fastify with the same two routes as Playlog's ingest and
 // nothing else (no auth, no Kafka, no logging, no metrics).
-//   (b) POST /v1/play-logs validates the body against @playlog/schema's BulkBody with TypeBox, answers 202.
+//   (b) POST /v1/play-logs validates the body against ingest's BulkBody (every play against libs/schema's PlayInput) with TypeBox, answers 202.
 //   (d) POST /1.2/user/subscription/log parses the JSON body and answers 200.
 import Fastify from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import { BulkBody } from '@playlog/schema';
+import { BulkBody } from '../../apps/ingest/dist/routes/schemas.js';
 
 const port = Number(process.env.PORT ?? 8090);
 const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });

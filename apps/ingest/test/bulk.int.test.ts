@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import t from 'tap';
+import { Compile } from 'typebox/compile';
 import { gz, bulkPlay, ingestFixture } from './helpers.js';
-import { decodePlays } from '@playlog/schema';
+import { decodePlays, PlayInput } from '@playlog/schema';
+import { mixedPlays } from '@playlog/testing';
 import { readPlays, readTopic } from './kafka-read.js';
 
 t.test('bulk route on the real broker', async (t) => {
@@ -28,6 +31,29 @@ t.test('bulk route on the real broker', async (t) => {
     t.equal(header('play-id'), written[0]!.playId, 'play-id header');
     t.equal(header('play-count'), '2', 'play-count header');
     for (const p of written) t.equal(p.client, 'acme', 'client comes from the key, never the body');
+  });
+
+  t.test('property: the route takes exactly the plays the documented schema accepts, per item', async (t) => {
+    const documented = Compile(PlayInput);
+    let taken = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(mixedPlays(Date.now()), { minLength: 1, maxLength: 20 }), async (plays) => {
+        const res = await f.app.inject({ method: 'POST', url: '/v1/play-logs', headers: auth, payload: { plays } });
+        const bad = plays.flatMap((p, i) => (documented.Check(p) ? [] : [i]));
+        taken += plays.length - bad.length;
+        refused += bad.length;
+        const body = res.json() as { accepted?: number; errors?: { index: number }[] };
+        const status = bad.length === 0 ? 202 : bad.length === plays.length ? 400 : 207;
+        return (
+          res.statusCode === status &&
+          (body.accepted ?? 0) === plays.length - bad.length &&
+          JSON.stringify((body.errors ?? []).map((e) => e.index)) === JSON.stringify(bad)
+        );
+      }),
+      { numRuns: 60 },
+    );
+    t.ok(taken > 50 && refused > 50, `${taken} plays taken, ${refused} refused over 60 requests`);
   });
 
   t.test('mixed batch: 207 with the indexes of the bad plays; good ones written', async (t) => {

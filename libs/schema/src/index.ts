@@ -1,7 +1,7 @@
 export { dateTimeMillis, instantIsoUtc, instantKey, instantMillis, parseDateTime } from './datetime.js';
 export { PlayErrorCode, V12_CODES } from './errors.js';
 export { playIdentity } from './identity.js';
-export { BulkBody, BulkRejected, BulkResult, FastifyError, V12Body, V12Error, V12Ok, V12Query } from './input.js';
+export { PlayInput } from './rules.js';
 export { completePlay, fromV12Item, normalizePlay, playHead, playIdOf, readPlay, type PlayContext, type PlayFields } from './normalize.js';
 export { LIMITS, Play, type LogType } from './play.js';
 export { decodePlay, decodePlays, encodeBatches, encodePlay, encodePlays, gateMarker, type PlayBatch } from './codec.js';

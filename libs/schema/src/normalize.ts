@@ -1,9 +1,8 @@
-import { ISO_COUNTRIES } from './countries.js';
-import { DAY_MS, dateTimeMillis, instantIsoUtc, instantKey, parseDateTime } from './datetime.js';
+import { DAY_MS, instantIsoUtc, instantKey, parseDateTime } from './datetime.js';
 import { PlayErrorCode, type PlayError } from './errors.js';
 import { playIdentity } from './identity.js';
-import { END_REASONS, LIMITS, LOG_TYPES, PLAY_MODES, type LogType, type Play } from './play.js';
-import { unsafeText } from './text.js';
+import { LIMITS, type LogType, type Play } from './play.js';
+import { checkPlayInput, explain, scannedMillis } from './rules.js';
 
 /** Who sent the play and when; supplied by ingest, never by the client's body. */
 export interface PlayContext {
@@ -40,8 +39,6 @@ export type PlayHead = Pick<Play, 'client' | 'apiKeyName' | 'receivedAt' | 'synt
 
 export type ReadResult = { ok: true; play: PlayFields } | { ok: false; error: PlayError };
 
-const INT_STRING = /^[0-9]{1,10}$/;
-
 /** `ctx.now` as ISO 8601; a request's plays share it, so it is formatted once, not once per play. */
 let lastNow = Number.NaN;
 let lastIso = '';
@@ -53,67 +50,6 @@ function isoInstant(ms: number): string {
   return lastIso;
 }
 
-class Invalid extends Error {
-  constructor(readonly error: PlayError) {
-    super(error.message);
-  }
-}
-
-function fail(code: PlayErrorCode, field: string | undefined, message: string): never {
-  throw new Invalid({ code, field, message });
-}
-
-function required(raw: Record<string, unknown>, field: string): unknown {
-  const v = raw[field];
-  if (v === undefined || v === null) fail(PlayErrorCode.missingField, field, `${field} is required`);
-  return v;
-}
-
-function int(raw: Record<string, unknown>, field: string): number {
-  const v = required(raw, field);
-  let n: number;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string' && INT_STRING.test(v)) n = Number(v);
-  else n = Number.NaN;
-  if (!Number.isInteger(n) || n < 0 || n > LIMITS.int32Max) {
-    fail(PlayErrorCode.invalidField, field, `${field} must be a whole number from 0 to ${LIMITS.int32Max} (or its decimal string)`);
-  }
-  return n;
-}
-
-function oneOf<T extends string>(raw: Record<string, unknown>, field: string, allowed: readonly T[], need: boolean): T | null {
-  const v = raw[field];
-  if (v === undefined || v === null) {
-    if (need) fail(PlayErrorCode.missingField, field, `${field} is required`);
-    return null;
-  }
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    fail(PlayErrorCode.invalidField, field, `${field} must be one of ${allowed.join(', ')}`);
-  }
-  return v as T;
-}
-
-function text(raw: Record<string, unknown>, field: string, max: number, need: boolean): string | null {
-  const v = raw[field];
-  if (v === undefined || v === null) {
-    if (need) fail(PlayErrorCode.missingField, field, `${field} is required`);
-    return null;
-  }
-  // User ids are strings in 7digital's API, but some clients send numeric ids as numbers.
-  const s = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
-  if (typeof s !== 'string' || s.length === 0 || s.length > max) {
-    fail(PlayErrorCode.invalidField, field, `${field} must be a string of 1 to ${max} characters`);
-  }
-  safe(field, s);
-  return s;
-}
-
-/** Refuses text the database could not store as sent (see text.ts). */
-function safe(field: string, s: string): void {
-  const problem = unsafeText(s);
-  if (problem) fail(PlayErrorCode.invalidField, field, `${field} ${problem}`);
-}
-
 function truncate(s: string, max: number): string {
   if (s.length <= max) return s;
   const cut = s.slice(0, max);
@@ -122,78 +58,54 @@ function truncate(s: string, max: number): string {
   return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
-function readOrThrow(raw: unknown, ctx: PlayContext): PlayFields {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    fail(PlayErrorCode.notAnObject, undefined, 'a play must be a JSON object');
-  }
-  const r = raw as Record<string, unknown>;
-  const logType = oneOf<LogType>(r, 'logType', LOG_TYPES, true)!;
-  const userId = text(r, 'userId', LIMITS.userIdLength, true)!;
-
-  const countryRaw = required(r, 'country');
-  const country = typeof countryRaw === 'string' ? countryRaw.toUpperCase() : '';
-  if (!ISO_COUNTRIES.has(country)) fail(PlayErrorCode.invalidField, 'country', 'country must be an ISO 3166-1 alpha-2 code');
-
-  const trackId = int(r, 'trackId');
-  const releaseId = int(r, 'releaseId');
-  const formatId = int(r, 'formatId');
-  const totalTimePlayed = int(r, 'totalTimePlayed');
-  const playMode = oneOf(r, 'playMode', PLAY_MODES, logType === 'subscription');
-  const endReason = oneOf(r, 'endReason', END_REASONS, logType === 'catalogue');
-
-  const dateTimePlayed = required(r, 'dateTimePlayed');
-  const at = typeof dateTimePlayed === 'string' ? dateTimeMillis(dateTimePlayed) : Number.NaN;
-  if (Number.isNaN(at)) {
-    fail(
-      PlayErrorCode.invalidField,
-      'dateTimePlayed',
-      'dateTimePlayed must be ISO 8601 with a zone (Z or ±hh:mm) and at most 7 fractional digits',
-    );
-  }
-  if (at > ctx.now + ctx.clockSkewMs || at <= ctx.now - LIMITS.windowDays * DAY_MS) {
-    fail(
-      PlayErrorCode.outOfWindow,
-      'dateTimePlayed',
-      `dateTimePlayed must be less than ${LIMITS.windowDays} days in the past and not in the future`,
-    );
-  }
-
-  const userAgentRaw = r.userAgent;
-  if (userAgentRaw !== undefined && userAgentRaw !== null && typeof userAgentRaw !== 'string') {
-    fail(PlayErrorCode.invalidField, 'userAgent', 'userAgent must be a string');
-  }
-  if (typeof userAgentRaw === 'string') safe('userAgent', userAgentRaw);
-  const userAgent = typeof userAgentRaw === 'string' && userAgentRaw.length > 0 ? truncate(userAgentRaw, LIMITS.userAgentLength) : null;
-  const clientPlayId = text(r, 'playId', LIMITS.playIdLength, false);
-
-  return {
-    clientPlayId,
-    logType,
-    userId,
-    country,
-    trackId,
-    releaseId,
-    formatId,
-    playMode,
-    endReason,
-    dateTimePlayed: dateTimePlayed as string,
-    totalTimePlayed,
-    userAgent,
-  };
-}
+const asInt = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const asText = (v: unknown): string => (typeof v === 'string' ? v : String(v));
 
 /**
  * Validates one play as a client sent it and returns its checked fields or the first problem found.
- * This is all ingest does per play: the identity and the UTC instant are the loader's to compute
- * (format 3 carries neither), and what a request's plays share is its PlayHead.
+ * What is valid is decided by one schema, `PlayInput` (rules.ts), which is also the one the OpenAPI
+ * documents; then the window around the request's receipt (the one rule that depends on the request);
+ * then the fields are converted: decimal strings to numbers, a numeric user id to its string, the
+ * country upper-cased, the user agent kept to its first 256 characters. This is all ingest does per
+ * play: the identity and the UTC instant are the loader's to compute (format 3 carries neither), and
+ * what a request's plays share is its PlayHead.
  */
 export function readPlay(raw: unknown, ctx: PlayContext): ReadResult {
-  try {
-    return { ok: true, play: readOrThrow(raw, ctx) };
-  } catch (err) {
-    if (err instanceof Invalid) return { ok: false, error: err.error };
-    throw err;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, error: { code: PlayErrorCode.notAnObject, message: 'a play must be a JSON object' } };
   }
+  const r = raw as Record<string, unknown>;
+  if (!checkPlayInput.Check(r)) return { ok: false, error: explain(r) };
+  const dateTimePlayed = r.dateTimePlayed as string;
+  const at = scannedMillis(dateTimePlayed);
+  if (at > ctx.now + ctx.clockSkewMs || at <= ctx.now - LIMITS.windowDays * DAY_MS) {
+    return {
+      ok: false,
+      error: {
+        code: PlayErrorCode.outOfWindow,
+        field: 'dateTimePlayed',
+        message: `dateTimePlayed must be less than ${LIMITS.windowDays} days in the past and not in the future`,
+      },
+    };
+  }
+  const ua = r.userAgent as string | null | undefined;
+  return {
+    ok: true,
+    play: {
+      clientPlayId: r.playId === undefined || r.playId === null ? null : asText(r.playId),
+      logType: r.logType as LogType,
+      userId: asText(r.userId),
+      country: (r.country as string).toUpperCase(),
+      trackId: asInt(r.trackId),
+      releaseId: asInt(r.releaseId),
+      formatId: asInt(r.formatId),
+      playMode: (r.playMode as string | null | undefined) ?? null,
+      endReason: (r.endReason as string | null | undefined) ?? null,
+      dateTimePlayed,
+      totalTimePlayed: asInt(r.totalTimePlayed),
+      userAgent: typeof ua === 'string' && ua.length > 0 ? truncate(ua, LIMITS.userAgentLength) : null,
+    },
+  };
 }
 
 /** What the plays of a request with this context share. */

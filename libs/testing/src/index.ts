@@ -285,3 +285,4 @@ export async function freshCoreKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed &
   await topicAppears(twoSite.edgeBrokers, edge);
   return { ...feed, edge };
 }
+export { mixedPlays } from './plays.js';

@@ -125,7 +125,7 @@ async function main(): Promise<number> {
 
   const now = new Date();
   const id = `smoke-${now.getTime()}`.slice(0, Math.min(LIMITS.playIdLength, LIMITS.userIdLength));
-  // The bulk route's play shape (libs/schema BulkPlay); 0 seconds, so never royalty-bearing either.
+  // The bulk route's play shape (libs/schema PlayInput); 0 seconds, so never royalty-bearing either.
   const play = {
     logType: 'subscription',
     userId: id,

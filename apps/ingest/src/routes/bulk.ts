@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { BulkBody, BulkRejected, BulkResult, FastifyError, playHead, PlayErrorCode, readPlay, type PlayFields } from '@playlog/schema';
+import { playHead, PlayErrorCode, readPlay, type PlayFields } from '@playlog/schema';
 import type { IngestConfig } from '../config.js';
 import { Codes, HttpError } from '../errors.js';
 import { playContext, publishPlays } from '../publish.js';
 import { acceptGzip, acceptNdjson, BadLine } from './body.js';
+import { BulkBody, BulkRejected, BulkResult, FastifyError } from './schemas.js';
 
 const ROUTE = 'bulk';
 
@@ -39,8 +40,8 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
           503: FastifyError,
         },
       },
-      // The body schema documents the API; plays are checked one by one below (a bad play must not fail
-      // the request), so Fastify is not asked to validate it as a whole.
+      // Each play is checked below against the same schema the body documents (PlayInput, by readPlay),
+      // one by one so that a bad play does not fail the request; Fastify does not check the whole body.
       validatorCompiler: () => () => true,
     },
     async (req, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { FastifyError } from '@playlog/schema';
+import { FastifyError } from './schemas.js';
 import { isSmokeKey } from '../plugins/auth.js';
 
 const KeyInfo = Type.Object({

@@ -1,21 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  fromV12Item,
-  playHead,
-  readPlay,
-  V12_CODES,
-  V12Body,
-  V12Error,
-  V12Ok,
-  V12Query,
-  type LogType,
-  type PlayFields,
-  type PlayErrorCode,
-} from '@playlog/schema';
+import { fromV12Item, playHead, readPlay, V12_CODES, type LogType, type PlayFields, type PlayErrorCode } from '@playlog/schema';
 import type { IngestConfig } from '../config.js';
 import { Codes, HttpError, toHttpError } from '../errors.js';
 import { playContext, publishPlays } from '../publish.js';
 import { acceptGzip } from './body.js';
+import { V12Body, V12Error, V12Ok, V12Query } from './schemas.js';
 
 /** 7digital's numeric codes for the errors that are not about a play's fields. */
 const V12_HTTP_CODES: Record<string, number> = {
@@ -69,7 +58,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           body: V12Body,
           response: { 200: V12Ok, 400: V12Error, 401: V12Error, 413: V12Error, 415: V12Error, 429: V12Error, 503: V12Error },
         },
-        // Fields are checked by readPlay (the same rules as the bulk route), not by Fastify.
+        // Each item is checked by readPlay against PlayInput (the bulk route's rules), not by Fastify.
         validatorCompiler: () => () => true,
         // 7digital's clients send their key as ?oauth_consumer_key=; only these routes take it there.
         config: { queryKey: true },
