@@ -1,8 +1,12 @@
 import type { ConsumedMessage, OutgoingMessage, PlayProducer } from '@playlog/kafka';
 
+/** Why something was dead-lettered: unreadable bytes, not a play, or a play the database refused. */
+export type DeadLetterKind = 'unparsable' | 'invalid' | 'unstorable';
+
 export interface DeadLetter {
   /** Where it came from. */
   message: ConsumedMessage;
+  kind: DeadLetterKind;
   reason: string;
   /** The refused item alone (one play of a many-play message); default: the whole message. */
   value?: Buffer;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchConsumer, ConsumedMessage, KafkaLogger, PartitionOffset } from '@playlog/kafka';
 import type { GateMark, GateMarks, PlaysWriter } from '@playlog/db';
-import { decodePlays, encodePlay, type Play } from '@playlog/schema';
+import { DecodeError, decodePlays, encodePlay, type Play } from '@playlog/schema';
 import type { DeadLetter, DeadLetters } from './dead-letter.js';
 import type { LoaderMetrics } from './metrics.js';
 import type { Throttle } from './throttle.js';
@@ -187,10 +187,10 @@ export class LoadLoop {
       const { plays, refused, gate } = decodePlays(message.value);
       if (gate) batch.gates.push({ run: gate, topic: message.topic, partition: message.partition, offset: message.offset });
       for (const play of plays) batch.good.push({ play, message });
-      for (const r of refused) batch.dead.push({ message, reason: r.reason, value: r.value });
+      for (const r of refused) batch.dead.push({ message, kind: 'invalid', reason: r.reason, value: r.value });
       return plays.length + refused.length;
     } catch (err) {
-      batch.dead.push({ message, reason: (err as Error).message });
+      batch.dead.push({ message, kind: err instanceof DecodeError ? err.kind : 'invalid', reason: (err as Error).message });
       return 1;
     }
   }
@@ -227,10 +227,7 @@ export class LoadLoop {
 
   private async sendDead(dead: DeadLetter[]): Promise<void> {
     await this.dlq.send(dead);
-    for (const d of dead)
-      this.metrics.dlq.inc({
-        reason: d.reason.startsWith('not JSON') ? 'unparsable' : d.reason.startsWith('db:') ? 'unstorable' : 'invalid',
-      });
+    for (const d of dead) this.metrics.dlq.inc({ reason: d.kind });
     this.metrics.rows.inc({ outcome: 'dead_lettered' }, dead.length);
     this.log.warn({ count: dead.length, first: dead[0]!.reason }, 'messages sent to dead-letter topic');
   }
@@ -253,7 +250,7 @@ export class LoadLoop {
       if (!isDataError(err)) throw err;
       if (rows.length === 1) {
         const { play, message } = rows[0]!;
-        dead.push({ message, reason: `db: ${(err as Error).message}`, value: encodePlay(play), key: play.playId });
+        dead.push({ message, kind: 'unstorable', reason: `db: ${(err as Error).message}`, value: encodePlay(play), key: play.playId });
         return;
       }
       if (dead.length === 0) this.log.warn({ err }, 'batch refused by the database; splitting it');

@@ -164,6 +164,7 @@ t.test('plays the database refuses are found by splitting the batch and dead-let
   t.equal(await f.rows(), 198, 'every other play is loaded');
   const dead = await readAll(f.dlqTopic, 2);
   t.equal(dead.length, 2);
+  t.equal((await f.metrics.dlq.get()).values.find((v) => v.labels.reason === 'unstorable')?.value, 2, 'counted as unstorable');
   t.same(
     dead.map((m) => decodePlay(m.value).playId).sort(),
     refused.map((p) => p.playId).sort(),
@@ -241,6 +242,9 @@ t.test('a poison message goes to the dead-letter topic with its reason; the rest
   t.equal(await f.rows(), 10, 'the good plays are loaded');
   const dead = await readAll(f.dlqTopic, 2);
   t.equal(dead.length, 2);
+  const dlq = (await f.metrics.dlq.get()).values;
+  t.equal(dlq.find((v) => v.labels.reason === 'unparsable')?.value, 1, 'the broken JSON counted as unparsable');
+  t.equal(dlq.find((v) => v.labels.reason === 'invalid')?.value, 1, 'the JSON that is not a play counted as invalid');
   const reasons = dead.map((m) => m.headers!.find((h) => 'dlq-reason' in h)!['dlq-reason']!.toString()).sort();
   t.match(reasons[0], /^not JSON/);
   t.match(reasons[1], /^not a play/);
@@ -312,6 +316,8 @@ t.test('a dead-letter topic refusing writes is a Kafka failure, not a database o
   t.equal(f.loop.backingOffFrom, undefined);
   t.equal(await f.rows(), 20);
   t.equal((await f.metrics.deadLetterErrors.get()).values[0]!.value, 2, 'two Kafka failures counted');
+  const dlq = (await f.metrics.dlq.get()).values;
+  t.equal(dlq.find((v) => v.labels.reason === 'unparsable')?.value, 1, 'the junk message counted as unparsable');
   t.equal((await f.metrics.dbErrors.get()).values[0]?.value ?? 0, 0, 'none counted against the database');
 });
 

@@ -102,23 +102,39 @@ export function encodePlays(plays: readonly Play[]): Buffer {
   return encodeBatches(plays.map((p) => ({ head: p, plays: [p] })));
 }
 
+/** Why a message as a whole could not be read: its bytes are not JSON at all, or not a known format. */
+export type DecodeFailure = 'unparsable' | 'invalid';
+
+/** A message the loader cannot read as a whole, and why (the dead-letter metric's reason). */
+export class DecodeError extends Error {
+  override name = 'DecodeError';
+  constructor(
+    readonly kind: DecodeFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const invalid = (message: string) => new DecodeError('invalid', message);
+
 const isArr = (x: unknown, n: number): x is unknown[] => Array.isArray(x) && x.length === n;
 
 /** A format-3 message back into plays, recomputing playId and playedAt; one bad play is refused alone. */
 function decodeV3(m: Record<string, unknown>): DecodedPlays {
   const d = m.d;
-  if (!Array.isArray(d)) throw new Error('not a format-3 message: /d must be an array');
+  if (!Array.isArray(d)) throw invalid('not a format-3 message: /d must be an array');
   const n = d.length;
   for (const k of ['t', 'u', 'c', 'tr', 're', 'fo', 'pm', 'er', 'tt', 'ua']) {
-    if (!isArr(m[k], n)) throw new Error(`not a format-3 message: /${k} must be an array of ${n}`);
+    if (!isArr(m[k], n)) throw invalid(`not a format-3 message: /${k} must be an array of ${n}`);
   }
   const heads = m.h;
   if (!Array.isArray(heads) || heads.length === 0 || !heads.every((h) => isArr(h, 4))) {
-    throw new Error('not a format-3 message: /h must be a non-empty array of [client, apiKeyName, receivedAt, synthetic]');
+    throw invalid('not a format-3 message: /h must be a non-empty array of [client, apiKeyName, receivedAt, synthetic]');
   }
-  if (m.hi !== undefined && !isArr(m.hi, n)) throw new Error(`not a format-3 message: /hi must be an array of ${n}`);
-  if (m.cp !== undefined && !isArr(m.cp, n)) throw new Error(`not a format-3 message: /cp must be an array of ${n}`);
-  if (!Array.isArray(m.uad)) throw new Error('not a format-3 message: /uad must be an array');
+  if (m.hi !== undefined && !isArr(m.hi, n)) throw invalid(`not a format-3 message: /hi must be an array of ${n}`);
+  if (m.cp !== undefined && !isArr(m.cp, n)) throw invalid(`not a format-3 message: /cp must be an array of ${n}`);
+  if (!Array.isArray(m.uad)) throw invalid('not a format-3 message: /uad must be an array');
   const col = (k: string) => m[k] as unknown[];
   const [t, u, c, tr, re, fo, pm, er, tt, ua] = ['t', 'u', 'c', 'tr', 're', 'fo', 'pm', 'er', 'tt', 'ua'].map(col) as unknown[][];
   const hi = m.hi as unknown[] | undefined;
@@ -217,23 +233,23 @@ function whyNotAPlay(item: unknown): string {
  * that reason. One bad item in a format-2 or 3 message is returned in `refused` instead, beside the rest.
  */
 export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
-  if (!value || value.length === 0) throw new Error('empty message');
+  if (!value || value.length === 0) throw new DecodeError('unparsable', 'empty message');
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString('utf8'));
   } catch (err) {
-    throw new Error(`not JSON: ${(err as Error).message}`);
+    throw new DecodeError('unparsable', `not JSON: ${(err as Error).message}`);
   }
   const v = typeof parsed === 'object' && parsed !== null ? (parsed as { v?: unknown }).v : undefined;
   if (v === 'gate') {
     const run = (parsed as { run?: unknown }).run;
-    if (typeof run !== 'string' || !/^[0-9a-f-]{36}$/.test(run)) throw new Error('not a gate marker: /run must be a uuid');
+    if (typeof run !== 'string' || !/^[0-9a-f-]{36}$/.test(run)) throw invalid('not a gate marker: /run must be a uuid');
     return { plays: [], refused: [], gate: run };
   }
   if (v === 3) return decodeV3(parsed as Record<string, unknown>);
   if (v === 2) {
     const items = (parsed as { plays?: unknown }).plays;
-    if (!Array.isArray(items)) throw new Error('not a play batch: /plays must be an array');
+    if (!Array.isArray(items)) throw invalid('not a play batch: /plays must be an array');
     const out: DecodedPlays = { plays: [], refused: [] };
     for (const item of items) {
       if (check.Check(item)) out.plays.push(item);
@@ -241,13 +257,13 @@ export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
     }
     return out;
   }
-  if (!check.Check(parsed)) throw new Error(whyNotAPlay(parsed));
+  if (!check.Check(parsed)) throw invalid(whyNotAPlay(parsed));
   return { plays: [parsed], refused: [] };
 }
 
 /** One format-1 value back into a play; throws like decodePlays. */
 export function decodePlay(value: Buffer | null | undefined): Play {
   const { plays, refused } = decodePlays(value);
-  if (plays.length !== 1 || refused.length > 0) throw new Error(refused[0]?.reason ?? 'not a single play');
+  if (plays.length !== 1 || refused.length > 0) throw invalid(refused[0]?.reason ?? 'not a single play');
   return plays[0]!;
 }

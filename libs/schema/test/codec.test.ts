@@ -1,5 +1,15 @@
 import t from 'tap';
-import { decodePlay, decodePlays, encodePlay, encodePlays, gateMarker, normalizePlay, type Play, type PlayContext } from '../src/index.js';
+import {
+  DecodeError,
+  decodePlay,
+  decodePlays,
+  encodePlay,
+  encodePlays,
+  gateMarker,
+  normalizePlay,
+  type Play,
+  type PlayContext,
+} from '../src/index.js';
 
 const ctx: PlayContext = { client: 'acme', apiKeyName: 'main', now: Date.parse('2026-11-26T12:00:00Z'), clockSkewMs: 0 };
 
@@ -126,4 +136,20 @@ t.test('a gate marker holds no play and names its run; a malformed one is refuse
   const run = '0b8f5a1e-3c1d-4b7e-9a2f-5d6c7e8f9a0b';
   t.same(decodePlays(gateMarker(run)), { plays: [], refused: [], gate: run });
   t.throws(() => decodePlays(Buffer.from('{"v":"gate","run":"x"}')), /not a gate marker/);
+});
+
+t.test('a message that cannot be read as a whole is a DecodeError saying which kind', async (t) => {
+  for (const [value, kind] of [
+    [null, 'unparsable'],
+    [Buffer.alloc(0), 'unparsable'],
+    [Buffer.from('{nope'), 'unparsable'],
+    [Buffer.from('{"v":3}'), 'invalid'],
+    [Buffer.from('{"v":2,"plays":{}}'), 'invalid'],
+    [Buffer.from('[1,2]'), 'invalid'],
+    [Buffer.from('{"v":"gate","run":"x"}'), 'invalid'],
+  ] as const) {
+    const err = t.throws(() => decodePlays(value)) as DecodeError;
+    t.ok(err instanceof DecodeError, String(value));
+    t.equal(err.kind, kind, String(value));
+  }
 });
