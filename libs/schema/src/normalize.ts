@@ -1,4 +1,4 @@
-import { DAY_MS, instantIsoUtc, instantKey, parseDateTime } from './datetime.js';
+import { DAY_MS, instantIsoUtc, instantKey, parseDateTime, type Instant } from './datetime.js';
 import { PlayErrorCode, type PlayError } from './errors.js';
 import { playIdentity } from './identity.js';
 import { LIMITS, type LogType, type Play } from './play.js';
@@ -115,25 +115,26 @@ export function playHead(ctx: PlayContext): PlayHead {
 
 /** A play's identity (identity.ts) from its checked fields and its client. */
 export function playIdOf(play: PlayFields, client: string): string {
+  return identityAt(play, client, checkedInstant(play));
+}
+
+function checkedInstant(play: PlayFields): Instant {
   const instant = parseDateTime(play.dateTimePlayed);
-  if (!instant) throw new Error('playIdOf: dateTimePlayed was not checked by readPlay');
-  return playIdentity({
-    client,
-    clientPlayId: play.clientPlayId,
-    logType: play.logType,
-    userId: play.userId,
-    trackId: play.trackId,
-    instant: instantKey(instant),
-  });
+  if (!instant) throw new Error('dateTimePlayed was not checked by readPlay');
+  return instant;
+}
+
+function identityAt(play: PlayFields, client: string, instant: Instant): string {
+  const { clientPlayId, logType, userId, trackId } = play;
+  return playIdentity({ client, clientPlayId, logType, userId, trackId, instant: instantKey(instant) });
 }
 
 /** The stored play: checked fields, the request's head, the identity and the UTC instant. */
 export function completePlay(play: PlayFields, head: PlayHead): Play {
-  const instant = parseDateTime(play.dateTimePlayed);
-  if (!instant) throw new Error('completePlay: dateTimePlayed was not checked by readPlay');
+  const instant = checkedInstant(play);
   return {
     v: 1,
-    playId: playIdOf(play, head.client),
+    playId: identityAt(play, head.client, instant),
     clientPlayId: play.clientPlayId,
     client: head.client,
     apiKeyName: head.apiKeyName,
