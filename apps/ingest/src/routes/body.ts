@@ -1,5 +1,4 @@
-import { Transform, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import compress from '@fastify/compress';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Codes, HttpError } from '../errors.js';
 
@@ -10,28 +9,33 @@ export class BadLine {
 
 /**
  * Request-body handling shared by the ingest routes (registered inside their encapsulated context):
- * `Content-Encoding: gzip` is inflated before parsing, and Fastify's `bodyLimit` then applies to the
- * inflated bytes, so a gzip bomb is cut off at the limit with a 413. Other encodings get a 415.
+ * `Content-Encoding: gzip` is inflated before parsing by @fastify/compress (request decompression
+ * only: responses are small JSON and are not compressed). Fastify's `bodyLimit` applies to the
+ * inflated bytes the parser reads, so a gzip bomb is cut off at the limit with a 413; the plugin tells
+ * Fastify the bytes received on the wire, which Content-Length is checked against. Other encodings get
+ * a 415, a body that is not gzip a 400. Content codings are case-insensitive (RFC 9110 §8.4.1) and the
+ * plugin compares them exactly, so the header is lower-cased first.
  */
-export function acceptGzip(app: FastifyInstance): void {
-  app.addHook('preParsing', async (req, _reply, payload) => {
-    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-    if (encoding === 'identity') return payload;
-    if (encoding !== 'gzip') throw new HttpError(415, Codes.unsupportedEncoding, 'Content-Encoding must be gzip or identity');
-    let compressed = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        compressed += chunk.length;
-        done(null, chunk);
-      },
-    });
-    const inflated = (payload as Readable).pipe(counter).pipe(createGunzip()) as Readable & { receivedEncodedLength?: number };
-    // Fastify compares Content-Length with the bytes received on the wire, not the inflated ones.
-    counter.on('end', () => {
-      inflated.receivedEncodedLength = compressed;
-    });
-    (payload as Readable).on('error', (err) => inflated.destroy(err));
-    return inflated;
+export async function acceptGzip(app: FastifyInstance): Promise<void> {
+  app.addHook('onRoute', (route) => {
+    route.compress = false;
+  });
+  app.addHook('onRequest', async (req) => {
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined) req.headers['content-encoding'] = encoding.toLowerCase().trim();
+  });
+  await app.register(compress, {
+    globalCompression: false,
+    globalDecompression: true,
+    requestEncodings: ['gzip', 'identity'],
+    onUnsupportedRequestEncoding: () => new HttpError(415, Codes.unsupportedEncoding, 'Content-Encoding must be gzip or identity'),
+    // Copied onto zlib's error, which reaches the route's error handler as a 400.
+    onInvalidRequestPayload: (_encoding, _req, err) => ({
+      name: 'HttpError',
+      statusCode: 400,
+      code: Codes.badRequest,
+      message: `body is not valid gzip (${err.message})`,
+    }),
   });
 }
 

@@ -15,7 +15,7 @@ const ROUTE = 'bulk';
  */
 export default async function bulkRoutes(app: FastifyInstance, opts: { config: IngestConfig }): Promise<void> {
   const cfg = opts.config;
-  acceptGzip(app);
+  await acceptGzip(app);
   acceptNdjson(app, cfg.bulkBodyLimitBytes);
 
   app.post(

@@ -34,7 +34,7 @@ export function v12Code(code: string): number {
  */
 export default async function v12Routes(app: FastifyInstance, opts: { config: IngestConfig }): Promise<void> {
   const cfg = opts.config;
-  acceptGzip(app);
+  await acceptGzip(app);
 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err as Parameters<typeof toHttpError>[0], req.routeOptions.bodyLimit);
