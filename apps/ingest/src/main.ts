@@ -85,7 +85,7 @@ async function serve(config: IngestConfig, log: pino.Logger, inCluster: boolean)
     },
     25_000,
     // A worker stops when the primary says so (SIGTERM); Ctrl-C at a terminal reaches the primary too.
-    inCluster ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'],
+    inCluster ? ['SIGINT'] : [],
   );
   if (inCluster) process.on('SIGINT', () => undefined);
   app = await buildApp(config, { logger: log, registry, peerReasons: pod?.peers });
