@@ -1,9 +1,13 @@
+import { envSchema } from 'env-schema';
+import { Type, type TSchema } from 'typebox';
+
 /**
  * Configuration from the environment, validated once at boot.
  *
- * Each app declares a spec: one reader per setting, naming the variable, its default and its rule.
- * `loadConfig` reads them all and throws one ConfigError that names every bad variable, so a
- * misconfigured pod fails fast with a message an operator can act on.
+ * Each app declares a spec: one setting per value, naming the variable, its default and its rule as a
+ * TypeBox schema. `loadConfig` validates them all at once with env-schema (fastify's; ajv with type
+ * coercion and defaults) and throws one ConfigError that names every bad variable with the rule it
+ * broke and what it was given, so a misconfigured pod fails fast with a message an operator can act on.
  */
 export class ConfigError extends Error {
   readonly code = 'PLAYLOG_CONFIG_INVALID';
@@ -15,107 +19,156 @@ export class ConfigError extends Error {
 
 export interface Reader<T> {
   readonly variable: string;
-  read(raw: string | undefined): T;
+  /** The variable's rule, as JSON Schema for its (trimmed) text; ajv coerces it to the schema's type. */
+  readonly schema: TSchema;
+  /** The rule in words, for the error message. */
+  readonly rule: string;
+  /** Turns the validated value into the setting (identity unless given). */
+  readonly convert?: (value: unknown) => T;
+  /** Rewrites the text before validation (booleans' spellings). */
+  readonly spell?: (raw: string) => string;
 }
 
 type Spec<T> = { [K in keyof T]: Reader<T[K]> };
 
-export function loadConfig<T>(spec: Spec<T>, source: NodeJS.ProcessEnv = process.env): T {
-  const out: Partial<T> = {};
-  const problems: string[] = [];
-  for (const key of Object.keys(spec) as (keyof T)[]) {
-    const reader = spec[key];
-    const raw = source[reader.variable];
+/** Formats ajv does not have: checked by code, named in the settings' schemas. */
+const FORMATS: Record<string, (value: string) => boolean> = {
+  'host-port-list': (v) => v.split(',').every((p) => /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(p.trim())),
+  'postgres-url': (v) => {
     try {
-      out[key] = reader.read(raw === '' ? undefined : raw);
-    } catch (err) {
-      const got = raw === undefined ? 'unset' : `got ${JSON.stringify(raw.length > 80 ? raw.slice(0, 80) + '…' : raw)}`;
-      problems.push(`${reader.variable}: ${(err as Error).message} (${got})`);
+      return ['postgres:', 'postgresql:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
     }
+  },
+  'iana-time-zone': (v) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: v });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+function describe(raw: string | undefined): string {
+  return raw === undefined ? 'unset' : `got ${JSON.stringify(raw.length > 80 ? raw.slice(0, 80) + '…' : raw)}`;
+}
+
+export function loadConfig<T>(spec: Spec<T>, source: NodeJS.ProcessEnv = process.env): T {
+  const keys = Object.keys(spec) as (keyof T)[];
+  const properties: Record<string, TSchema> = {};
+  const data: Record<string, string> = {};
+  for (const key of keys) {
+    const { variable, schema, spell } = spec[key];
+    properties[variable] = schema;
+    const raw = source[variable]?.trim();
+    if (raw) data[variable] = spell ? spell(raw) : raw; // empty means unset: the default applies
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const required = keys
+    .map((k) => spec[k])
+    .filter((r) => !('default' in r.schema))
+    .map((r) => r.variable);
+  let valid: Record<string, unknown>;
+  try {
+    valid = envSchema({
+      schema: Type.Object(properties, { required }),
+      data,
+      env: false,
+      ajv: {
+        customOptions: (ajv) => {
+          for (const [name, check] of Object.entries(FORMATS)) ajv.addFormat(name, check);
+          return ajv;
+        },
+      },
+    });
+  } catch (err) {
+    const errors = (err as { errors?: { instancePath: string; keyword: string; params: { missingProperty?: string } }[] }).errors;
+    if (!errors) throw err;
+    const bad = new Set(errors.map((e) => (e.keyword === 'required' ? e.params.missingProperty : e.instancePath.split('/')[1])));
+    const problems = keys
+      .map((k) => spec[k])
+      .filter((r) => bad.has(r.variable))
+      .map((r) => {
+        const raw = source[r.variable]?.trim() ? source[r.variable] : undefined;
+        return `${r.variable}: ${raw === undefined ? 'is required' : r.rule} (${describe(raw)})`;
+      });
+    throw new ConfigError(problems);
+  }
+  const out: Partial<T> = {};
+  for (const key of keys) {
+    const { variable, convert } = spec[key];
+    out[key] = (convert ? convert(valid[variable]) : valid[variable]) as T[keyof T];
+  }
   return out as T;
 }
 
-function reader<T>(variable: string, fallback: T | undefined, parse: (raw: string) => T): Reader<T> {
-  return {
-    variable,
-    read(raw) {
-      if (raw === undefined) {
-        if (fallback === undefined) throw new Error('is required');
-        return fallback;
-      }
-      return parse(raw.trim());
-    },
-  };
+/** A schema with its default when there is one (no default: the variable is required). */
+function withDefault<S extends TSchema>(schema: S, fallback: unknown): S {
+  return fallback === undefined ? schema : ({ ...schema, default: fallback } as S);
 }
+
+const BOOLEAN_SPELLINGS: Record<string, string> = { '1': 'true', yes: 'true', on: 'true', '0': 'false', no: 'false', off: 'false' };
 
 export const env = {
   string(variable: string, fallback?: string): Reader<string> {
-    return reader(variable, fallback, (raw) => raw);
+    return { variable, schema: withDefault(Type.String(), fallback), rule: 'must be text' };
   },
 
+  /** A whole number written as digits (not 1e3 or 0x10, which JSON's number coercion would take). */
   int(variable: string, fallback: number | undefined, min: number, max: number): Reader<number> {
-    return reader(variable, fallback, (raw) => {
-      if (!/^-?\d+$/.test(raw)) throw new Error(`must be a whole number from ${min} to ${max}`);
-      const n = Number(raw);
-      if (n < min || n > max) throw new Error(`must be a whole number from ${min} to ${max}`);
-      return n;
-    });
+    const digits = Type.String({ pattern: '^-?[0-9]+$' });
+    const schema = Type.Intersect([digits, Type.Integer({ minimum: min, maximum: max })]);
+    return {
+      variable,
+      schema: withDefault(schema, fallback === undefined ? undefined : String(fallback)),
+      rule: `must be a whole number from ${min} to ${max}`,
+    };
   },
 
   oneOf<const T extends string>(variable: string, fallback: T | undefined, allowed: readonly T[]): Reader<T> {
-    return reader(variable, fallback, (raw) => {
-      if (!(allowed as readonly string[]).includes(raw)) throw new Error(`must be one of ${allowed.join(', ')}`);
-      return raw as T;
-    });
+    return { variable, schema: withDefault(Type.Enum([...allowed]), fallback), rule: `must be one of ${allowed.join(', ')}` };
   },
 
   bool(variable: string, fallback: boolean): Reader<boolean> {
-    return reader(variable, fallback, (raw) => {
-      if (/^(1|true|yes|on)$/i.test(raw)) return true;
-      if (/^(0|false|no|off)$/i.test(raw)) return false;
-      throw new Error('must be true or false');
-    });
+    return {
+      variable,
+      schema: withDefault(Type.Boolean(), fallback),
+      rule: 'must be true or false',
+      spell: (raw) => BOOLEAN_SPELLINGS[raw.toLowerCase()] ?? raw.toLowerCase(),
+    };
   },
 
   /** Comma-separated host:port list, as librdkafka's bootstrap.servers takes it. */
   brokers(variable: string, fallback: string): Reader<string> {
-    return reader(variable, fallback, (raw) => {
-      const parts = raw.split(',').map((s) => s.trim());
-      if (parts.some((p) => !/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(p))) throw new Error('must be host:port[,host:port…]');
-      return parts.join(',');
-    });
+    return {
+      variable,
+      schema: withDefault(Type.String({ format: 'host-port-list' }), fallback),
+      rule: 'must be host:port[,host:port…]',
+      convert: (v) =>
+        (v as string)
+          .split(',')
+          .map((p) => p.trim())
+          .join(','),
+    };
   },
 
   /** Like brokers, but empty (unset) is allowed: the app supplies the default from another setting. */
   brokersOrEmpty(variable: string): Reader<string> {
     const list = env.brokers(variable, '');
-    return { variable, read: (raw) => (raw === undefined ? '' : list.read(raw)) };
+    return { ...list, schema: Type.Union([Type.Literal(''), Type.String({ format: 'host-port-list' })], { default: '' }) };
   },
 
   postgresUrl(variable: string, fallback: string): Reader<string> {
-    return reader(variable, fallback, (raw) => {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new Error('must be a postgres:// URL');
-      }
-      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('must be a postgres:// URL');
-      return raw;
-    });
+    return { variable, schema: withDefault(Type.String({ format: 'postgres-url' }), fallback), rule: 'must be a postgres:// URL' };
   },
 
   timezone(variable: string, fallback: string): Reader<string> {
-    return reader(variable, fallback, (raw) => {
-      try {
-        new Intl.DateTimeFormat('en-US', { timeZone: raw });
-      } catch {
-        throw new Error('must be an IANA time zone name such as UTC or Europe/London');
-      }
-      return raw;
-    });
+    return {
+      variable,
+      schema: withDefault(Type.String({ format: 'iana-time-zone' }), fallback),
+      rule: 'must be an IANA time zone name such as UTC or Europe/London',
+    };
   },
 };
 

@@ -59,7 +59,7 @@ t.test('every bad variable is named in one ConfigError, with the rule and what w
   t.match(err.message, /^invalid configuration:\n {2}PORT: /);
 });
 
-t.test('integers outside their range are refused at both ends; a long bad value is cut in the message', async (t) => {
+t.test('integers: digits only, refused outside their range at both ends; a long bad value is cut in the message', async (t) => {
   for (const [raw, ok] of [
     ['0', false],
     ['1', true],
@@ -67,6 +67,8 @@ t.test('integers outside their range are refused at both ends; a long bad value 
     ['65536', false],
     ['-1', false],
     ['1e3', false],
+    ['0x10', false],
+    [' 42 ', true],
   ] as const) {
     const run = () => loadConfig({ port: spec.port }, { PORT: raw });
     if (ok) t.equal(run().port, Number(raw), raw);
