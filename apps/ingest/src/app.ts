@@ -65,11 +65,15 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
 
   await app.register(swagger, {
     openapi: {
+      // 3.1: schemas are JSON Schema 2020-12, so PlayInput's if/then/else and examples appear as they are.
+      openapi: '3.1.0',
       info: {
         title: 'Playlog ingest API',
         version: '1.0.0',
         description: 'Play logs from partners: 7digital-compatible 1.2 routes and a bulk route.',
+        license: { name: 'Proprietary: for Playlog partners' },
       },
+      servers: [{ url: '/', description: 'The host serving this document' }],
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer' },

@@ -4,7 +4,7 @@ import type { IngestConfig } from '../config.js';
 import { Codes, HttpError } from '../errors.js';
 import { playContext, publishPlays } from '../publish.js';
 import { acceptGzip, acceptNdjson, BadLine } from './body.js';
-import { BulkBody, BulkRejected, BulkResult, FastifyError } from './schemas.js';
+import { BulkBodies, BulkRejected, BulkResult, errorResponses, FastifyError, RequestHeaders } from './schemas.js';
 
 const ROUTE = 'bulk';
 
@@ -23,21 +23,23 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
     {
       bodyLimit: cfg.bulkBodyLimitBytes,
       schema: {
+        operationId: 'logPlays',
         summary: 'Log many users’ plays (bulk)',
         description:
           `JSON \`{"plays":[...]}\` or NDJSON (one play per line); gzip accepted. At most ${cfg.bulkMaxPlays} plays and ` +
           `${cfg.bulkBodyLimitBytes} bytes (after decompression) per request. Each play is validated on its own.`,
         tags: ['bulk'],
         security: [{ bearer: [] }],
-        body: BulkBody,
+        headers: RequestHeaders,
+        body: BulkBodies,
         response: {
-          202: BulkResult,
-          207: BulkResult,
-          400: BulkRejected,
-          401: FastifyError,
-          413: FastifyError,
-          415: FastifyError,
-          503: FastifyError,
+          202: { ...BulkResult, description: 'Every play was durably taken by Kafka' },
+          207: { ...BulkResult, description: 'The valid plays were durably taken; errors lists the others by index' },
+          400: {
+            ...BulkRejected,
+            description: `The body is not JSON or NDJSON or has the wrong shape, or no play was valid (errors lists them by index)`,
+          },
+          ...errorResponses(FastifyError, [401, 403, 413, 415, 429, 503]),
         },
       },
       // Each play is checked below against the same schema the body documents (PlayInput, by readPlay),

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { FastifyError } from './schemas.js';
+import { errorResponses, FastifyError } from './schemas.js';
 import { isSmokeKey } from '../plugins/auth.js';
 
 const KeyInfo = Type.Object({
@@ -18,10 +18,11 @@ export default async function keyRoutes(app: FastifyInstance): Promise<void> {
     '/v1/key',
     {
       schema: {
+        operationId: 'describeKey',
         summary: 'Describe the API key sent with the request',
         tags: ['keys'],
         security: [{ bearer: [] }],
-        response: { 200: KeyInfo, 401: FastifyError, 503: FastifyError },
+        response: { 200: { ...KeyInfo, description: 'The key is valid' }, ...errorResponses(FastifyError, [401, 503]) },
       },
     },
     async (req) => ({ client: req.principal.client, name: req.principal.name, synthetic: isSmokeKey(req.principal) }),

@@ -4,7 +4,7 @@ import type { IngestConfig } from '../config.js';
 import { Codes, HttpError, toHttpError } from '../errors.js';
 import { playContext, publishPlays } from '../publish.js';
 import { acceptGzip } from './body.js';
-import { V12Body, V12Error, V12Ok, V12Query } from './schemas.js';
+import { errorResponses, RequestHeaders, V12Body, V12Error, V12Ok, V12Query } from './schemas.js';
 
 /** 7digital's numeric codes for the errors that are not about a play's fields. */
 const V12_HTTP_CODES: Record<string, number> = {
@@ -51,12 +51,17 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
       {
         bodyLimit: cfg.v12BodyLimitBytes,
         schema: {
+          operationId: `log${logType === 'subscription' ? 'Subscription' : 'Catalogue'}Plays`,
           summary,
           tags: ['7digital 1.2'],
           security: [{ bearer: [] }, { oauth_consumer_key: [] }],
           querystring: V12Query,
           body: V12Body,
-          response: { 200: V12Ok, 400: V12Error, 401: V12Error, 413: V12Error, 415: V12Error, 429: V12Error, 503: V12Error },
+          headers: RequestHeaders,
+          response: {
+            200: { ...V12Ok, description: 'Every item was durably taken by Kafka' },
+            ...errorResponses(V12Error, [400, 401, 403, 413, 415, 429, 503]),
+          },
         },
         // Each item is checked by readPlay against PlayInput (the bulk route's rules), not by Fastify.
         validatorCompiler: () => () => true,
