@@ -10,8 +10,10 @@ import { reportCoverage } from '../src/report-coverage.js';
 const DAY_MS = 86_400_000;
 const utcDay = (msAgo: number) => new Date(Date.now() - msAgo).toISOString().slice(0, 10);
 
+/** Play `i` at noon of `day`, or a second ago if that is still to come (today, before noon UTC). */
 function play(client: string, day: string, i: number): Play {
-  return testPlay(client, i, `${day}T12:00:0${i}Z`);
+  const at = Math.min(Date.parse(`${day}T12:00:0${i}Z`), Date.now() - 1_000);
+  return testPlay(client, i, new Date(at).toISOString());
 }
 
 t.test('the coverage gauges count closed client-days with plays and no final report, and how long the oldest waits', async (t) => {
@@ -51,9 +53,9 @@ t.test('the coverage gauges count closed client-days with plays and no final rep
 
   // A version issued now for d3 is two nights late (caught up); one dated the night after its day is not.
   const version = (client: string, day: string, status: string, generatedAt = new Date()) =>
-    db.raw(
+    db.query(
       `insert into report_versions (client, day, version, status, generated_at, timezone, threshold_seconds, play_count, row_count, fingerprint, path, files)
-       values (?, ?, 1, ?, ?, 'UTC', 30, 1, 1, '-', '-', '{}')`,
+       values ($1, $2, 1, $3, $4, 'UTC', 30, 1, 1, '-', '-', '{}')`,
       [client, day, status, generatedAt],
     );
   await version('acme', d3, 'final');
