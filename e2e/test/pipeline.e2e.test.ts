@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { eventually, freshDatabase, freshTopic, run, stack, startApp, uniqueName } from '@playlog/testing';
+import { countRows, eventually, freshDatabase, freshTopic, run, stack, startApp, uniqueName } from '@playlog/testing';
 
 /**
  * The whole pipeline as separate processes, as in production: the built ingest, loader, keys CLI and
@@ -92,7 +92,7 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
   });
   t.same(await v12.json(), { status: 'ok', version: '1.2', playLogs: { count: 2 } });
 
-  await eventually(async () => Number((await db('plays').count({ n: '*' }))[0]!.n) === 4, 30_000, 'rows loaded');
+  await eventually(async () => (await countRows(db, 'plays')) === 4, 30_000, 'rows loaded');
   const report = await run('node', ['apps/reporter/dist/main.js', 'run', '--date', day, '--wait', '30'], env);
   t.equal(report.code, 0, report.stderr);
   t.match(report.stdout, `issued e2e ${day} v1 (final, 4 plays)`);

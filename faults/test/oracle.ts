@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Knex } from '@playlog/db';
+import type { Pool } from '@playlog/db';
 import { normalizePlay } from '@playlog/schema';
 import { freePort } from '@playlog/testing';
 
@@ -92,9 +92,9 @@ export function startOracle(base: string, key: string, client: string, opts: { c
 }
 
 /** The oracle's verdict against the plays table, with the results table the suites print. */
-export async function verdict(oracle: Oracle, db: Knex, client: string) {
-  const stored = await db('plays').where({ client }).select('play_id');
-  const storedIds = new Set(stored.map((r) => r.play_id as string));
+export async function verdict(oracle: Oracle, db: Pool, client: string) {
+  const stored = (await db.query<{ play_id: string }>('select play_id from plays where client = $1', [client])).rows;
+  const storedIds = new Set(stored.map((r) => r.play_id));
   const lost = [...oracle.accepted].filter((id) => !storedIds.has(id)).length;
   const duplicated = stored.length - storedIds.size;
   const table = [

@@ -107,7 +107,9 @@ t.test('two sites: every acknowledged play is stored exactly once, whatever fail
 
   // --- recovery, then the oracle's verdict: every acknowledged play crosses the link and is loaded.
   const present = async () => {
-    const ids = new Set((await db('plays').where({ client: CLIENT }).select('play_id')).map((r) => r.play_id as string));
+    const ids = new Set(
+      (await db.query<{ play_id: string }>('select play_id from plays where client = $1', [CLIENT])).rows.map((r) => r.play_id),
+    );
     return [...oracle.accepted].filter((id) => ids.has(id)).length;
   };
   await eventually(async () => (await present()) === oracle.accepted.size, 300_000, `every acknowledged play in Postgres`).catch(

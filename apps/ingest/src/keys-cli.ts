@@ -1,5 +1,5 @@
 import { commandLine, ConfigError, defaults, env, loadConfig, usageError } from '@playlog/config';
-import { createDb, keysRepository, type KeysRepository } from '@playlog/db';
+import { createPool, keysRepository, type KeysRepository } from '@playlog/db';
 import { PlayProducer } from '@playlog/kafka';
 import { keyFeedMessages } from '@playlog/schema';
 import { pino } from 'pino';
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'revoke' && (!Number.isInteger(id) || id <= 0)) usageError('keys', USAGE, 'revoke needs a key ID (see keys list)');
 
   const cfg = loadConfig(configSpec);
-  const db = createDb({ url: cfg.databaseUrl, poolMax: 1, applicationName: 'playlog-keys' });
+  const db = createPool(cfg.databaseUrl, 1, 'playlog-keys');
   const keys = keysRepository(db);
   try {
     switch (command) {
@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   } finally {
-    await db.destroy();
+    await db.end();
   }
 }
 

@@ -1,7 +1,6 @@
-import { readKeyFeed } from '@playlog/db';
+import { type Pool, readKeyFeed } from '@playlog/db';
 import type { KafkaLogger, PlayProducer } from '@playlog/kafka';
 import { keyFeedMessages } from '@playlog/schema';
-import type pg from 'pg';
 import type { Gauge } from 'prom-client';
 import { periodic } from './periodic.js';
 
@@ -12,7 +11,7 @@ import { periodic } from './periodic.js';
  * MirrorMaker), within one period. If Postgres or Kafka fails, the next period tries again; ingest
  * keeps its keys for KEY_STALE_SECONDS after the last heartbeat.
  */
-export function keySync(pool: pg.Pool, producer: PlayProducer, topic: string, everyMs: number, log: KafkaLogger, lastSync: Gauge) {
+export function keySync(pool: Pool, producer: PlayProducer, topic: string, everyMs: number, log: KafkaLogger, lastSync: Gauge) {
   let failing = false;
   async function run(): Promise<void> {
     try {

@@ -1,6 +1,5 @@
-import { dropPartitionsBefore, ensurePartitions } from '@playlog/db';
+import { dropPartitionsBefore, ensurePartitions, type Pool } from '@playlog/db';
 import type { KafkaLogger } from '@playlog/kafka';
-import type pg from 'pg';
 import { periodic } from './periodic.js';
 
 /**
@@ -8,7 +7,7 @@ import { periodic } from './periodic.js';
  * plays arrive, and partitions older than the retention are dropped. Failures are logged and retried
  * next time; the load loop creates a missing partition on demand anyway.
  */
-export function partitionMaintenance(pool: pg.Pool, retentionDays: number, log: KafkaLogger, everyMs = 3_600_000) {
+export function partitionMaintenance(pool: Pool, retentionDays: number, log: KafkaLogger, everyMs = 3_600_000) {
   const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
   async function run(): Promise<void> {
     try {

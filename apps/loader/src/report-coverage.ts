@@ -1,5 +1,5 @@
+import { type Pool } from '@playlog/db';
 import type { KafkaLogger } from '@playlog/kafka';
-import type pg from 'pg';
 import type { Gauge } from 'prom-client';
 import { periodic } from './periodic.js';
 
@@ -22,7 +22,7 @@ export interface CoverageGauges {
  * fires when such a day stays unreported (ops/prometheus: PlaylogDayUnreported).
  */
 export function reportCoverage(
-  pool: pg.Pool,
+  pool: Pool,
   timezone: string,
   skewSeconds: number,
   everyMs: number,

@@ -5,7 +5,18 @@ import Kafka from 'node-rdkafka';
 import { pino } from 'pino';
 import t from 'tap';
 import { encodePlays } from '@playlog/schema';
-import { createKey, eventually, freePort, freshDatabase, freshTopic, stack, testPlay, testProducer, uniqueName } from '@playlog/testing';
+import {
+  countRows,
+  createKey,
+  eventually,
+  freePort,
+  freshDatabase,
+  freshTopic,
+  stack,
+  testPlay,
+  testProducer,
+  uniqueName,
+} from '@playlog/testing';
 import { buildLoader } from '../src/app.js';
 import { loadLoaderConfig } from '../src/config.js';
 
@@ -33,7 +44,7 @@ t.test('a loader built from a config loads its topic, serves its probes and stop
   const now = Date.now();
   const plays = Array.from({ length: 30 }, (_, i) => testPlay('acme', i, new Date(now - 60_000 - i * 1000).toISOString(), now));
   await (await testProducer(t)).send(topic, [{ key: plays[0]!.playId, value: encodePlays(plays), weight: plays.length }]);
-  await eventually(async () => Number((await db('plays').count({ n: '*' }))[0]!.n) === 30 || undefined, 30_000, '30 plays stored');
+  await eventually(async () => (await countRows(db, 'plays')) === 30 || undefined, 30_000, '30 plays stored');
 
   const ready = await loader.probes.inject({ method: 'GET', url: '/readyz' });
   t.same(ready.json(), { status: 'ready' });

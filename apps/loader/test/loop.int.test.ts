@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { createPool, gateMarks, playsWriter, type PlaysWriter } from '@playlog/db';
 import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
 import { decodePlay, encodePlay, encodePlays, gateMarker, normalizePlay, type Play } from '@playlog/schema';
-import { eventually, freshDatabase, freshTopic, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
+import { countRows, eventually, freshDatabase, freshTopic, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
 import { deadLetters, type DeadLetters } from '../src/dead-letter.js';
 import { LoadLoop } from '../src/loop.js';
 import { loaderMetrics } from '../src/metrics.js';
@@ -74,7 +74,7 @@ async function fixture(
     await dlqProducer.close();
     await pool.end();
   });
-  const rows = async () => Number((await db('plays').count({ n: '*' }))[0]!.n);
+  const rows = () => countRows(db, 'plays');
   const committed = async () =>
     (await groupProgress(stack.brokers, topic, groupId)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
   return { db, topic, dlqTopic, groupId, loop, rows, committed, metrics };
@@ -124,11 +124,13 @@ t.test('the same plays delivered twice, in formats 3, 2 and 1 on one topic, are 
   f.loop.start();
   await eventually(async () => (await f.committed()) === 2 + 8 + 50 + 1, 30_000, 'offsets committed');
   t.equal(await f.rows(), 300, 'one row per play');
-  const ids = await f.db('plays').select('play_id');
+  const ids = (await f.db.query<{ play_id: string }>('select play_id from plays')).rows;
   t.same(new Set(ids.map((r) => r.play_id)), new Set(plays.map((p) => p.playId)), 'the play ids ingest computed, whatever the format');
-  const played = await f
-    .db('plays')
-    .select('play_id', f.db.raw(`to_char(played_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at`));
+  const played = (
+    await f.db.query<{ play_id: string; at: string }>(
+      `select play_id, to_char(played_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at from plays`,
+    )
+  ).rows;
   const byId = new Map(plays.map((p) => [p.playId, p.playedAt]));
   t.ok(
     played.every((r: { play_id: string; at: string }) => byId.get(r.play_id) === r.at),
@@ -211,9 +213,9 @@ t.test('a gate marker is recorded once everything before it on its partition is 
   ]);
   f.loop.start();
   await eventually(() => outage.left() === 0, 20_000, 'two failed writes');
-  t.same(await f.db('gate_marks').select(), [], 'no marker recorded while the plays before it are not stored');
+  t.same((await f.db.query('select * from gate_marks')).rows, [], 'no marker recorded while the plays before it are not stored');
   const mark = await eventually(
-    async () => (await f.db('gate_marks').where({ run_id: run }).first()) as { partition: number } | undefined,
+    async () => (await f.db.query<{ partition: number }>('select partition from gate_marks where run_id = $1', [run])).rows[0],
     30_000,
     'marker recorded',
   );

@@ -1,5 +1,4 @@
-import { createPool } from '@playlog/db';
-import type pg from 'pg';
+import { createPool, type Pool } from '@playlog/db';
 import { LIMITS } from '@playlog/schema';
 import type { ReporterConfig } from './config.js';
 import { addDays, dayRange, reportableDay, today } from './days.js';
@@ -153,7 +152,7 @@ async function segments(config: ReporterConfig, io: ReporterIo): Promise<number>
   }
 }
 
-async function report(config: ReporterConfig, pool: pg.Pool, work: Plan, status: ReportStatus, io: ReporterIo): Promise<number> {
+async function report(config: ReporterConfig, pool: Pool, work: Plan, status: ReportStatus, io: ReporterIo): Promise<number> {
   const db = await pool.connect();
   const plays = await pool.connect();
   for (const c of [db, plays]) c.on('error', () => undefined); // a lost connection also fails the running query, which reports it

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gateMarks } from '@playlog/db';
+import { gateMarks, type Queryable } from '@playlog/db';
 import { groupProgress, PlayProducer, topicRanges, type KafkaLogger } from '@playlog/kafka';
 import { gateMarker } from '@playlog/schema';
-import type pg from 'pg';
 import { Registry } from 'prom-client';
 
 export interface GateOptions {
@@ -41,7 +40,7 @@ const quiet: KafkaLogger = { info: () => undefined, warn: () => undefined, error
  * the loader's lag and the time left; while the link is down, it waits (and then fails, or issues a
  * provisional report): no final version is issued for plays still on the wrong side.
  */
-export async function waitForCompleteness(db: Pick<pg.Pool, 'query'>, o: GateOptions): Promise<GateResult> {
+export async function waitForCompleteness(db: Queryable, o: GateOptions): Promise<GateResult> {
   const started = Date.now();
   const deadline = started + o.waitMs;
   const run = randomUUID();

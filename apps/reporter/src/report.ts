@@ -4,9 +4,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
-import { dailyUsageLeaf } from '@playlog/db';
-import { copyOut } from './copy-out.js';
+import { copyOut, dailyUsageLeaf, escapeLiteral, type PoolClient, type Session } from '@playlog/db';
 import { reportFolder } from './folders.js';
 import { clientUsageFile, forgetSegments, removeSegmentFiles, writeClientUsage, type Compress } from './segments.js';
 import { aggregateDay, attachAggregates, dailyUsageCopy, fingerprint, type DayScope } from './usage.js';
@@ -49,7 +47,7 @@ function clientUsageOf(files: Files): { name: string; compress: Compress } {
 }
 
 /** Streams a COPY … TO STDOUT into a file, hashing it on the way; memory stays flat whatever the size. */
-async function copyToFile(db: pg.ClientBase, sql: string, file: string): Promise<FileInfo> {
+async function copyToFile(db: Session, sql: string, file: string): Promise<FileInfo> {
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -71,18 +69,18 @@ async function sha256Of(file: string): Promise<string> {
 
 /** Two connections: the report's transaction runs on `main`; client-usage.csv is written on `plays` meanwhile. */
 export interface ReportConnections {
-  main: pg.PoolClient;
-  plays: pg.PoolClient;
+  main: PoolClient;
+  plays: PoolClient;
 }
 
 /**
  * Runs `work` in a read-only transaction that sees exactly the exported snapshot, i.e. the same plays
  * as the report's own transaction.
  */
-async function inSnapshot<T>(db: pg.PoolClient, snapshot: string, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+async function inSnapshot<T>(db: PoolClient, snapshot: string, work: (db: PoolClient) => Promise<T>): Promise<T> {
   await db.query('begin isolation level repeatable read read only');
   try {
-    await db.query(`set transaction snapshot ${(db as unknown as pg.Client).escapeLiteral(snapshot)}`);
+    await db.query(`set transaction snapshot ${escapeLiteral(snapshot)}`);
     const result = await work(db);
     await db.query('commit');
     return result;
@@ -97,7 +95,7 @@ async function inSnapshot<T>(db: pg.PoolClient, snapshot: string, work: (db: pg.
  * its connection unable to answer, and the caller must still get its error (the caller then discards
  * the connection, which ends the server's transaction).
  */
-async function rollbackQuietly(db: pg.ClientBase): Promise<void> {
+async function rollbackQuietly(db: Session): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)));
   await Promise.race([

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type pg from 'pg';
-import { copyOut } from './copy-out.js';
+import { copyOut, type Pool, type Session } from '@playlog/db';
 import { addDays, startOfDay, today } from './days.js';
 import { segmentFolder } from './folders.js';
 import { CLIENT_USAGE_HEADER, clientUsageCopy, type DayScope, type Range } from './usage.js';
@@ -52,7 +51,7 @@ function formOf(s: DayScope, compress: Compress): string {
 }
 
 /** Per hour, the count and latest load time of its reportable plays (play_buckets: 4 rows an hour). */
-async function hourFingerprints(db: pg.ClientBase, client: string, hours: Range[]): Promise<{ fingerprint: string; plays: number }[]> {
+async function hourFingerprints(db: Session, client: string, hours: Range[]): Promise<{ fingerprint: string; plays: number }[]> {
   const r = await db.query<{ plays: string; last: string | null }>(
     `select coalesce(sum(b.plays), 0)::bigint as plays, max(b.last_loaded_at)::text as last
        from unnest($2::timestamptz[], $3::timestamptz[]) with ordinality as h(f, t, i)
@@ -81,7 +80,7 @@ interface SegmentRow {
  * aggregate has them meanwhile), no sequential or bitmap scan, and no JIT (it compiled every hour's
  * query again).
  */
-async function onePlan(db: pg.ClientBase): Promise<void> {
+async function onePlan(db: Session): Promise<void> {
   await db.query(
     'set local max_parallel_workers_per_gather = 0; set local enable_seqscan = off; set local enable_bitmapscan = off; set local jit = off',
   );
@@ -128,7 +127,7 @@ export interface PerPlayWritten {
  * from its segment when `segmentsFrom` (REPORT_DIR) holds a current one, else rendered now.
  */
 export async function writeClientUsage(
-  db: pg.ClientBase,
+  db: Session,
   s: DayScope,
   file: string,
   compress: Compress,
@@ -196,7 +195,7 @@ export interface SegmentRun {
  * recorded segment is still current. One transaction per client-day, holding the report's lock for
  * it (a day being reported is skipped, and left to the report).
  */
-export async function renderSegments(pool: pg.Pool, cfg: SegmentSettings, now = Date.now()): Promise<SegmentRun> {
+export async function renderSegments(pool: Pool, cfg: SegmentSettings, now = Date.now()): Promise<SegmentRun> {
   const run: SegmentRun = { rendered: 0, plays: 0, current: 0, busy: 0 };
   const last = today(cfg.timezone, new Date(now));
   for (const day of [addDays(last, -2), addDays(last, -1), last]) {
@@ -216,7 +215,7 @@ export async function renderSegments(pool: pg.Pool, cfg: SegmentSettings, now = 
   return run;
 }
 
-async function renderDay(pool: pg.Pool, s: DayScope, closedHours: number, cfg: SegmentSettings, run: SegmentRun): Promise<void> {
+async function renderDay(pool: Pool, s: DayScope, closedHours: number, cfg: SegmentSettings, run: SegmentRun): Promise<void> {
   const dir = segmentFolder(cfg.reportDir, s.client, s.day);
   const form = formOf(s, cfg.compress);
   const db = await pool.connect();
@@ -283,7 +282,7 @@ async function renderDay(pool: pg.Pool, s: DayScope, closedHours: number, cfg: S
 }
 
 /** After a day is reported its segments are not needed: the report deletes their rows in its transaction, then the files. */
-export async function forgetSegments(db: pg.ClientBase, client: string, day: string): Promise<boolean> {
+export async function forgetSegments(db: Session, client: string, day: string): Promise<boolean> {
   const r = await db.query('delete from report_segments where client = $1 and day = $2', [client, day]);
   return (r.rowCount ?? 0) > 0;
 }

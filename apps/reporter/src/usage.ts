@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { escapeIdentifier, escapeLiteral, type Session } from '@playlog/db';
 
 /**
  * The SQL behind a day's report. A play's day is the calendar date of its instant in the report's time
@@ -24,7 +24,7 @@ function bucketsInDay(day: string, tz: string): string {
 }
 
 /** Clients with reportable plays on the day, plus those already reported for it (a day can only grow). */
-export async function clientsForDay(db: pg.ClientBase, day: string, timezone: string): Promise<string[]> {
+export async function clientsForDay(db: Session, day: string, timezone: string): Promise<string[]> {
   const r = await db.query<{ client: string }>(
     `select client from play_buckets where ${bucketsInDay('$1', '$2')} group by client having sum(plays) > 0
      union select client from report_versions where day = $1::date
@@ -43,7 +43,7 @@ export interface ClientDay {
  * Every (client, day) from `from` to `to` (days in the zone) that has reportable plays or an issued
  * version: what a plain run goes through, reading the 15-minute buckets, never the plays.
  */
-export async function clientDays(db: pg.ClientBase, from: string, to: string, timezone: string): Promise<ClientDay[]> {
+export async function clientDays(db: Session, from: string, to: string, timezone: string): Promise<ClientDay[]> {
   const r = await db.query<ClientDay>(
     `select client, (bucket at time zone $3)::date::text as day from play_buckets
       where bucket >= ($1::date::timestamp at time zone $3) and bucket < (($2::date + 1)::timestamp at time zone $3)
@@ -61,7 +61,7 @@ export async function clientDays(db: pg.ClientBase, from: string, to: string, ti
  * late play arrives. Read from the 15-minute buckets the loader keeps with the plays (the same count and
  * the same latest load time as the plays themselves, in 96 rows instead of a scan of the day).
  */
-export async function fingerprint(db: pg.ClientBase, s: DayScope): Promise<{ fingerprint: string; plays: number }> {
+export async function fingerprint(db: Session, s: DayScope): Promise<{ fingerprint: string; plays: number }> {
   const r = await db.query<{ plays: number; last: string | null }>(
     `select coalesce(sum(plays), 0)::bigint as plays, max(last_loaded_at)::text as last from play_buckets
       where client = $1 and ${bucketsInDay('$2', '$3')}`,
@@ -82,7 +82,7 @@ export async function fingerprint(db: pg.ClientBase, s: DayScope): Promise<{ fin
  * groups, each comparison mostly settled by one integer instead of two strings (bench/reporter: 15.5 →
  * 10.5 s on a 10M-play day). daily-usage.csv sorts the rows its own way.
  */
-export async function aggregateDay(db: pg.ClientBase, s: DayScope, version: number, leaf: string): Promise<number> {
+export async function aggregateDay(db: Session, s: DayScope, version: number, leaf: string): Promise<number> {
   const r = await db.query(
     `create table ${ident(db, leaf)} as
      select ${lit(db, s.client)}::text as client, ${lit(db, s.day)}::date as day, ${version}::integer as version,
@@ -100,20 +100,20 @@ export async function aggregateDay(db: pg.ClientBase, s: DayScope, version: numb
  * Makes the version's aggregates part of daily_usage (for the next run and dashboards). Called last in
  * the report's transaction: attaching locks the month's partition against other attaches until commit.
  */
-export async function attachAggregates(db: pg.ClientBase, s: DayScope, version: number, leaf: string): Promise<void> {
+export async function attachAggregates(db: Session, s: DayScope, version: number, leaf: string): Promise<void> {
   await db.query('select attach_daily_usage($1, $2, $3, $4)', [leaf, s.client, s.day, version]);
 }
 
-function lit(db: pg.ClientBase, v: string | number): string {
-  return typeof v === 'number' ? String(v) : (db as pg.Client).escapeLiteral(v);
+function lit(db: Session, v: string | number): string {
+  return typeof v === 'number' ? String(v) : escapeLiteral(v);
 }
 
-function ident(db: pg.ClientBase, v: string): string {
-  return (db as pg.Client).escapeIdentifier(v);
+function ident(db: Session, v: string): string {
+  return escapeIdentifier(v);
 }
 
 /** COPY … TO STDOUT for daily-usage.csv (COPY takes no parameters either), from the version's table. */
-export function dailyUsageCopy(db: pg.ClientBase, s: DayScope, leaf: string): string {
+export function dailyUsageCopy(db: Session, s: DayScope, leaf: string): string {
   return `copy (
     select ${lit(db, s.day)} as date, ${lit(db, s.client)} as client, log_type, country, track_id, release_id,
            nullif(play_mode, '') as play_mode, streams, royalty_bearing_streams, unique_listeners, seconds_played
@@ -150,7 +150,7 @@ export interface Range {
  * in the contract's order. The whole day with its header, or, with `range`, that part's rows only (the
  * file is its header and its hours' rows, one after the other: see segments.ts).
  */
-export function clientUsageCopy(db: pg.ClientBase, s: DayScope, range?: Range): string {
+export function clientUsageCopy(db: Session, s: DayScope, range?: Range): string {
   const day = lit(db, s.day);
   const tz = lit(db, s.timezone);
   const where = range

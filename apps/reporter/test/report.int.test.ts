@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { freshDatabase, type Teardown } from '@playlog/testing';
+import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 import { clientsForDay } from '../src/usage.js';
@@ -139,7 +139,7 @@ t.test('figures computed by hand: dedupe, midnight in the zone, offsets, 29/30/3
     .digest('hex');
   t.equal(manifest.files['daily-usage.csv'].sha256, sha, 'manifest checksum matches the file');
 
-  const stored = await s.db('daily_usage').where({ client: 'acme', version: 1 }).orderBy(['log_type', 'play_mode']);
+  const stored = (await s.db.query("select * from daily_usage where client = 'acme' and version = 1 order by log_type, play_mode")).rows;
   t.same(
     stored.map((r) => [r.log_type, r.play_mode, r.streams, r.royalty_bearing_streams, r.unique_listeners, r.seconds_played]),
     [
@@ -159,14 +159,7 @@ t.test('versions: v1, unchanged rerun issues nothing, late plays issue v2, v1 st
   t.equal(v1.version, 1);
   const again = await issueDay(s.conns, s.dir, s.scope('acme'), 'final');
   t.match(again, { outcome: 'unchanged', version: 1 }, 'unchanged data: nothing new');
-  t.equal(
-    await s
-      .db('report_versions')
-      .where({ client: 'acme' })
-      .count({ n: '*' })
-      .then((r) => Number(r[0]!.n)),
-    1,
-  );
+  t.equal(await countRows(s.db, 'report_versions', "client = 'acme'"), 1);
 
   await s.writer.write([sub('acme', 'u5', `${D}T20:00:00-05:00`, 45, { userAgent: 'Late "offline" client, v2' })]);
   const v2 = await issueDay(s.conns, s.dir, s.scope('acme'), 'final');

@@ -5,10 +5,9 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
-import { createPool, playsWriter } from '@playlog/db';
+import { copyOut, createPool, playsWriter } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { freshDatabase, type Teardown } from '@playlog/testing';
-import { copyOut } from '../src/copy-out.js';
+import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 import { hoursOf, renderSegments, type Compress } from '../src/segments.js';
@@ -120,7 +119,7 @@ for (const compress of ['none', 'gzip'] as const) {
       const s = await setup(t);
       await s.writer.write(PLAYS);
       const run = await renderSegments(s.pool, settings(s.dir, compress), Date.now());
-      const ofD = async () => Number((await s.db('report_segments').where({ day: D }).count({ n: '*' }))[0]!.n);
+      const ofD = () => countRows(s.db, 'report_segments', 'day = $1', [D]);
       t.equal(await ofD(), 24, `every hour of ${D} rendered (${run.rendered} hours of the three days in all)`);
       t.equal((await renderSegments(s.pool, settings(s.dir, compress), Date.now())).rendered, 0, 'a second run renders nothing new');
 

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Queryable } from './connection.js';
 
 /**
  * Per client and 15-minute bucket of `played_at` (UTC-aligned), the reportable plays stored and when
@@ -27,7 +27,7 @@ export function countBuckets(rows: Iterable<{ client: string; playedAt: string |
  * Adds the counts to play_buckets, in key order (two batches adding to the same buckets lock them in
  * the same order, so they cannot deadlock). `now()` is the transaction's start, as the plays' loaded_at.
  */
-export async function addToBuckets(client: Pick<pg.ClientBase, 'query'>, counts: Map<string, number>): Promise<void> {
+export async function addToBuckets(client: Queryable, counts: Map<string, number>): Promise<void> {
   if (counts.size === 0) return;
   const keys = [...counts.keys()].sort();
   const clients: string[] = [];

@@ -1,59 +1,53 @@
-import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 
 /**
- * How Playlog's connections read two Postgres types, set on each connection (never on pg's global
- * parsers, which importing this library must not change for other code in the process):
- * int8 (bigint: counts) as a JS number, since our counts fit in one; `date` as its 'YYYY-MM-DD' text,
- * since a report day is a calendar date, not an instant.
+ * Playlog's one way to Postgres: a pg pool. Every query in the apps and tools goes through a pool made
+ * here (knex is used only inside this library, to run the migrations).
+ *
+ * How its connections read two Postgres types, set on each connection (never on pg's global parsers,
+ * which importing this library must not change for other code in the process): int8 (bigint: counts)
+ * as a JS number, since our counts fit in one; `date` as its 'YYYY-MM-DD' text, since a report day is a
+ * calendar date, not an instant.
  */
 export const pgTypes = new pg.TypeOverrides();
 pgTypes.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 pgTypes.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 
-export interface DbOptions {
-  url: string;
-  poolMax?: number;
-  /** Statement timeout in ms, so a stuck query cannot hold a connection forever. */
+/** A pool of connections to one database. */
+export type Pool = pg.Pool;
+/** One connection taken from a pool (release it). */
+export type PoolClient = pg.PoolClient;
+/** A connection: one taken from a pool, or a client of its own. */
+export type Session = pg.ClientBase;
+/** Anything that runs a query: a pool, or a connection taken from one. */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
+export interface PoolOptions {
+  /** Longest a statement may run (0: no limit); default 120 s, what a batch write may take. */
   statementTimeoutMs?: number;
-  applicationName?: string;
-  /** How long a query may wait for a pool connection (and so how fast an outage surfaces). */
-  acquireTimeoutMs?: number;
-  /** Where knex's own warnings go (e.g. the app's pino logger); by default knex prints them to the console. */
-  logger?: DbLogger;
+  /** A session idle inside a transaction this long is ended by the server (0: never, the default). */
+  idleInTransactionMs?: number;
 }
 
-/** The part of a pino logger that knex's messages are sent to. */
-export interface DbLogger {
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** SQL text for a value or a name, for statements that cannot take parameters (COPY, SET). */
+export const { escapeLiteral, escapeIdentifier } = pg;
 
-/** knex's log hooks, as structured records: one line each, not multi-line console text. */
-function knexLog(logger: DbLogger): Knex.Config['log'] {
-  return {
-    warn: (message: unknown) => logger.warn({ knex: String(message) }, 'knex warning'),
-    error: (message: unknown) => logger.error({ knex: String(message) }, 'knex error'),
-    deprecate: (method: unknown, alternative: unknown) => logger.warn({ method, alternative }, 'knex deprecation'),
-    debug: () => undefined,
-  };
-}
-
-export function createDb(opts: DbOptions): Knex {
-  return knexFactory({
-    client: 'pg',
-    connection: {
-      connectionString: opts.url,
-      application_name: opts.applicationName ?? 'playlog',
-      statement_timeout: opts.statementTimeoutMs ?? 60_000,
-      connectionTimeoutMillis: Math.min(5_000, opts.acquireTimeoutMs ?? 5_000),
-      // knex declares the format as a string; pg takes 'text' or 'binary'.
-      types: { getTypeParser: (oid: number, format?: string) => pgTypes.getTypeParser(oid, format === 'binary' ? 'binary' : 'text') },
-    },
-    pool: { min: 0, max: opts.poolMax ?? 5 },
-    acquireConnectionTimeout: opts.acquireTimeoutMs ?? 10_000,
-    ...(opts.logger ? { log: knexLog(opts.logger) } : {}),
+/**
+ * A pool whose idle connections may fail without harm (Postgres restarted, the connection killed): pg
+ * drops such a connection from the pool and emits 'error', which would crash the process if nothing
+ * listened; the next query takes a new connection and reports its own errors. An app that wants the
+ * idle failures in its log adds its own listener (the loader does).
+ */
+export function createPool(url: string, max: number, applicationName: string, opts: PoolOptions = {}): Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: applicationName,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: opts.statementTimeoutMs ?? 120_000,
+    idle_in_transaction_session_timeout: opts.idleInTransactionMs ?? 0,
+    types: pgTypes,
   });
+  pool.on('error', () => undefined);
+  return pool;
 }
-
-export type { Knex };

@@ -1,7 +1,8 @@
-export { createDb, type Knex } from './connection.js';
+export { createPool, escapeIdentifier, escapeLiteral, type Pool, type PoolClient, type Queryable, type Session } from './connection.js';
 export { keysRepository, readKeyFeed, type KeysRepository } from './keys.js';
 export { migrateLatest } from './migrate.js';
 export { dropPartitionsBefore, ensurePartitions, partitionDaysPresent } from './partitions.js';
-export { createPool, PLAY_COLUMNS, playCsvLine, playsWriter, type PlaysWriter } from './plays.js';
+export { PLAY_COLUMNS, playCsvLine, playsWriter, type PlaysWriter } from './plays.js';
 export { gateMarks, type GateMark, type GateMarks } from './gate.js';
 export { dailyUsageLeaf } from './daily-usage.js';
+export { copyOut } from './copy-out.js';

@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type pg from 'pg';
+import type { Queryable } from './connection.js';
 import { apiKeyHash, apiKeyPrefix, CLIENT_NAME, generateApiKey, unsafeText, type FeedKey } from '@playlog/schema';
 
 /** API keys: random, shown once, stored only as a SHA-256 hash. */
@@ -29,12 +28,12 @@ function feedKeys(result: { rows: FeedRow[] }): FeedKey[] {
   }));
 }
 
-/** The key feed's snapshot, read through a pg pool (the loader publishes it; see libs/schema key-feed). */
-export async function readKeyFeed(pool: Pick<pg.Pool, 'query'>): Promise<FeedKey[]> {
+/** The key feed's snapshot (the loader publishes it; see libs/schema key-feed). */
+export async function readKeyFeed(pool: Queryable): Promise<FeedKey[]> {
   return feedKeys(await pool.query<FeedRow>(FEED_SQL));
 }
 
-export function keysRepository(db: Knex) {
+export function keysRepository(db: Queryable) {
   return {
     async create(client: string, name: string): Promise<{ id: number; key: string }> {
       if (!CLIENT_NAME.test(client)) {
@@ -43,28 +42,29 @@ export function keysRepository(db: Knex) {
       const problem = name.length === 0 || name.length > 64 ? 'must be 1 to 64 characters' : unsafeText(name);
       if (problem) throw new Error(`name ${problem}`);
       const key = generateApiKey();
-      const [row] = await db('api_keys')
-        .insert({ client, name, key_hash: hashKey(key), key_prefix: apiKeyPrefix(key) })
-        .returning('id');
-      return { id: (row as { id: number }).id, key };
+      const r = await db.query<{ id: number }>(
+        'insert into api_keys (client, name, key_hash, key_prefix) values ($1, $2, $3, $4) returning id',
+        [client, name, hashKey(key), apiKeyPrefix(key)],
+      );
+      return { id: r.rows[0]!.id, key };
     },
 
     async list(): Promise<ApiKeyRow[]> {
-      const rows = await db('api_keys')
-        .select('id', 'client', 'name', 'key_prefix as keyPrefix', 'created_at as createdAt', 'revoked_at as revokedAt')
-        .orderBy('id');
-      return rows as ApiKeyRow[];
+      const r = await db.query<ApiKeyRow>(
+        'select id, client, name, key_prefix as "keyPrefix", created_at as "createdAt", revoked_at as "revokedAt" from api_keys order by id',
+      );
+      return r.rows;
     },
 
     /** Every key's state as the key feed carries it (hash, never the key). */
     async feed(): Promise<FeedKey[]> {
-      return feedKeys((await db.raw(FEED_SQL)) as { rows: FeedRow[] });
+      return readKeyFeed(db);
     },
 
     /** Returns false when no such key exists or it was already revoked. */
     async revoke(id: number): Promise<boolean> {
-      const n = await db('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
-      return n > 0;
+      const r = await db.query('update api_keys set revoked_at = now() where id = $1 and revoked_at is null', [id]);
+      return (r.rowCount ?? 0) > 0;
     },
   };
 }

@@ -1,5 +1,4 @@
 import { commandLine, defaults, env, loadConfig, ConfigError } from '@playlog/config';
-import { createDb } from './connection.js';
 import { migrateLatest } from './migrate.js';
 
 const USAGE = `usage: npm run migrate [-- --help]
@@ -9,13 +8,8 @@ const USAGE = `usage: npm run migrate [-- --help]
 async function main(): Promise<void> {
   commandLine('migrate', USAGE, process.argv.slice(2), {});
   const cfg = loadConfig({ databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl) });
-  const db = createDb({ url: cfg.databaseUrl, poolMax: 1, applicationName: 'playlog-migrate' });
-  try {
-    const applied = await migrateLatest(db);
-    console.log(applied.length ? `migrate: applied ${applied.join(', ')}` : 'migrate: schema is up to date');
-  } finally {
-    await db.destroy();
-  }
+  const applied = await migrateLatest(cfg.databaseUrl);
+  console.log(applied.length ? `migrate: applied ${applied.join(', ')}` : 'migrate: schema is up to date');
 }
 
 main().catch((err: unknown) => {

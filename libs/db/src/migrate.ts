@@ -1,4 +1,5 @@
-import type { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
+import { pgTypes } from './connection.js';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-daily-usage-lean.js';
 import * as m003 from './migrations/003-gate-marks.js';
@@ -30,19 +31,43 @@ const source: Knex.MigrationSource<string> = {
 const config: Knex.MigratorConfig = { migrationSource: source, tableName: 'playlog_migrations' };
 
 /**
- * Brings the schema up to date, or up to and including the migration `until` (tests of a migration
- * over data written by the schema before it); returns the names applied by this call.
+ * The migrations' own connection: knex, whose migrator and schema builder the migrations are written
+ * for (everything else in Playlog queries through a pg pool), reading types as the pools do.
  */
-export async function migrateLatest(db: Knex, until?: string): Promise<string[]> {
-  if (until === undefined) {
-    const [, applied] = (await db.migrate.latest(config)) as [number, string[]];
-    return applied;
-  }
-  if (!migrations[until]) throw new Error(`no migration ${until}`);
-  const applied: string[] = [];
-  for (;;) {
-    const [, names] = (await db.migrate.up(config)) as [number, string[]];
-    applied.push(...names);
-    if (names.length === 0 || names.includes(until)) return applied;
+function migrator(url: string): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: {
+      connectionString: url,
+      application_name: 'playlog-migrate',
+      connectionTimeoutMillis: 5_000,
+      // knex declares the format as a string; pg takes 'text' or 'binary'.
+      types: { getTypeParser: (oid: number, format?: string) => pgTypes.getTypeParser(oid, format === 'binary' ? 'binary' : 'text') },
+    },
+    pool: { min: 0, max: 1 },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+/**
+ * Brings the schema at `url` up to date, or up to and including the migration `until` (tests of a
+ * migration over data written by the schema before it); returns the names applied by this call.
+ */
+export async function migrateLatest(url: string, until?: string): Promise<string[]> {
+  const db = migrator(url);
+  try {
+    if (until === undefined) {
+      const [, applied] = (await db.migrate.latest(config)) as [number, string[]];
+      return applied;
+    }
+    if (!migrations[until]) throw new Error(`no migration ${until}`);
+    const applied: string[] = [];
+    for (;;) {
+      const [, names] = (await db.migrate.up(config)) as [number, string[]];
+      applied.push(...names);
+      if (names.length === 0 || names.includes(until)) return applied;
+    }
+  } finally {
+    await db.destroy();
   }
 }

@@ -1,11 +1,10 @@
-import type pg from 'pg';
+import type { Queryable } from './connection.js';
 
 /**
  * The plays table has one partition per UTC day (`plays_pYYYYMMDD`). The loader creates the day's
  * partition on demand before writing, creates the next days' ahead of time, and drops partitions older
  * than the retention, which is what keeps the table's size bounded.
  */
-type Queryable = Pick<pg.Pool, 'query'>;
 
 const NAME = /^plays_p(\d{4})(\d{2})(\d{2})$/;
 

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
 import { addToBuckets, countBuckets } from './buckets.js';
-import { pgTypes } from './connection.js';
+import type { Pool, PoolClient } from './connection.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -54,25 +53,6 @@ export function partitionDays(plays: Play[]): string[] {
   return [...new Set(plays.map((p) => p.playedAt.slice(0, 10)))].sort();
 }
 
-export interface PoolOptions {
-  /** Longest a statement may run (0: no limit); default 120 s, what a batch write may take. */
-  statementTimeoutMs?: number;
-  /** A session idle inside a transaction this long is ended by the server (0: never, the default). */
-  idleInTransactionMs?: number;
-}
-
-export function createPool(url: string, max: number, applicationName: string, opts: PoolOptions = {}): pg.Pool {
-  return new pg.Pool({
-    connectionString: url,
-    max,
-    application_name: applicationName,
-    connectionTimeoutMillis: 5_000,
-    statement_timeout: opts.statementTimeoutMs ?? 120_000,
-    idle_in_transaction_session_timeout: opts.idleInTransactionMs ?? 0,
-    types: pgTypes,
-  });
-}
-
 /** After a batch met plays already stored, this many batches go straight to the staging path. */
 const STAGED_AFTER_CONFLICT = 20;
 
@@ -85,23 +65,23 @@ const STAGED_AFTER_CONFLICT = 20;
  * right after such a conflict take the staging path directly, since re-deliveries come in runs.
  * Returns how many rows were new; the rest were plays already stored.
  */
-export function playsWriter(pool: pg.Pool) {
+export function playsWriter(pool: Pool) {
   const knownPartitions = new Set<string>();
   let stagedLeft = 0;
 
-  async function ensurePartitions(client: pg.PoolClient, days: string[]): Promise<void> {
+  async function ensurePartitions(client: PoolClient, days: string[]): Promise<void> {
     const missing = days.filter((d) => !knownPartitions.has(d));
     if (missing.length === 0) return;
     await client.query('select ensure_play_partition(d::date) from unnest($1::text[]) as d', [missing]);
     missing.forEach((d) => knownPartitions.add(d));
   }
 
-  async function copy(client: pg.PoolClient, table: string, plays: Play[]): Promise<void> {
+  async function copy(client: PoolClient, table: string, plays: Play[]): Promise<void> {
     const stream = client.query(copyStreams.from(`copy ${table} (${PLAY_COLUMNS.join(',')}) from stdin with (format csv)`));
     await pipeline(Readable.from(batchLines(plays)), stream);
   }
 
-  async function direct(client: pg.PoolClient, plays: Play[]): Promise<boolean> {
+  async function direct(client: PoolClient, plays: Play[]): Promise<boolean> {
     await client.query('begin');
     try {
       await copy(client, 'plays', plays);
@@ -116,7 +96,7 @@ export function playsWriter(pool: pg.Pool) {
     return true;
   }
 
-  async function staged(client: pg.PoolClient, plays: Play[]): Promise<number> {
+  async function staged(client: PoolClient, plays: Play[]): Promise<number> {
     await client.query('begin');
     // One staging table per connection, emptied at each commit: no DDL churn per batch.
     await client.query('create temp table if not exists plays_stage (like plays including defaults) on commit delete rows');

@@ -39,7 +39,7 @@ t.test('play_buckets counts exactly the stored reportable plays, on both write p
   const writer = playsWriter(pool);
   const truth = async () =>
     (
-      await db.raw<{ rows: { client: string; bucket: string; plays: string; last: string }[] }>(
+      await db.query<{ client: string; bucket: string; plays: string; last: string }>(
         `select client, date_bin('15 minutes', played_at, timestamptz '1970-01-01 00:00:00+00')::text as bucket, count(*)::text as plays,
                 max(loaded_at)::text as last
            from plays where not synthetic group by 1, 2 order by 1, 2`,
@@ -47,7 +47,7 @@ t.test('play_buckets counts exactly the stored reportable plays, on both write p
     ).rows;
   const buckets = async () =>
     (
-      await db.raw<{ rows: { client: string; bucket: string; plays: string; last: string }[] }>(
+      await db.query<{ client: string; bucket: string; plays: string; last: string }>(
         `select client, bucket::text, plays::text, last_loaded_at::text as last from play_buckets order by 1, 2`,
       )
     ).rows;
@@ -69,13 +69,11 @@ t.test('play_buckets counts exactly the stored reportable plays, on both write p
   );
 
   // Rebuilt from the plays (an operator's repair), the buckets are the same.
-  await db.raw('delete from play_buckets');
+  await db.query('delete from play_buckets');
   const days = (
-    await db.raw<{ rows: { lo: string; hi: string }[] }>(
-      `select min(played_at)::date::text as lo, max(played_at)::date::text as hi from plays`,
-    )
+    await db.query<{ lo: string; hi: string }>(`select min(played_at)::date::text as lo, max(played_at)::date::text as hi from plays`)
   ).rows[0]!;
-  const total = (await db.raw<{ rows: { n: string }[] }>('select refresh_play_buckets(?, ?) as n', [days.lo, days.hi])).rows[0]!.n;
+  const total = (await db.query<{ n: string }>('select refresh_play_buckets($1, $2) as n', [days.lo, days.hi])).rows[0]!.n;
   t.equal(Number(total), 450, 'refresh_play_buckets returns the plays it counted');
   t.same(await buckets(), after, 'the same buckets');
 });

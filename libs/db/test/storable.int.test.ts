@@ -72,7 +72,7 @@ t.test('every play normalizePlay accepts survives the Kafka codec and the loader
   t.same(decoded.refused, [], 'the loader reads every accepted play back as a play');
   const written = await writer.write(decoded.plays);
   t.same(written, { inserted: accepted.length, duplicates: 0 }, 'stored in one COPY, no row refused by the database');
-  const rows = await db('plays').select('play_id', 'user_id', 'user_agent', 'client_play_id');
+  const { rows } = await db.query('select play_id, user_id, user_agent, client_play_id from plays');
   const byId = new Map(rows.map((r) => [r.play_id as string, r]));
   const changed = decoded.plays.filter((p) => {
     const r = byId.get(p.playId);

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { defaults } from '@playlog/config';
-import { createDb, keysRepository, migrateLatest, type Knex } from '@playlog/db';
+import { createPool, keysRepository, migrateLatest, type Pool } from '@playlog/db';
 import { deleteTopic, ensureTopic, PlayProducer, topicRanges } from '@playlog/kafka';
 import { keyFeedMessages, normalizePlay, type Play } from '@playlog/schema';
 
@@ -57,25 +57,30 @@ function withDatabase(url: string, name: string): string {
 }
 
 /** A new, migrated database (on the single stack's Postgres, or `server`'s), dropped when the test ends. */
-export async function freshDatabase(t: Teardown, server = stack.databaseUrl): Promise<{ url: string; db: Knex }> {
+export async function freshDatabase(t: Teardown, server = stack.databaseUrl): Promise<{ url: string; db: Pool }> {
   const name = uniqueName('playlog_t');
-  const admin = createDb({ url: server, poolMax: 1 });
-  await admin.raw(`create database ${name}`);
+  const admin = createPool(server, 1, 'test-admin');
+  await admin.query(`create database ${name}`);
   const url = withDatabase(server, name);
-  const db = createDb({ url, poolMax: 4 });
-  await migrateLatest(db);
+  await migrateLatest(url);
+  const db = createPool(url, 4, 'test');
   t.teardown(async () => {
-    await db.destroy();
+    await db.end();
     // Let the test's own connections finish closing first; force only what is left after 3 s.
     for (let i = 0; i < 30; i++) {
-      const r = await admin.raw('select count(*)::int as n from pg_stat_activity where datname = ?', [name]);
-      if (r.rows[0].n === 0) break;
+      const r = await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+      if (r.rows[0]!.n === 0) break;
       await sleep(100);
     }
-    await admin.raw(`drop database if exists ${name} with (force)`);
-    await admin.destroy();
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
   });
   return { url, db };
+}
+
+/** Rows in `table` (optionally only those matching `where`, with its `params`). */
+export async function countRows(db: Pool, table: string, where = 'true', params: unknown[] = []): Promise<number> {
+  return (await db.query<{ n: number }>(`select count(*)::int as n from ${table} where ${where}`, params)).rows[0]!.n;
 }
 
 /** A new topic, deleted when the test ends. */
@@ -87,7 +92,7 @@ export async function freshTopic(t: Teardown, partitions = 3): Promise<string> {
 }
 
 /** A key in the database only: ingest learns of it from a key feed (see freshKeyFeed). */
-export async function createKey(db: Knex, client: string, name = 'test'): Promise<string> {
+export async function createKey(db: Pool, client: string, name = 'test'): Promise<string> {
   return (await keysRepository(db).create(client, name)).key;
 }
 
@@ -111,7 +116,7 @@ export async function testProducer(t: Teardown, brokers = stack.brokers): Promis
 }
 
 /** The keys of `db` published to `topic` on `brokers`, as the keys CLI and the loader do. */
-async function keyFeedOn(t: Teardown, db: Knex, brokers: string, topic: string): Promise<KeyFeed> {
+async function keyFeedOn(t: Teardown, db: Pool, brokers: string, topic: string): Promise<KeyFeed> {
   const producer = await testProducer(t, brokers);
   const keys = keysRepository(db);
   const publish = async () => producer.send(topic, keyFeedMessages(await keys.feed()));
@@ -132,7 +137,7 @@ async function keyFeedOn(t: Teardown, db: Knex, brokers: string, topic: string):
 }
 
 /** A fresh key-feed topic for the keys of `db`, published once (a heartbeat, so ingest can be ready). */
-export async function freshKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed> {
+export async function freshKeyFeed(t: Teardown, db: Pool): Promise<KeyFeed> {
   return keyFeedOn(t, db, stack.brokers, await freshTopic(t, 1));
 }
 
@@ -273,7 +278,7 @@ export async function freshEdgeTopic(t: Teardown): Promise<{ edge: string; core:
  * A fresh key feed at the core for the keys of `db` (`topic`), published, and its mirror at the edge
  * (`edge`: what ingest there reads) once MirrorMaker has carried it.
  */
-export async function freshCoreKeyFeed(t: Teardown, db: Knex): Promise<KeyFeed & { edge: string }> {
+export async function freshCoreKeyFeed(t: Teardown, db: Pool): Promise<KeyFeed & { edge: string }> {
   const core = uniqueName('playlog-keys-t').replaceAll('_', '-');
   await ensureTopic(twoSite.coreBrokers, core, 1, { config: { 'cleanup.policy': 'compact' } });
   const edge = `core.${core}`;

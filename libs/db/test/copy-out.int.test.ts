@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import t from 'tap';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { stack, type Teardown } from '@playlog/testing';
+import type { Test } from 'tap';
+import { defaults } from '@playlog/config';
 import { copyOut, PG_VERIFIED } from '../src/copy-out.js';
 
 /** Collects a stream's chunks. */
@@ -23,8 +24,9 @@ function sink(): { chunks: Buffer[]; stream: Writable } {
   };
 }
 
-async function client(t: Teardown): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: stack.databaseUrl });
+async function client(t: Test): Promise<pg.Client> {
+  // The stack's database (libs/testing cannot be used here: it depends on this library).
+  const c = new pg.Client({ connectionString: process.env.DATABASE_URL ?? defaults.databaseUrl });
   await c.connect();
   t.teardown(() => c.end());
   return c;
