@@ -3,10 +3,10 @@ import t from 'tap';
 import { keyFeedMessages } from '@playlog/schema';
 import { keysRepository } from '@playlog/db';
 import { createKey, eventually, freshDatabase, freshTopic, stack, testProducer } from '@playlog/testing';
-import { buildApp } from '../src/app.js';
-import { loadIngestConfig } from '../src/config.js';
-import { bulkPlay, ingestFixture, v12Item } from './helpers.js';
-import { readPlays } from './kafka-read.js';
+import { buildApp } from '../../src/app.js';
+import { loadIngestConfig } from '../../src/config.js';
+import { bulkPlay, ingestFixture, v12Item } from '../helpers.js';
+import { readPlays } from '../kafka-read.js';
 
 /** API keys from the key feed, on the real broker: no request reaches a database. */
 t.test('API keys from the key feed', async (t) => {

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
-import { metricsServer } from '../src/metrics-server.js';
+import { metricsServer } from '../../src/metrics-server.js';
 import { eventually, freshTopic, stack } from '@playlog/testing';
-import { buildApp } from '../src/app.js';
-import { loadIngestConfig } from '../src/config.js';
-import { ingestFixture } from './helpers.js';
+import { buildApp } from '../../src/app.js';
+import { loadIngestConfig } from '../../src/config.js';
+import { ingestFixture } from '../helpers.js';
 
 t.test('probes and docs need no key; metrics are on their own port, not the API', async (t) => {
   const registry = new Registry();

@@ -1,6 +1,6 @@
 import t from 'tap';
-import type { HttpError } from '../src/errors.js';
-import { ClientRateLimit } from '../src/plugins/rate-limit.js';
+import type { HttpError } from '../../src/errors.js';
+import { ClientRateLimit } from '../../src/plugins/rate-limit.js';
 
 /** The error `fn` throws; a test failure if it throws nothing. */
 function thrown(fn: () => void): HttpError {

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { Compile } from 'typebox/compile';
-import { gz, bulkPlay, ingestFixture } from './helpers.js';
+import { gz, bulkPlay, ingestFixture } from '../helpers.js';
 import { decodePlays, PlayInput } from '@playlog/schema';
 import { mixedPlays } from '@playlog/testing';
-import { readPlays, readTopic } from './kafka-read.js';
+import { readPlays, readTopic } from '../kafka-read.js';
 
 t.test('bulk route on the real broker', async (t) => {
   const f = await ingestFixture(t);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { decodePlays } from '@playlog/schema';
-import { bulkPlay, ingestFixture, v12Item } from './helpers.js';
+import { bulkPlay, ingestFixture, v12Item } from '../helpers.js';
 
 /** `minutes` ago, written in the given ±hh:mm offset with 7 fractional digits. */
 function offsetTime(minutes: number, offset: string): string {
@@ -9,7 +9,7 @@ function offsetTime(minutes: number, offset: string): string {
   const local = new Date(Date.now() - minutes * 60_000 + sign * (h * 60 + m) * 60_000);
   return local.toISOString().slice(0, 19) + '.1234567' + offset;
 }
-import { readPlays, readTopic } from './kafka-read.js';
+import { readPlays, readTopic } from '../kafka-read.js';
 
 t.test('7digital 1.2 routes on the real broker', async (t) => {
   const f = await ingestFixture(t);
