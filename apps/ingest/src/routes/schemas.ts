@@ -1,5 +1,5 @@
 import { Type, type TSchema } from 'typebox';
-import { LIMITS, PlayInput } from '@playlog/schema';
+import { LIMITS, PlayInput, type LogType } from '@playlog/schema';
 
 /**
  * The ingest API's request and response shapes, for Fastify and the OpenAPI document. A play's own rules
@@ -20,7 +20,7 @@ const EXAMPLE_PLAY = {
 };
 
 export const BulkBody = Type.Object(
-  { plays: Type.Array(PlayInput as TSchema) },
+  { plays: Type.Array(PlayInput as TSchema, { minItems: 1 }) },
   {
     description: 'Either body may be sent gzip-compressed (Content-Encoding: gzip); limits apply after decompression.',
     examples: [
@@ -76,20 +76,34 @@ export const BulkResult = Type.Object(
  * query give them) and, on the subscription log, without userId (the query's).
  */
 const { logType: _logType, country: _country, userId: _userId, playId: _playId, ...itemFields } = PlayInput.properties;
-export const V12Item = Type.Object({
+const V12Item = Type.Object({
   ...itemFields,
-  userId: Type.Optional(Type.String({ maxLength: LIMITS.userIdLength, description: "Catalogue log: overrides the query's userId" })),
+  userId: Type.Optional(
+    Type.String({ maxLength: LIMITS.userIdLength, description: "Catalogue log: overrides the query's userId unless empty" }),
+  ),
 });
 
 const { logType: _t, country: _c, ...EXAMPLE_ITEM } = EXAMPLE_PLAY;
-export const V12Body = Type.Object(
-  { playLogItem: Type.Array(V12Item as TSchema, { minItems: 1 }) },
-  { examples: [{ playLogItem: [EXAMPLE_ITEM] }] },
-);
+
+/**
+ * A 1.2 route's body: the route is the log type, so its condition is the route's (PlayInput's if/then
+ * on logType): the subscription log requires playMode, the catalogue log endReason.
+ */
+export function v12Body(logType: LogType): TSchema {
+  const needs = logType === 'subscription' ? 'playMode' : 'endReason';
+  const item = Type.Intersect([V12Item, Type.Object({ [needs]: Type.String({ description: `Required on the ${logType} log` }) })]);
+  const example = logType === 'subscription' ? EXAMPLE_ITEM : { ...EXAMPLE_ITEM, playMode: null, endReason: 'naturalEnd' };
+  return Type.Object({ playLogItem: Type.Array(item as TSchema, { minItems: 1 }) }, { examples: [{ playLogItem: [example] }] });
+}
 
 export const V12Query = Type.Object({
-  country: Type.String({ description: 'ISO 3166-1 alpha-2' }),
-  userId: Type.String({ description: "The client's user id, up to 255 characters" }),
+  country: PlayInput.properties.country,
+  userId: Type.String({
+    minLength: 1,
+    maxLength: LIMITS.userIdLength,
+    format: 'playlog-text',
+    description: `The client's user id: 1 to ${LIMITS.userIdLength} characters, no control characters`,
+  }),
   oauth_consumer_key: Type.Optional(Type.String({ description: 'API key, for clients that cannot send Authorization' })),
 });
 

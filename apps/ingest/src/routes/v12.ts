@@ -4,7 +4,7 @@ import type { IngestConfig } from '../config.js';
 import { Codes, HttpError, toHttpError } from '../errors.js';
 import { playContext, publishPlays } from '../publish.js';
 import { acceptGzip } from './body.js';
-import { errorResponses, RequestHeaders, V12Body, V12Error, V12Ok, V12Query } from './schemas.js';
+import { errorResponses, RequestHeaders, v12Body, V12Error, V12Ok, V12Query } from './schemas.js';
 
 /** 7digital's numeric codes for the errors that are not about a play's fields. */
 const V12_HTTP_CODES: Record<string, number> = {
@@ -56,7 +56,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           tags: ['7digital 1.2'],
           security: [{ bearer: [] }, { oauth_consumer_key: [] }],
           querystring: V12Query,
-          body: V12Body,
+          body: v12Body(logType),
           headers: RequestHeaders,
           response: {
             200: { ...V12Ok, description: 'Every item was durably taken by Kafka' },
