@@ -11,7 +11,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { createDb, keysRepository } from '@playlog/db';
+import { createPool, keysRepository } from '@playlog/db';
 import { deleteTopic, ensureTopic, groupProgress, PlayProducer, topicRanges } from '@playlog/kafka';
 import { keyFeedMessages } from '@playlog/schema';
 import { pino } from 'pino';
@@ -71,7 +71,7 @@ async function main() {
   await ensureTopic(CORE, keysTopic, 1, { config: { 'cleanup.policy': 'compact' } });
   onCleanup(() => deleteTopic(CORE, keysTopic).catch(() => undefined));
   onCleanup(() => deleteTopic(EDGE, `core.${keysTopic}`).catch(() => undefined));
-  const db = createDb({ url, poolMax: 1 });
+  const db = createPool(url, 1, 'playlog-bench');
   const { key } = await keysRepository(db).create('capacity', 'bench');
   const producer = new PlayProducer({ brokers: CORE, clientId: 'bench', log: pino({ level: 'silent' }), registry: new Registry() });
   await producer.connect();
@@ -195,7 +195,7 @@ async function main() {
       )
     ).rows[0].bytes,
   );
-  await db.destroy();
+  await db.end();
   await ingest.stop();
   await loader.stop();
 

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { createDb, migrateLatest } from '@playlog/db';
+import { migrateLatest } from '@playlog/db';
 import { deleteTopic, ensureTopic } from '@playlog/kafka';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -106,12 +106,7 @@ export async function freshDatabase(prefix) {
   await adminQuery(`create database ${name}`);
   const url = withDatabase(stack.databaseUrl, name);
   onCleanup(() => adminQuery(`drop database if exists ${name} with (force)`));
-  const db = createDb({ url, poolMax: 1, applicationName: 'playlog-bench' });
-  try {
-    await migrateLatest(db);
-  } finally {
-    await db.destroy();
-  }
+  await migrateLatest(url);
   return { name, url };
 }
 
