@@ -5,7 +5,8 @@ import { KafkaError, KAFKA_QUEUE_FULL, throttledWarn, unavailable, type KafkaLog
 import { retryConnect } from './retry.js';
 
 export interface OutgoingMessage {
-  key: string;
+  /** The partitioning key; without one, librdkafka's sticky partitioner picks the partition. */
+  key?: string;
   value: Buffer;
   /** Kafka headers, one single-entry object each (node-rdkafka's shape, passed through as is). */
   headers?: Kafka.MessageHeader[];
@@ -204,7 +205,15 @@ export class PlayProducer {
         const m = messages[i]!;
         try {
           // Each message carries its own settlement record as opaque, so its weight comes back with its report.
-          this.producer.produce(topic, m.partition ?? null, m.value, m.key, Date.now(), { pending, weight: m.weight ?? 1 }, m.headers);
+          this.producer.produce(
+            topic,
+            m.partition ?? null,
+            m.value,
+            m.key ?? null,
+            Date.now(),
+            { pending, weight: m.weight ?? 1 },
+            m.headers,
+          );
           this.inFlight += m.weight ?? 1;
         } catch (err) {
           // Synchronous refusal (queue full, unknown topic...): the rest of this batch is not sent; the

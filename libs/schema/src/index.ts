@@ -2,7 +2,7 @@ export { dateTimeMillis, instantIsoUtc, instantKey, instantMillis, parseDateTime
 export { PlayErrorCode, V12_CODES } from './errors.js';
 export { playIdentity } from './identity.js';
 export { PlayInput } from './rules.js';
-export { completePlay, fromV12Item, normalizePlay, playHead, playIdOf, readPlay, type PlayContext, type PlayFields } from './normalize.js';
+export { completePlay, fromV12Item, normalizePlay, playHead, readPlay, type PlayContext, type PlayFields } from './normalize.js';
 export { LIMITS, Play, type LogType } from './play.js';
 export { DecodeError, decodePlay, decodePlays, encodeBatches, encodePlay, encodePlays, gateMarker, type PlayBatch } from './codec.js';
 export { CLIENT_NAME, unsafeText } from './text.js';

@@ -113,11 +113,6 @@ export function playHead(ctx: PlayContext): PlayHead {
   return { client: ctx.client, apiKeyName: ctx.apiKeyName, receivedAt: isoInstant(ctx.now), synthetic: ctx.synthetic === true };
 }
 
-/** A play's identity (identity.ts) from its checked fields and its client. */
-export function playIdOf(play: PlayFields, client: string): string {
-  return identityAt(play, client, checkedInstant(play));
-}
-
 function checkedInstant(play: PlayFields): Instant {
   const instant = parseDateTime(play.dateTimePlayed);
   if (!instant) throw new Error('dateTimePlayed was not checked by readPlay');

@@ -59,8 +59,10 @@ export function presentedKey(req: FastifyRequest): string | undefined {
 export default fp(
   async (app, opts: { keysTopic: string; retryAfter: string }) => {
     app.decorateRequest('principal', undefined as unknown as Principal);
-    app.addHook('onRequest', async (req) => {
-      if (req.routeOptions.config.public || !req.routeOptions.url) return;
+    // A callback hook, not an async one: no promise and microtask per request (the check is synchronous).
+    // What it throws, Fastify's hook runner hands to the error handler, as it would a rejection.
+    app.addHook('onRequest', (req, _reply, done) => {
+      if (req.routeOptions.config.public || !req.routeOptions.url) return done();
       const key = presentedKey(req);
       if (!key) throw new HttpError(401, Codes.unauthorized, 'missing API key: send Authorization: Bearer <key>');
       if (!API_KEY_FORMAT.test(key)) throw new HttpError(401, Codes.unauthorized, 'unknown or revoked API key');
@@ -85,6 +87,7 @@ export default fp(
         );
       }
       req.principal = found;
+      done();
     });
   },
   { name: 'auth', dependencies: ['keys'] },

@@ -48,9 +48,10 @@ export default fp(
     }
     app.decorate('metrics', { registry, plays, rejected });
 
-    app.addHook('onResponse', async (req, reply) => {
+    app.addHook('onResponse', (req, reply, done) => {
       const route = req.routeOptions.url ?? 'unmatched';
       requests.observe({ method: req.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+      done();
     });
   },
   { name: 'metrics' },

@@ -64,8 +64,10 @@ export default fp(
     const limit = new ClientRateLimit(opts.playsPerSecond, opts.burstPlays);
     app.decorate('rateLimit', limit);
     // After authentication (onRequest), before the body is read and parsed.
-    app.addHook('preParsing', async (req) => {
+    // A callback hook (no promise per request); a refusal is thrown to Fastify's error path.
+    app.addHook('preParsing', (req, _reply, payload, done) => {
       if (req.principal) limit.refuseIfEmpty(req.principal.client);
+      done(null, payload);
     });
   },
   { name: 'rate-limit', dependencies: ['auth'] },

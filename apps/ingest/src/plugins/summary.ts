@@ -9,9 +9,10 @@ export default fp(
   async (app, opts: { everySeconds: number }) => {
     if (opts.everySeconds <= 0) return;
     const requests = new Map<string, number>();
-    app.addHook('onResponse', async (_req, reply) => {
+    app.addHook('onResponse', (_req, reply, done) => {
       const k = `${Math.floor(reply.statusCode / 100)}xx`;
       requests.set(k, (requests.get(k) ?? 0) + 1);
+      done();
     });
     let last = new Map<string, number>();
     const timer = setInterval(() => {

@@ -20,9 +20,10 @@ export async function acceptGzip(app: FastifyInstance): Promise<void> {
   app.addHook('onRoute', (route) => {
     route.compress = false;
   });
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', (req, _reply, done) => {
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined) req.headers['content-encoding'] = encoding.toLowerCase().trim();
+    done();
   });
   await app.register(compress, {
     globalCompression: false,
