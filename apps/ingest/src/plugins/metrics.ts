@@ -48,9 +48,18 @@ export default fp(
     }
     app.decorate('metrics', { registry, plays, rejected });
 
+    // One child per method, route and status, kept: observe() with a labels object validates and hashes
+    // the labels on every call (1.5 % of ingest's main thread on the 1.2 route, bench/ingest profile).
+    const series = new Map<string, Histogram.Internal<'method' | 'route' | 'status'>>();
     app.addHook('onResponse', (req, reply, done) => {
       const route = req.routeOptions.url ?? 'unmatched';
-      requests.observe({ method: req.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+      const id = `${req.method} ${reply.statusCode} ${route}`;
+      let child = series.get(id);
+      if (!child) {
+        child = requests.labels({ method: req.method, route, status: reply.statusCode });
+        series.set(id, child);
+      }
+      child.observe(reply.elapsedTime / 1000);
       done();
     });
   },
