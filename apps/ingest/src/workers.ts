@@ -87,10 +87,18 @@ export function startWorkers(count: number, log: Logger, opts: PoolOptions): Wor
   const listeningWorkers = new WeakSet<Worker>();
   // Readiness of the listening workers (their lasting reasons), so that each can answer /readyz for the pod.
   const readiness = new Map<number, string[]>();
+  // Never while stopping: the workers are exiting, and a message to one whose channel is closing fails
+  // (EPIPE, although isConnected() still said yes). bench/ingest's overload run met that when one worker
+  // exited just before the other: the failure was emitted as an error and the primary exited 1. A send
+  // that fails otherwise (a worker dying on its own) is logged; its exit is handled below.
   const broadcast = () => {
+    if (stopping) return;
     for (const [slot, w] of slots) {
       const peers = [...readiness].filter(([k]) => k !== slot).flatMap(([k, reasons]) => reasons.map((r) => `worker ${k}: ${r}`));
-      if (w.isConnected()) w.send({ type: PEERS_MESSAGE, reasons: peers });
+      if (!w.isConnected()) continue;
+      w.send({ type: PEERS_MESSAGE, reasons: peers }, (err) => {
+        if (err) log.warn({ err, worker: slot }, 'could not tell a worker its peers readiness');
+      });
     }
   };
   const fork = (slot: number, replacing = false) => {
