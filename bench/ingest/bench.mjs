@@ -348,6 +348,9 @@ async function main() {
   // Request logs at the default level (info) are written, to /dev/null.
   const ingestEnv = { DATABASE_URL: db.url, KAFKA_TOPIC: topic, CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0' };
   const ingest = await startIngest(ingestEnv, undefined);
+  // The same ingest as one process (INGEST_WORKERS=1), like for like with the one-process bare server:
+  // on this 2-core machine two workers share the cores with autocannon and the broker (see RESULTS.md).
+  const ingestOne = await startIngest({ ...ingestEnv, INGEST_WORKERS: '1' }, undefined);
   const peer = await startPeer(await freshTopic('bench-ingest-peer'));
   const barePort = await freePort();
   const bare = startProcess('node', ['bench/ingest/bare-server.mjs'], { env: { PORT: String(barePort) } });
@@ -365,6 +368,14 @@ async function main() {
       bodies: bulk,
       plays: cfg.batch,
     },
+    a1: {
+      label: '(a1) ingest bulk, 1 process',
+      proc: ingestOne.proc,
+      url: `${ingestOne.base}/v1/play-logs`,
+      connections: cfg.bulkConnections,
+      bodies: bulk,
+      plays: cfg.batch,
+    },
     b: {
       label: '(b) bare bulk + TypeBox',
       proc: bare,
@@ -377,6 +388,14 @@ async function main() {
       label: '(c) ingest 7digital 1-item',
       proc: ingest.proc,
       url: `${ingest.base}${V12_PATH}`,
+      connections: cfg.v12Connections,
+      bodies: v12,
+      plays: 1,
+    },
+    c1: {
+      label: '(c1) ingest 7digital 1-item, 1 process',
+      proc: ingestOne.proc,
+      url: `${ingestOne.base}${V12_PATH}`,
       connections: cfg.v12Connections,
       bodies: v12,
       plays: 1,
@@ -401,11 +420,11 @@ async function main() {
       duration,
     });
 
-  for (const id of ['a', 'b', 'c', 'd', 'e']) await run(id, cfg.warmup);
-  const results = { a: [], b: [], c: [], d: [], e: [] };
+  for (const id of ['a', 'a1', 'b', 'c', 'c1', 'd', 'e']) await run(id, cfg.warmup);
+  const results = { a: [], a1: [], b: [], c: [], c1: [], d: [], e: [] };
   const orders = [
-    ['a', 'b', 'c', 'd', 'e'],
-    ['e', 'b', 'a', 'd', 'c'],
+    ['a', 'a1', 'b', 'c', 'c1', 'd', 'e'],
+    ['e', 'b', 'a1', 'a', 'd', 'c1', 'c'],
   ];
   for (let round = 0; round < cfg.rounds; round++) {
     for (const id of orders[round % 2]) {
@@ -415,12 +434,13 @@ async function main() {
         `round ${round + 1} ${r.label}: ${fmt.int(r.reqPerSec)} req/s, ${fmt.int(r.eventsPerSec)} events/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ` +
           `non-2xx ${r.non2xx}, errors ${r.errors}, RSS ${fmt.int(r.rssMiB)} MiB, server CPU ${fmt.f2(r.serverCpuPerSec)} cores, loadgen CPU ${fmt.f2(r.loadgenCpuPerSec)}`,
       );
-      if (!ingest.proc.running()) throw new Error('ingest exited during the throughput runs');
+      if (!ingest.proc.running() || !ingestOne.proc.running()) throw new Error('ingest exited during the throughput runs');
     }
   }
   await bare.stop();
   await peer.proc.stop();
   await ingest.proc.stop();
+  await ingestOne.proc.stop();
 
   const med = (id, f) => median(results[id].map((r) => r[f]));
   const summary = Object.fromEntries(
@@ -452,8 +472,17 @@ async function main() {
     peerPerRound: perRound('a', 'e'),
     cpuVsBare: summary.a.eventsPerSec / summary.a.serverCpu / (summary.b.eventsPerSec / summary.b.serverCpu),
     cpuPerRound: results.a.map((r, i) => r.eventsPerSec / r.serverCpuPerSec / (results.b[i].eventsPerSec / results.b[i].serverCpuPerSec)),
+    cpuOneVsBare: summary.a1.eventsPerSec / summary.a1.serverCpu / (summary.b.eventsPerSec / summary.b.serverCpu),
+    cpuOnePerRound: results.a1.map(
+      (r, i) => r.eventsPerSec / r.serverCpuPerSec / (results.b[i].eventsPerSec / results.b[i].serverCpuPerSec),
+    ),
+    v12One: summary.c1.eventsPerSec / summary.d.eventsPerSec,
+    v12OnePerRound: perRound('c1', 'd'),
   };
-  console.log(`ratios: bulk ${fmt.f3(ratios.bulk)} (goal >= 0.6), 7digital ${fmt.f3(ratios.v12)} (goal >= 0.5)`);
+  console.log(
+    `ratios: bulk ${fmt.f3(ratios.bulk)}, 7digital ${fmt.f3(ratios.v12)} (1 process ${fmt.f3(ratios.v12One)}), ` +
+      `plays per CPU-second ${fmt.f3(ratios.cpuVsBare)} (1 process ${fmt.f3(ratios.cpuOneVsBare)})`,
+  );
 
   // Overload at ~3x the plays/s the bulk route sustained just now, in bigger batches and with many more connections.
   const rate = Math.max(1, Math.round((cfg.overloadFactor * summary.a.eventsPerSec) / cfg.overloadBatch));
@@ -537,12 +566,14 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
       rows,
     ),
     '',
-    `Per round events/s: (a) ${per('a')}; (b) ${per('b')}; (c) ${per('c')}; (d) ${per('d')}; (e) ${per('e')}.`,
+    `Per round events/s: (a) ${per('a')}; (a1) ${per('a1')}; (b) ${per('b')}; (c) ${per('c')}; (c1) ${per('c1')}; (d) ${per('d')}; (e) ${per('e')}.`,
     '',
     `- bulk (a)/(b) = **${fmt.f3(ratios.bulk)}** (goal ≥ 0.6; per round ${ratios.bulkPerRound.map(fmt.f3).join(', ')})`,
     `- 7digital (c)/(d) = **${fmt.f3(ratios.v12)}** (goal ≥ 0.5; per round ${ratios.v12PerRound.map(fmt.f3).join(', ')})`,
+    `- 7digital, one process each, (c1)/(d): ratio of medians **${fmt.f3(ratios.v12One)}**, median of per-round ratios ${fmt.f3(median(ratios.v12OnePerRound))} (per round ${ratios.v12OnePerRound.map(fmt.f3).join(', ')})`,
     `- bulk against the seed-style peer, (a)/(e) plays/s: ratio of medians **${fmt.f2(ratios.peer)}×**, median of per-round ratios ${fmt.f2(median(ratios.peerPerRound))}× (issue 16's goal ≥ 8×; per round ${ratios.peerPerRound.map(fmt.f2).join(', ')})`,
     `- bulk plays per server CPU-second, (a) against (b): ratio of medians **${fmt.f3(ratios.cpuVsBare)}**, median of per-round ratios ${fmt.f3(median(ratios.cpuPerRound))} (issue 16's goal ≥ 0.4; per round ${ratios.cpuPerRound.map(fmt.f3).join(', ')}). Server CPU is the process and its children (ingest's workers, gunicorn's).`,
+    `- the same, one process each, (a1) against (b): ratio of medians **${fmt.f3(ratios.cpuOneVsBare)}**, median of per-round ratios ${fmt.f3(median(ratios.cpuOnePerRound))} (per round ${ratios.cpuOnePerRound.map(fmt.f3).join(', ')}).`,
     `- CPU columns are cores over each run (/proc): the server process, autocannon (in the bench process), the Kafka broker (JVM), and the whole machine.`,
     `- Bulk: ${atGoal(s.a, s.b, 0.6)}.`,
     `- 7digital: ${atGoal(s.c, s.d, 0.5)}.`,
