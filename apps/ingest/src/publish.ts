@@ -153,17 +153,18 @@ export class PlayBatcher {
  * fails, the whole request fails with 503: nothing is reported accepted, and the client's retry is
  * deduplicated by play id downstream.
  */
-export async function publishPlays(app: FastifyInstance, cfg: IngestConfig, route: string, batch: PlayBatch): Promise<void> {
-  const plays = batch.plays;
-  try {
-    await app.playWriter.write(batch);
-  } catch (err) {
-    app.metrics.plays.inc({ route, outcome: 'failed' }, plays.length);
-    const retry = { 'Retry-After': String(cfg.retryAfterSeconds) };
-    if (err instanceof KafkaError && err.code === KAFKA_QUEUE_FULL) {
-      throw new HttpError(503, Codes.overloaded, 'server is overloaded; nothing was accepted, retry later', retry);
-    }
-    throw new HttpError(503, Codes.kafkaUnavailable, 'Kafka did not confirm the write; nothing was accepted, retry later', retry);
-  }
-  app.metrics.plays.inc({ route, outcome: 'accepted' }, plays.length);
+export function publishPlays(app: FastifyInstance, cfg: IngestConfig, route: string, batch: PlayBatch): Promise<void> {
+  const n = batch.plays.length;
+  // A plain promise chain, not an async function: one promise per request fewer on the 1.2 routes.
+  return app.playWriter.write(batch).then(
+    () => app.metrics.playCount(route, 'accepted').inc(n),
+    (err: unknown) => {
+      app.metrics.playCount(route, 'failed').inc(n);
+      const retry = { 'Retry-After': String(cfg.retryAfterSeconds) };
+      if (err instanceof KafkaError && err.code === KAFKA_QUEUE_FULL) {
+        throw new HttpError(503, Codes.overloaded, 'server is overloaded; nothing was accepted, retry later', retry);
+      }
+      throw new HttpError(503, Codes.kafkaUnavailable, 'Kafka did not confirm the write; nothing was accepted, retry later', retry);
+    },
+  );
 }

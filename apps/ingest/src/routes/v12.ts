@@ -68,7 +68,8 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
         // 7digital's clients send their key as ?oauth_consumer_key=; only these routes take it there.
         config: { queryKey: true },
       },
-      async (req) => {
+      // Not async: what it throws is a 4xx before any write; then one promise chain to the response.
+      (req) => {
         const body = req.body as { playLogItem?: unknown } | null;
         const items = typeof body === 'object' && body !== null ? body.playLogItem : undefined;
         if (!Array.isArray(items) || items.length === 0) {
@@ -90,8 +91,11 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           }
           plays.push(r.play);
         }
-        await publishPlays(app, cfg, logType, { head: playHead(ctx), plays });
-        return { status: 'ok', version: '1.2', playLogs: { count: plays.length } };
+        return publishPlays(app, cfg, logType, { head: playHead(ctx), plays }).then(() => ({
+          status: 'ok',
+          version: '1.2',
+          playLogs: { count: plays.length },
+        }));
       },
     );
 
