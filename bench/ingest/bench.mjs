@@ -33,6 +33,7 @@ import {
   yesterdayUtc,
 } from '../lib/common.mjs';
 import { readTopicPlayIds } from '../lib/kafka.mjs';
+import { ingestBodies, startIngest, V12_PATH } from './targets.mjs';
 
 const num = (name, dflt) => Number(process.env[name] ?? dflt);
 const cfg = {
@@ -55,21 +56,6 @@ let overloadRuns = 0;
 
 function cannon(opts) {
   return new Promise((res, rej) => autocannon(opts, (err, r) => (err ? rej(err) : res(r))));
-}
-
-/** The same plays as bulk bodies (cfg.batch per request) and as single-item 7digital bodies. */
-function makeBodies() {
-  const next = playGenerator({ seed: cfg.seed, day: DAY, users: 2000, tracks: 5000 });
-  const plays = Array.from({ length: cfg.pool }, () => next());
-  const bulk = [];
-  for (let i = 0; i < plays.length; i += cfg.batch) bulk.push(Buffer.from(JSON.stringify({ plays: plays.slice(i, i + cfg.batch) })));
-  // The subscription log takes country and user from the query; the rest of each play is the item.
-  const v12 = plays.map((p) => {
-    const item = { ...p, playMode: p.playMode ?? 'online' };
-    for (const f of ['logType', 'userId', 'country', 'endReason', 'playId']) delete item[f];
-    return Buffer.from(JSON.stringify({ playLogItem: [item] }));
-  });
-  return { bulk, v12 };
 }
 
 /** One fixed-connection, fixed-duration run against `target` (a started process), cycling through bodies. */
@@ -148,17 +134,6 @@ async function startPeer(topic) {
   return { proc, base: `http://127.0.0.1:${port}` };
 }
 
-async function startIngest(env, logFile) {
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const proc = startProcess('node', ['apps/ingest/dist/main.js'], {
-    env: { PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', KAFKA_BROKERS: stack.brokers, ...env },
-    logFile,
-  });
-  await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000, proc);
-  return { proc, base: `http://127.0.0.1:${port}`, metrics: `http://127.0.0.1:${metricsPort}/metrics` };
-}
-
 /**
  * One POST over a keep-alive agent; resolves with the status (or 'timeout'/'error') and the body of a 207.
  */
@@ -207,7 +182,7 @@ async function overload(label, ingestEnv, key, rate, out) {
   const bodies = Array.from({ length: nBodies }, () => Buffer.from(JSON.stringify({ plays: Array.from({ length: B }, () => gen()) })));
   const topic = await freshTopic('bench-ingest-over');
   const logFile = join(out, `ingest-${label}.log`);
-  const { proc, base, metrics } = await startIngest({ ...ingestEnv, KAFKA_TOPIC: topic }, logFile);
+  const { proc, base, metrics } = await startIngest({ ...ingestEnv, KAFKA_TOPIC: topic }, { logFile });
   const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.overloadSockets });
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const url = `${base}/v1/play-logs`;
@@ -341,16 +316,16 @@ async function main() {
     .split('\n')
     .pop();
   const topic = await freshTopic('bench-ingest');
-  const { bulk, v12 } = makeBodies();
+  const { bulk, v12 } = ingestBodies({ seed: cfg.seed, day: DAY, pool: cfg.pool, batch: cfg.batch });
   console.log(`plays: ${cfg.pool} (${bulk.length} bulk bodies of ${cfg.batch}, ${v12.length} single-item bodies), day ${DAY}`);
 
   // Throughput runs measure capacity: the per-client rate limit (default 50 000 plays/s) is switched off.
   // Request logs at the default level (info) are written, to /dev/null.
   const ingestEnv = { DATABASE_URL: db.url, KAFKA_TOPIC: topic, CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0' };
-  const ingest = await startIngest(ingestEnv, undefined);
+  const ingest = await startIngest(ingestEnv);
   // The same ingest as one process (INGEST_WORKERS=1), like for like with the one-process bare server:
   // on this 2-core machine two workers share the cores with autocannon and the broker (see RESULTS.md).
-  const ingestOne = await startIngest({ ...ingestEnv, INGEST_WORKERS: '1' }, undefined);
+  const ingestOne = await startIngest({ ...ingestEnv, INGEST_WORKERS: '1' });
   const peer = await startPeer(await freshTopic('bench-ingest-peer'));
   const barePort = await freePort();
   const bare = startProcess('node', ['bench/ingest/bare-server.mjs'], { env: { PORT: String(barePort) } });
@@ -358,7 +333,6 @@ async function main() {
   await waitHttp(`${bareBase}/healthz`, 15_000, bare);
 
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  const V12_PATH = '/1.2/user/subscription/log?country=GB&userId=u';
   const scenarios = {
     a: {
       label: '(a) ingest bulk',

@@ -7,20 +7,8 @@
 // imports resolve). ROUTE v12 (one play a request, RATE 10 000/s) or bulk (100 plays, RATE 1 500/s);
 // ROUNDS (5) of SECS (5) seconds each.
 import autocannon from 'autocannon';
-import { playGenerator } from '../../tools/loadgen/dist/plays.js';
-import {
-  cpuSeconds,
-  freePort,
-  freshDatabase,
-  freshTopic,
-  median,
-  runMain,
-  runSync,
-  stack,
-  startProcess,
-  waitHttp,
-  yesterdayUtc,
-} from '../lib/common.mjs';
+import { cpuSeconds, freshDatabase, freshTopic, median, runMain, runSync, yesterdayUtc } from '../lib/common.mjs';
+import { ingestBodies, startIngest, V12_PATH } from './targets.mjs';
 
 const variants = JSON.parse(process.env.AB ?? '{"now":{}}');
 const route = process.env.ROUTE ?? 'v12';
@@ -28,43 +16,28 @@ const rate = Number(process.env.RATE ?? (route === 'v12' ? 10_000 : 1_500));
 const rounds = Number(process.env.ROUNDS ?? 5);
 const secs = Number(process.env.SECS ?? 5);
 
-function bodies() {
-  const next = playGenerator({ seed: 4242, day: yesterdayUtc(), users: 2000, tracks: 5000 });
-  const plays = Array.from({ length: 50_000 }, () => next());
-  if (route === 'bulk') return Array.from({ length: 500 }, (_, i) => JSON.stringify({ plays: plays.slice(i * 100, i * 100 + 100) }));
-  return plays.map((p) => {
-    const item = { ...p, playMode: p.playMode ?? 'online' };
-    for (const f of ['logType', 'userId', 'country', 'endReason', 'playId']) delete item[f];
-    return JSON.stringify({ playLogItem: [item] });
-  });
-}
-
 async function main() {
   const db = await freshDatabase('bench_fixed_rate');
   const key = runSync('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', 'bench'], { DATABASE_URL: db.url })
     .trim()
     .split('\n')
     .pop();
-  const body = bodies();
-  const path = route === 'v12' ? '/1.2/user/subscription/log?country=GB&userId=u' : '/v1/play-logs';
+  const { bulk, v12 } = ingestBodies({ seed: 4242, day: yesterdayUtc(), pool: 50_000, batch: 100 });
+  const body = route === 'bulk' ? bulk : v12;
+  const path = route === 'v12' ? V12_PATH : '/v1/play-logs';
   const targets = {};
   for (const [name, { _MAIN: main = 'apps/ingest/dist/main.js', ...env }] of Object.entries(variants)) {
-    const port = await freePort();
-    const proc = startProcess('node', [main], {
-      env: {
-        PORT: String(port),
-        METRICS_PORT: String(await freePort()),
-        HOST: '127.0.0.1',
-        KAFKA_BROKERS: stack.brokers,
+    const { proc, base } = await startIngest(
+      {
         DATABASE_URL: db.url,
         KAFKA_TOPIC: await freshTopic('bench-fixed-rate'),
         CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
         INGEST_WORKERS: '1',
         ...env,
       },
-    });
-    await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000, proc);
-    targets[name] = { proc, url: `http://127.0.0.1:${port}${path}`, res: [] };
+      { main },
+    );
+    targets[name] = { proc, url: `${base}${path}`, res: [] };
   }
   const run = async (x, seconds) => {
     let i = 0;

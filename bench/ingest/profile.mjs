@@ -4,22 +4,7 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { playGenerator } from '../../tools/loadgen/dist/plays.js';
-import {
-  cpuSeconds,
-  fmt,
-  freePort,
-  freshDatabase,
-  freshTopic,
-  outDir,
-  runMain,
-  runSync,
-  stack,
-  startProcess,
-  table,
-  waitHttp,
-  yesterdayUtc,
-} from '../lib/common.mjs';
+import { cpuSeconds, fmt, freshDatabase, freshTopic, outDir, runMain, runSync, table, yesterdayUtc } from '../lib/common.mjs';
 import { summarize } from '../lib/cpuprofile.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -32,43 +17,30 @@ async function main() {
     .split('\n')
     .pop();
   const topic = await freshTopic('bench-ingest-prof');
-  const next = playGenerator({ seed: 4242, day: yesterdayUtc(), users: 2000, tracks: 5000 });
-  const plays = Array.from({ length: 50_000 }, () => next());
-  const bulk = [];
-  for (let i = 0; i < plays.length; i += 100) bulk.push(Buffer.from(JSON.stringify({ plays: plays.slice(i, i + 100) })));
-  const v12 = plays.map((p) => {
-    const item = { ...p, playMode: p.playMode ?? 'online' };
-    for (const f of ['logType', 'userId', 'country', 'endReason', 'playId']) delete item[f];
-    return Buffer.from(JSON.stringify({ playLogItem: [item] }));
-  });
+  const { bulk, v12 } = ingestBodies({ seed: 4242, day: yesterdayUtc(), pool: 50_000, batch: 100 });
   const sections = [];
   for (const [route, path, bodies, connections, playsPer] of [
     ['bulk, 100 plays per request', '/v1/play-logs', bulk, 32, 100],
-    ['7digital, 1 item per request', '/1.2/user/subscription/log?country=GB&userId=u', v12, 128, 1],
+    ['7digital, 1 item per request', V12_PATH, v12, 128, 1],
   ]) {
     const dir = join(out, `prof-${playsPer}`);
     rmSync(dir, { recursive: true, force: true });
-    const port = await freePort();
-    const proc = startProcess('node', ['--cpu-prof', '--cpu-prof-dir', dir, 'apps/ingest/dist/main.js'], {
-      env: {
-        PORT: String(port),
-        METRICS_PORT: String(await freePort()),
-        HOST: '127.0.0.1',
-        KAFKA_BROKERS: stack.brokers,
+    const { proc, base } = await startIngest(
+      {
         DATABASE_URL: db.url,
         KAFKA_TOPIC: topic,
         CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
         // One process: the profiler sees the thread doing the work (with workers it would profile an idle primary).
         INGEST_WORKERS: '1',
       },
-    });
-    await waitHttp(`http://127.0.0.1:${port}/readyz`, 30_000, proc);
+      { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] },
+    );
     let i = 0;
     const cpu0 = cpuSeconds(proc.pid);
     const r = await new Promise((res, rej) =>
       autocannon(
         {
-          url: `http://127.0.0.1:${port}${path}`,
+          url: `${base}${path}`,
           method: 'POST',
           connections,
           duration,

@@ -71,7 +71,7 @@ export default async function bulkRoutes(app: FastifyInstance, opts: { config: I
         else errors.push({ index: i, code: r.error.code, message: r.error.message });
       }
       for (const e of errors) app.metrics.rejected.inc({ route: ROUTE, code: e.code });
-      app.metrics.plays.inc({ route: ROUTE, outcome: 'rejected' }, errors.length);
+      app.metrics.playCount(ROUTE, 'rejected').inc(errors.length);
       if (plays.length === 0) {
         return reply.code(400).send({
           statusCode: 400,

@@ -86,7 +86,7 @@ export default async function v12Routes(app: FastifyInstance, opts: { config: In
           const r = readPlay(fromV12Item(items[i], logType, { country: query.country, userId: query.userId }), ctx);
           if (!r.ok) {
             app.metrics.rejected.inc({ route: logType, code: r.error.code });
-            app.metrics.plays.inc({ route: logType, outcome: 'rejected' }, items.length);
+            app.metrics.playCount(logType, 'rejected').inc(items.length);
             throw new HttpError(400, r.error.code, `playLogItem[${i}]: ${r.error.message}`);
           }
           plays.push(r.play);
