@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { cpuSeconds, fmt, freshDatabase, freshTopic, outDir, runMain, runSync, table, yesterdayUtc } from '../lib/common.mjs';
 import { summarize } from '../lib/cpuprofile.mjs';
+import { ingestBodies, startIngest, V12_PATH } from './targets.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 
