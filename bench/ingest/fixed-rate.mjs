@@ -5,7 +5,8 @@
 // Each variant is a fresh ingest (INGEST_WORKERS=1) with its environment variables; `_MAIN` runs another
 // build (e.g. a copy of apps/ingest/dist made at an older commit, kept inside apps/ingest so that its
 // imports resolve). ROUTE v12 (one play a request, RATE 10 000/s) or bulk (100 plays, RATE 1 500/s);
-// ROUNDS (5) of SECS (5) seconds each.
+// ROUNDS (5) of SECS (5) seconds each, CONNECTIONS (64). RATE=0: closed loop, as many requests as the
+// connections get answered (throughput and latency rather than CPU at a rate).
 import autocannon from 'autocannon';
 import { cpuSeconds, freshDatabase, freshTopic, median, runMain, runSync, yesterdayUtc } from '../lib/common.mjs';
 import { ingestBodies, startIngest, V12_PATH } from './targets.mjs';
@@ -15,6 +16,7 @@ const route = process.env.ROUTE ?? 'v12';
 const rate = Number(process.env.RATE ?? (route === 'v12' ? 10_000 : 1_500));
 const rounds = Number(process.env.ROUNDS ?? 5);
 const secs = Number(process.env.SECS ?? 5);
+const connections = Number(process.env.CONNECTIONS ?? 64);
 
 async function main() {
   const db = await freshDatabase('bench_fixed_rate');
@@ -45,8 +47,8 @@ async function main() {
     const r = await autocannon({
       url: x.url,
       method: 'POST',
-      connections: 64,
-      overallRate: rate,
+      connections,
+      ...(rate > 0 ? { overallRate: rate } : {}),
       duration: seconds,
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       requests: [{ setupRequest: (req) => ((req.body = body[i++ % body.length]), req) }],
@@ -65,7 +67,7 @@ async function main() {
     console.log(
       `${n}: ${median(res.map((r) => r.us)).toFixed(2)} µs CPU a request (per round ${res.map((r) => r.us.toFixed(1)).join(' ')}); ` +
         `median of per-round ratios to ${names[0]} ${median(res.map((r, k) => r.us / base[k].us)).toFixed(3)}; ` +
-        `${median(res.map((r) => r.ok)).toFixed(0)} req/s, p50 ${median(res.map((r) => r.p50))} ms, non-2xx+errors ${res.reduce((a, r) => a + r.bad, 0)}`,
+        `${median(res.map((r) => r.ok)).toFixed(0)} req/s (median of per-round ratios ${median(res.map((r, k) => r.ok / base[k].ok)).toFixed(3)}), p50 ${median(res.map((r) => r.p50))} ms, non-2xx+errors ${res.reduce((a, r) => a + r.bad, 0)}`,
     );
   }
   return 0;
