@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { createPool, playsWriter } from '@playlog/db';
 import type { Play } from '@playlog/schema';
-import { freshDatabase, testPlay } from '@playlog/testing';
+import { clearOfMidnightUtc, freshDatabase, testPlay } from '@playlog/testing';
 import { loaderMetrics } from '../src/metrics.js';
 import { reportCoverage } from '../src/report-coverage.js';
 
@@ -41,6 +41,8 @@ t.test('the coverage gauges count closed client-days with plays and no final rep
     };
   };
 
+  // The gauges count days by Postgres's clock, which a test cannot pin: stay clear of midnight UTC.
+  await clearOfMidnightUtc(15_000);
   const [d3, d2, today] = [utcDay(3 * DAY_MS), utcDay(2 * DAY_MS), utcDay(0)];
   t.same(await measure(), { days: 0, oldest: 0, final: 0, caughtUp: 0 }, 'nothing stored: nothing unreported');
 

@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { freshDatabase, freshTopic, run, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
+import { clearOfMidnightUtc, freshDatabase, freshTopic, run, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 
 /** The reporter CLI as the CronJob runs it: exit codes, backfill, a plain run's restatements, the gate. */
@@ -54,6 +54,8 @@ async function messageWaiting(t: Teardown, topic: string): Promise<void> {
   await (await testProducer(t)).send(topic, [{ key: 'k', value: Buffer.from('waiting on the topic') }]);
 }
 
+// The days below are fixed once, so the whole file (about a minute) must run inside one UTC day.
+await clearOfMidnightUtc(180_000);
 const yesterday = addDays(today('UTC'), -1);
 const d3 = addDays(yesterday, -2);
 const d2 = addDays(yesterday, -1);

@@ -11,7 +11,9 @@ import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 import { clientsForDay } from '../src/usage.js';
 
-const TZ = 'America/New_York'; // UTC-5 in late autumn
+// UTC-5 all year (no daylight saving), so the plays placed by hand below fall on the same local days
+// whatever the date of the run; days of 23 or 25 hours are covered in days.int and segments.int.
+const TZ = 'America/Panama';
 const D = addDays(today(TZ), -3);
 const NEXT = addDays(D, 1);
 const PREV = addDays(D, -1);
@@ -43,14 +45,14 @@ const sub = (
     ...over,
   });
 
-/** Every play below was placed by hand; the comments say on which New York day it falls. */
+/** Every play below was placed by hand; the comments say on which Panama day (UTC-5) it falls. */
 const day = [
-  sub('acme', 'u1', `${D}T00:00:00.0000000-05:00`, 30), //                 D 00:00 NY: in, royalty-bearing (30 ≥ 30)
-  sub('acme', 'u2', `${D}T04:59:59.9999999Z`, 45), //                      D-1 23:59:59.9999999 NY: out
-  sub('acme', 'u2', `${NEXT}T04:59:59.9999999Z`, '29'), //                 D 23:59:59.9999999 NY: in, not royalty-bearing
-  sub('acme', 'u1', `${NEXT}T05:00:00Z`, 60), //                           D+1 00:00 NY: out
+  sub('acme', 'u1', `${D}T00:00:00.0000000-05:00`, 30), //                 D 00:00 UTC-5: in, royalty-bearing (30 ≥ 30)
+  sub('acme', 'u2', `${D}T04:59:59.9999999Z`, 45), //                      D-1 23:59:59.9999999 UTC-5: out
+  sub('acme', 'u2', `${NEXT}T04:59:59.9999999Z`, '29'), //                 D 23:59:59.9999999 UTC-5: in, not royalty-bearing
+  sub('acme', 'u1', `${NEXT}T05:00:00Z`, 60), //                           D+1 00:00 UTC-5: out
   sub('acme', 'u1', `${D}T05:00:00.0000000Z`, 30), //                      the first play again, another offset: duplicate
-  sub('acme', 'u3', `${D}T12:00:00+02:00`, 31, { playMode: 'offline' }), // D 05:00 NY: in, another play mode
+  sub('acme', 'u3', `${D}T12:00:00+02:00`, 31, { playMode: 'offline' }), // D 05:00 UTC-5: in, another play mode
   play('acme', {
     logType: 'catalogue',
     userId: 'u1',

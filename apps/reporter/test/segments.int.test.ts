@@ -17,7 +17,8 @@ import { clientUsageCopy } from '../src/usage.js';
 // and every play below (they run three hours into the next day) already in the past whatever the hour now.
 // (Yesterday failed CI between midnight and 03:00 in New York: the last plays were in the future.)
 const TZ = 'America/New_York';
-const D = addDays(today(TZ), -2);
+const NOW = Date.now(); // one instant for the whole file: D stays D even if midnight passes while it runs
+const D = addDays(today(TZ, new Date(NOW)), -2);
 const HOURS = hoursOf(D, TZ).length; // 24, or 23 or 25 when D is a day clocks change
 const start = Date.parse(`${D}T05:00:00Z`) - 3_600_000 * 2; // a little before D's midnight in New York
 
@@ -121,10 +122,10 @@ for (const compress of ['none', 'gzip'] as const) {
     async (t) => {
       const s = await setup(t);
       await s.writer.write(PLAYS);
-      const run = await renderSegments(s.pool, settings(s.dir, compress), Date.now());
+      const run = await renderSegments(s.pool, settings(s.dir, compress), NOW);
       const ofD = () => countRows(s.db, 'report_segments', 'day = $1', [D]);
       t.equal(await ofD(), HOURS, `every hour of ${D} rendered (${run.rendered} hours of the three days in all)`);
-      t.equal((await renderSegments(s.pool, settings(s.dir, compress), Date.now())).rendered, 0, 'a second run renders nothing new');
+      t.equal((await renderSegments(s.pool, settings(s.dir, compress), NOW)).rendered, 0, 'a second run renders nothing new');
 
       // A late play in one hour: that hour no longer matches its segment.
       await s.writer.write([LATE]);

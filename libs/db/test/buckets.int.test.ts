@@ -71,7 +71,9 @@ t.test('play_buckets counts exactly the stored reportable plays, on both write p
   // Rebuilt from the plays (an operator's repair), the buckets are the same.
   await db.query('delete from play_buckets');
   const days = (
-    await db.query<{ lo: string; hi: string }>(`select min(played_at)::date::text as lo, max(played_at)::date::text as hi from plays`)
+    await db.query<{ lo: string; hi: string }>(
+      `select (min(played_at) at time zone 'UTC')::date::text as lo, (max(played_at) at time zone 'UTC')::date::text as hi from plays`,
+    )
   ).rows[0]!;
   const total = (await db.query<{ n: string }>('select refresh_play_buckets($1, $2) as n', [days.lo, days.hi])).rows[0]!.n;
   t.equal(Number(total), 450, 'refresh_play_buckets returns the plays it counted');

@@ -141,6 +141,24 @@ export async function freshKeyFeed(t: Teardown, db: Pool): Promise<KeyFeed> {
   return keyFeedOn(t, db, stack.brokers, await freshTopic(t, 1));
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * How long to wait at `now` until the next midnight UTC is more than `marginMs` away and the last one at
+ * least `afterMs` ago: 0 most of the day, at most `marginMs + afterMs` once a day.
+ */
+export function midnightWaitMs(now: number, marginMs: number, afterMs = 2_000): number {
+  const into = now % DAY_MS;
+  if (into > DAY_MS - marginMs) return DAY_MS - into + afterMs;
+  return into < afterMs ? afterMs - into : 0;
+}
+
+/** Waits out midnightWaitMs: for a test whose days (today, yesterday) must stay the same while it runs. */
+export async function clearOfMidnightUtc(marginMs: number, afterMs = 2_000): Promise<void> {
+  const ms = midnightWaitMs(Date.now(), marginMs, afterMs);
+  if (ms > 0) await sleep(ms);
+}
+
 /** Polls `probe` until it returns a truthy value or the time runs out. */
 export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
