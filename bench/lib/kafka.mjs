@@ -69,8 +69,8 @@ export async function readTopicPlayIds(topic, timeoutMs = 180_000) {
 }
 
 /**
- * A plain producer for pre-filling a topic as ingest writes it (key = play id, acks=all,
- * idempotent). `produce(key, value, headers)` applies back-pressure on a full queue.
+ * A plain producer for pre-filling a topic as ingest writes it (no key, acks=all, idempotent).
+ * `produce(topic, key, value, headers)` applies back-pressure on a full queue.
  */
 export async function fastProducer() {
   const p = new Kafka.Producer(

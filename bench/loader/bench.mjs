@@ -55,7 +55,7 @@ const COLUMNS = PLAY_COLUMNS.join(',');
 
 /**
  * N distinct plays, normalised as ingest would, onto the topic as ingest writes them (messages of
- * `perMessage` plays, keyed by the first) and into a CSV file.
+ * `perMessage` plays, no key, a play-count header) and into a CSV file.
  */
 async function prefill(topic, csvPath) {
   const next = playGenerator({ seed: cfg.seed, day: DAY, users: 50_000, tracks: 20_000 });
@@ -67,10 +67,7 @@ async function prefill(topic, csvPath) {
   let chunk = [];
   let messages = 0;
   const flush = async () => {
-    await producer.produce(topic, chunk[0].playId, encodePlays(chunk), [
-      { 'play-id': chunk[0].playId },
-      { 'play-count': String(chunk.length) },
-    ]);
+    await producer.produce(topic, null, encodePlays(chunk), [{ 'play-count': String(chunk.length) }]);
     messages++;
     chunk = [];
   };

@@ -35,7 +35,7 @@ function makePlays(n: number, tag: string): Play[] {
   });
 }
 
-async function produceRaw(t: Teardown, topic: string, values: { key: string; value: Buffer; partition?: number }[]): Promise<void> {
+async function produceRaw(t: Teardown, topic: string, values: { key?: string; value: Buffer; partition?: number }[]): Promise<void> {
   await (await testProducer(t)).send(topic, values);
 }
 
@@ -98,15 +98,16 @@ function failingFirst(n: number) {
 }
 
 /**
- * Messages as ingest writes them: `per` plays each (format 3), keyed by the first play id; or, with
- * `format2`, as the previous ingest wrote them (objects carrying every field, playedAt included).
+ * Messages as ingest writes them: `per` plays each (format 3), without a key; or, with `format2`, as
+ * the previous ingest wrote them (objects carrying every field, playedAt included, keyed by the first
+ * play id).
  */
-function batches(plays: Play[], per: number, format2 = false): { key: string; value: Buffer; weight: number }[] {
+function batches(plays: Play[], per: number, format2 = false): { key?: string; value: Buffer; weight: number }[] {
   const out = [];
   for (let i = 0; i < plays.length; i += per) {
     const chunk = plays.slice(i, i + per);
-    const value = format2 ? Buffer.from(JSON.stringify({ v: 2, plays: chunk })) : encodePlays(chunk);
-    out.push({ key: chunk[0]!.playId, value, weight: chunk.length });
+    if (format2) out.push({ key: chunk[0]!.playId, value: Buffer.from(JSON.stringify({ v: 2, plays: chunk })), weight: chunk.length });
+    else out.push({ value: encodePlays(chunk), weight: chunk.length });
   }
   return out;
 }
