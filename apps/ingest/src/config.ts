@@ -43,7 +43,7 @@ export const ingestConfigSpec = {
   v12MaxItems: env.int('V12_MAX_ITEMS', 1_000, 1, 100_000),
   /** How long Kafka may take to confirm a write before the request gets a 503. */
   kafkaDeliveryTimeoutMs: env.int('KAFKA_DELIVERY_TIMEOUT_MS', 10_000, 1_000, 300_000),
-  /** Plays waiting for Kafka's confirmation, per pod; past it requests get 503 (bounded memory). */
+  /** Plays waiting for Kafka's confirmation, per process (each worker has its own); past it requests get 503 (bounded memory). */
   kafkaMaxInFlight: env.int('KAFKA_MAX_IN_FLIGHT', 50_000, 1_000, 10_000_000),
   /**
    * How long the producer waits to fill a batch to the broker. Every request waits for its delivery

@@ -12,7 +12,7 @@ export interface OutgoingMessage {
   headers?: Kafka.MessageHeader[];
   /** What the message counts for against the in-flight bound, e.g. the plays it carries (default 1). */
   weight?: number;
-  /** A partition of its own choosing; by default the key's hash picks it. */
+  /** A partition of its own choosing; by default the key's hash picks it, or for a message without a key librdkafka's sticky partitioner. */
   partition?: number;
 }
 

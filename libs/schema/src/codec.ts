@@ -205,7 +205,7 @@ export interface RefusedPlay {
 
 export interface DecodedPlays {
   plays: Play[];
-  /** Items of a format-2 message that are not plays; the message's other plays are still good. */
+  /** Items of a format-2 or 3 message that are not plays; the message's other plays are still good. */
   refused: RefusedPlay[];
   /** The run id, when the message is a gate marker (see gateMarker): it holds no play. */
   gate?: string;
@@ -228,7 +228,7 @@ function whyNotAPlay(item: unknown): string {
 }
 
 /**
- * Reads a message value of either format. Throws an Error saying what is wrong when the message as a
+ * Reads a message value of any format (1, 2 or 3, or a gate marker). Throws an Error saying what is wrong when the message as a
  * whole is unreadable (empty, not JSON, no known format); the loader dead-letters such a message with
  * that reason. One bad item in a format-2 or 3 message is returned in `refused` instead, beside the rest.
  */

@@ -3,7 +3,7 @@ import { hash } from 'node:crypto';
 /**
  * A play's identity: the client's own `playId` when it sends one, otherwise the client, log type,
  * user, track and the exact instant played. Hashed into a UUID (version 8, RFC 9562's custom layout)
- * so it is compact as a Postgres key and as a Kafka message key. Scoped by client, so one client's
+ * so it is compact as a Postgres key (and as the dead-letter message key of a play the loader refuses). Scoped by client, so one client's
  * ids can never collide with another's.
  */
 export interface IdentityParts {

@@ -52,7 +52,8 @@ export function presentedKey(req: FastifyRequest): string | undefined {
 
 /**
  * API-key authentication for every /1.2 and /v1 route, against the key table (plugins/keys.ts): a key
- * not of the issued form is refused before any lookup; a well-formed one is a map lookup by its hash.
+ * not of the issued form is refused before any lookup; a well-formed one is a map lookup (by the key
+ * among keys recently found, else by its hash).
  * While the table cannot be trusted (still loading, or not confirmed for KEY_STALE_SECONDS), keyed
  * requests get 503 with Retry-After: nothing is accepted that could not be checked.
  */

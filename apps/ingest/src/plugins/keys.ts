@@ -18,6 +18,9 @@ export interface Principal {
 
 export type KeysUsable = { ok: true } | { ok: false; why: string };
 
+/** How many presented keys KeyTable remembers (a pod sees few distinct valid keys: one or two a client). */
+const MEMO_LIMIT = 1_000;
+
 /**
  * The API keys ingest accepts, as the key feed carries them (libs/schema key-feed): every key's hash
  * with its client, kept in memory. A lookup is a map access, so no request, however many junk keys it
@@ -25,9 +28,6 @@ export type KeysUsable = { ok: true } | { ok: false; why: string };
  * `staleMs` after the feed's last heartbeat (the core confirming it against Postgres): past that, a key
  * revoked meanwhile might still be in it, so every key gets 503 until the feed speaks again.
  */
-/** How many presented keys KeyTable remembers (a pod sees few distinct valid keys: one or two a client). */
-const MEMO_LIMIT = 1_000;
-
 export class KeyTable {
   private readonly byHash = new Map<string, Principal>();
   /**
