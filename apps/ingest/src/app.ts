@@ -24,6 +24,8 @@ export interface BuildOptions {
   registry?: Registry;
   /** Why the pod's other workers cannot take plays (from the primary); /readyz answers for the pod. */
   peerReasons?: () => string[];
+  /** The clock the per-client rate limit refills by (tests hold it still); Date.now by default. */
+  now?: () => number;
 }
 
 /**
@@ -60,7 +62,11 @@ export async function buildApp(config: IngestConfig, opts: BuildOptions = {}): P
   await app.register(durability, { config });
   await app.register(pressure, { maxEventLoopDelayMs: config.maxEventLoopDelayMs, retryAfterSeconds: config.retryAfterSeconds });
   await app.register(auth, { keysTopic: config.kafkaKeysTopic, retryAfter: String(config.retryAfterSeconds) });
-  await app.register(rateLimit, { playsPerSecond: config.clientRatePlaysPerSecond, burstPlays: config.clientRateBurstPlays });
+  await app.register(rateLimit, {
+    playsPerSecond: config.clientRatePlaysPerSecond,
+    burstPlays: config.clientRateBurstPlays,
+    now: opts.now,
+  });
   await app.register(summary, { everySeconds: config.logSummarySeconds });
 
   await app.register(swagger, {

@@ -86,7 +86,7 @@ t.test('started while Kafka is unreachable: not ready, saying why by name, witho
     body: JSON.stringify({ plays: [bulkPlay()] }),
   });
   t.equal(accepted.status, 202);
-  await eventually(() => /"msg":"ready"/.test(proc.output()), 5_000, 'says it is ready');
+  await eventually(() => /"msg":"ready"/.test(proc.output()), 15_000, 'says it is ready');
   t.ok(
     proc
       .output()
@@ -124,7 +124,7 @@ t.test('slow headers are cut at HEADERS_TIMEOUT_MS; past MAX_CONNECTIONS new con
   const slowClosed = closedWithin(slow);
   slow.write('POST /v1/play-logs HTTP/1.1\r\nHost: x\r\n'); // and never the rest
   const cut = await slowClosed;
-  t.ok(cut.ms < 4_000, `closed after ${cut.ms} ms`);
+  t.ok(cut.ms < 8_000, `closed after ${cut.ms} ms (HEADERS_TIMEOUT_MS plus the 1 s check interval, on a busy machine)`);
   t.match(cut.data, /^HTTP\/1\.1 408/, 'with 408 Request Timeout');
 
   const held: Socket[] = [];
@@ -132,7 +132,7 @@ t.test('slow headers are cut at HEADERS_TIMEOUT_MS; past MAX_CONNECTIONS new con
   for (let i = 0; i < 20; i++) held.push(await open());
   const extra = await open().catch(() => undefined);
   const over = extra ? await closedWithin(extra) : { ms: 0, data: '' };
-  t.ok(over.ms < 1_000 && over.data === '', `connection 21 closed at once (${over.ms} ms), unanswered`);
+  t.ok(over.ms < 3_000 && over.data === '', `connection 21 closed without an answer (${over.ms} ms)`);
   held.pop()!.destroy();
   await eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok, 5_000, 'room again');
   t.pass('a connection closed makes room for another');
@@ -163,7 +163,7 @@ t.test('keys never reach a log: a spelled-out query key, trace-level client erro
     s.on('error', () => resolve());
   });
   await eventually(() => /"accepted":1,.*"msg":"summary"/.test(proc.output()), 10_000, 'a summary line counting the play');
-  await eventually(() => /client error|Parse Error/i.test(proc.output()), 5_000, 'the client error was logged');
+  await eventually(() => /client error|Parse Error/i.test(proc.output()), 15_000, 'the client error was logged');
   const out = proc.output();
   t.match(out, /"path":"\/1\.2\/user\/subscription\/log"/, 'requests are logged by path');
   t.notMatch(out, k.key.slice(4), 'the key is nowhere in the output');

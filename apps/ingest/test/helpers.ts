@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
-import { eventually, freshDatabase, freshKeyFeed, freshTopic, stack, type KeyFeed, type Teardown } from '@playlog/testing';
+import { decodePlays, type Play } from '@playlog/schema';
+import { eventually, freshDatabase, freshKeyFeed, freshTopic, readToEnd, stack, type KeyFeed, type Teardown } from '@playlog/testing';
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
-import { buildApp } from '../src/app.js';
+import { buildApp, type BuildOptions } from '../src/app.js';
 import { loadIngestConfig } from '../src/config.js';
 
 export interface IngestFixture {
@@ -15,14 +15,14 @@ export interface IngestFixture {
 }
 
 /** The real ingest app on the real broker, with a fresh plays topic and a fresh key feed (from a fresh database). */
-export async function ingestFixture(t: Teardown, env: Record<string, string> = {}, registry?: Registry): Promise<IngestFixture> {
+export async function ingestFixture(t: Teardown, env: Record<string, string> = {}, opts: BuildOptions = {}): Promise<IngestFixture> {
   const { db } = await freshDatabase(t);
   const topic = await freshTopic(t);
   const feed = await freshKeyFeed(t, db);
   const key = await feed.create('acme');
   const keyB = await feed.create('globex');
   const config = loadIngestConfig({ KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, KAFKA_KEYS_TOPIC: feed.topic, ...env });
-  const app = await buildApp(config, { registry });
+  const app = await buildApp(config, opts);
   t.teardown(() => app.close());
   await app.ready();
   await eventually(async () => (await app.inject('/readyz')).statusCode === 200, 30_000, 'ingest ready');
@@ -61,3 +61,8 @@ export function v12Item(over: Record<string, unknown> = {}) {
 }
 
 export const gz = (body: unknown) => gzipSync(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
+
+/** Every play on the topic now (to its end offsets): what was acknowledged is there, nothing else. */
+export async function readAllPlays(topic: string): Promise<Play[]> {
+  return (await readToEnd(topic)).flatMap((m) => decodePlays(m.value).plays);
+}

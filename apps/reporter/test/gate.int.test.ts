@@ -34,7 +34,7 @@ t.test('the gate waits for the loader to pass its markers, saying what it waits 
     { key: 'a', value: Buffer.from('first'), partition: 0 },
     { key: 'b', value: Buffer.from('second'), partition: 2 },
   ]);
-  const lagging = await waitForCompleteness(pool, options(1_500));
+  const lagging = await waitForCompleteness(pool, options(5_000)); // room to write the markers on a busy machine
   t.same(lagging, { complete: false, waiting: [0, 2] }, 'partitions 0 and 2 wait; the empty one does not');
   t.match(
     said.join('\n'),
@@ -76,7 +76,7 @@ t.test('an unreachable acknowledging cluster: the gate says so and does not pass
     loaderBrokers: stack.brokers,
     loaderTopic: 'play-logs',
     loaderGroup: 'x',
-    waitMs: 6_000, // one try takes 5 s to give up: one retry, said, then the deadline
+    waitMs: 12_000, // one try takes 5 s to give up: said, retried, then the deadline
     say: (line) => said.push(line),
   });
   t.equal(r.complete, false);

@@ -309,3 +309,4 @@ export async function freshCoreKeyFeed(t: Teardown, db: Pool): Promise<KeyFeed &
   return { ...feed, edge };
 }
 export { mixedPlays } from './plays.js';
+export { readToEnd } from './topic.js';

@@ -60,8 +60,8 @@ export class ClientRateLimit {
 }
 
 export default fp(
-  async (app, opts: { playsPerSecond: number; burstPlays: number }) => {
-    const limit = new ClientRateLimit(opts.playsPerSecond, opts.burstPlays);
+  async (app, opts: { playsPerSecond: number; burstPlays: number; now?: () => number }) => {
+    const limit = new ClientRateLimit(opts.playsPerSecond, opts.burstPlays, opts.now);
     app.decorate('rateLimit', limit);
     // After authentication (onRequest), before the body is read and parsed.
     // A callback hook (no promise per request); a refusal is thrown to Fastify's error path.

@@ -5,8 +5,7 @@ import { keysRepository } from '@playlog/db';
 import { createKey, eventually, freshDatabase, freshTopic, stack, testProducer } from '@playlog/testing';
 import { buildApp } from '../../src/app.js';
 import { loadIngestConfig } from '../../src/config.js';
-import { bulkPlay, ingestFixture, v12Item } from '../helpers.js';
-import { readAllPlays } from '../kafka-read.js';
+import { bulkPlay, ingestFixture, readAllPlays, v12Item } from '../helpers.js';
 
 /** API keys from the key feed, on the real broker: no request reaches a database. */
 t.test('API keys from the key feed', async (t) => {
@@ -88,10 +87,10 @@ t.test('API keys from the key feed', async (t) => {
 
   t.test('a key created or revoked at the core works, or stops, as soon as the feed says so', async (t) => {
     const fresh = await f.feed.create('initech');
-    await eventually(async () => (await post(fresh)).statusCode === 202, 5_000, 'a new key accepted');
+    await eventually(async () => (await post(fresh)).statusCode === 202, 15_000, 'a new key accepted');
     await f.feed.revoke(f.app.keys.find(fresh)!.id);
-    await eventually(async () => (await post(fresh)).statusCode === 401, 5_000, 'the revoked key refused');
-    t.pass('created and revoked, each within 5 s of the feed publishing it');
+    await eventually(async () => (await post(fresh)).statusCode === 401, 15_000, 'the revoked key refused');
+    t.pass('created and revoked, each soon after the feed published it');
   });
 });
 

@@ -8,7 +8,7 @@ import { ingestFixture } from '../helpers.js';
 
 t.test('probes and docs need no key; metrics are on their own port, not the API', async (t) => {
   const registry = new Registry();
-  const f = await ingestFixture(t, {}, registry);
+  const f = await ingestFixture(t, {}, { registry });
   t.same((await f.app.inject('/healthz')).json(), { status: 'ok' });
   const ready = await f.app.inject('/readyz');
   t.equal(ready.statusCode, 200, 'ready: broker reachable, keys loaded');
