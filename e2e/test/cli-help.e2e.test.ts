@@ -24,7 +24,7 @@ t.test('every command: --help prints usage and does no work; an unknown flag exi
     t.equal(help.code, 0, `${name} --help: exit 0`);
     t.match(help.stdout, /^usage:/, `${name} --help: usage on stdout`);
     t.equal(help.stderr, '', `${name} --help: nothing else said (no connection tried)`);
-    t.ok(Date.now() - started < 5_000, `${name} --help: at once`);
+    t.ok(Date.now() - started < 20_000, `${name} --help: returns without waiting on anything (Node's start included)`);
     const bad = await run('node', [...args, '--no-such-flag'], nowhere);
     t.equal(bad.code, 2, `${name} --no-such-flag: exit 2`);
     t.match(bad.stderr, `${name}: Unknown option '--no-such-flag'`, `${name}: says which flag`);

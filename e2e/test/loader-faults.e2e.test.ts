@@ -82,7 +82,7 @@ t.test('SIGKILL mid-batch, three times: all plays present once', async (t) => {
     const port = await freePort();
     const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(port) });
     const before = await f.rows();
-    await eventually(async () => (await f.rows()) > before, 30_000, 'loading progressed');
+    await eventually(async () => (await f.rows()) > before, 60_000, 'loading progressed');
     if ((await f.rows()) >= N) break;
     t.equal(await loader.stop('SIGKILL'), null, `killed (${kills + 1}) at ${await f.rows()} rows`);
     kills++;
@@ -97,16 +97,21 @@ t.test('SIGKILL mid-batch, three times: all plays present once', async (t) => {
 t.test('Postgres stopped mid-load and started again: the loader backs off, keeps its offsets, recovers', async (t) => {
   const f = await setup(t, 'pg');
   const port = await freePort();
-  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(port) });
+  // Paced at 2 000 rows/s, so the load (15 s) is still under way when Postgres stops, however fast this machine.
+  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], {
+    ...f.env,
+    LOADER_PORT: String(port),
+    LOADER_MAX_ROWS_PER_SECOND: '2000',
+  });
   t.teardown(() => run('bash', ['tools/stack/stack.sh', 'start-pg']));
-  await eventually(async () => (await f.rows()) > 0, 30_000, 'loading started');
+  await eventually(async () => (await f.rows()) > 0, 60_000, 'loading started');
   t.equal((await run('bash', ['tools/stack/stack.sh', 'stop-pg'])).code, 0);
-  const committedWhileDown = await f.committed();
   await eventually(
     async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 503,
     20_000,
     'not ready while the database is down',
   );
+  const committedWhileDown = await f.committed();
   await new Promise((r) => setTimeout(r, 2_000));
   t.equal(await f.committed(), committedWhileDown, 'no offsets committed while the database is down');
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'alive while backing off');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { countRows, freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp, uniqueName } from '@playlog/testing';
+import { countRows, eventually, freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp, uniqueName } from '@playlog/testing';
 
 /** npm run smoke against the real ingest and loader: what it refuses, what it confirms. */
 const smoke = (args: string[], key?: string) => run('node', ['tools/smoke/dist/main.js', ...args], key ? { PLAYLOG_SMOKE_KEY: key } : {});
@@ -17,6 +17,13 @@ t.test('the smoke test sends only with a smoke key, and confirms the play reache
   });
   const real = await feed.create('acme', 'android');
   const smokeKey = await feed.create('acme', 'smoke');
+  for (const key of [real, smokeKey]) {
+    await eventually(
+      async () => (await fetch(`${ingest.base}/v1/key`, { headers: { authorization: `Bearer ${key}` } })).ok,
+      30_000,
+      'ingest has read the key from the feed',
+    );
+  }
   const plays = () => countRows(db, 'plays');
 
   const refused = await smoke(['--url', ingest.base, '--database-url', url], real);
@@ -39,10 +46,10 @@ t.test('the smoke test sends only with a smoke key, and confirms the play reache
   t.equal(unconfirmed.code, 0);
   t.match(unconfirmed.stdout, 'note  not confirmed that the play reached Postgres: pass --database-url');
 
-  const noLoader = await smoke(['--url', ingest.base, '--database-url', url, '--store-timeout', '2'], smokeKey);
+  const running = await smoke(['--url', ingest.base, '--database-url', url, '--store-timeout', '30'], smokeKey);
   await loader.proc.stop('SIGTERM');
   const stopped = await smoke(['--url', ingest.base, '--database-url', url, '--store-timeout', '2'], smokeKey);
-  t.equal(noLoader.code, 0, 'with the loader running, stored');
+  t.equal(running.code, 0, 'with the loader running, stored');
   t.equal(stopped.code, 1, 'with the loader stopped: the play never arrives, and that fails');
   t.match(stopped.stdout, /not in Postgres after 2 s: is the loader running/);
   t.ok((await plays()) >= 2);

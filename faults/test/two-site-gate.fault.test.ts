@@ -53,6 +53,12 @@ t.test('link down: no final version for plays still at the edge; link up: the ex
   });
   const base = `http://127.0.0.1:${ingestEnv.PORT}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 60_000, 'ingest ready at the edge');
+  // The key was made at the core: it reaches the edge through MirrorMaker, maybe after ingest is ready.
+  await eventually(
+    async () => (await fetch(`${base}/v1/key`, { headers: { authorization: `Bearer ${key}` } })).ok,
+    120_000,
+    'the key mirrored to the edge',
+  );
 
   // Plays of DAY, each track played by users with known times: the figures are computed here.
   const sent: { trackId: number; userId: string; seconds: number }[] = [];

@@ -52,7 +52,7 @@ t.test('a stop past the grace period is cut short with exit 1', async (t) => {
 });
 
 t.test('a second signal exits at once', async (t) => {
-  const { code, msgs } = await run('slow', ['SIGTERM', 'SIGTERM']);
+  const { code, msgs } = await run('hang', ['SIGTERM', 'SIGTERM']);
   t.equal(code, 1);
   t.same(msgs.slice(0, 3), ['ready', 'shutting down', 'stop called']);
   t.ok(msgs.includes('second signal, exiting now'), msgs.join(' | '));
