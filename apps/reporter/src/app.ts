@@ -1,4 +1,4 @@
-import { createPool, type Pool } from '@playlog/db';
+import { createPool, type Pool, type PoolClient } from '@playlog/db';
 import { LIMITS } from '@playlog/schema';
 import type { ReporterConfig } from './config.js';
 import { addDays, dayRange, reportableDay, today } from './days.js';
@@ -96,11 +96,15 @@ export async function runReporter(config: ReporterConfig, request: ReporterReque
   // Before the gate and before any transaction: a REPORT_DIR that cannot take files fails the run now.
   await checkWritable(config.reportDir);
 
-  // Two connections: a report's aggregates on one, its per-play file on the other, at the same time.
+  // A report's aggregates on one connection, its per-play file on REPORT_PER_PLAY_CONNECTIONS others,
+  // at the same time.
   // No statement timeout: a production-size day's per-play COPY runs for minutes. A session left idle
   // inside a transaction for 30 min (a stuck file system, a hung process) is ended by the server; the
   // aggregates' connection waits idle while the per-play file is written, so this is the backstop only.
-  const pool = createPool(config.databaseUrl, 2, 'playlog-reporter', { statementTimeoutMs: 0, idleInTransactionMs: 1_800_000 });
+  const pool = createPool(config.databaseUrl, 1 + config.perPlayConnections, 'playlog-reporter', {
+    statementTimeoutMs: 0,
+    idleInTransactionMs: 1_800_000,
+  });
   try {
     const gate = await waitForCompleteness(pool, {
       ackBrokers: config.edgeBrokers,
@@ -154,8 +158,9 @@ async function segments(config: ReporterConfig, io: ReporterIo): Promise<number>
 
 async function report(config: ReporterConfig, pool: Pool, work: Plan, status: ReportStatus, io: ReporterIo): Promise<number> {
   const db = await pool.connect();
-  const plays = await pool.connect();
-  for (const c of [db, plays]) c.on('error', () => undefined); // a lost connection also fails the running query, which reports it
+  const plays: PoolClient[] = [];
+  for (let i = 0; i < config.perPlayConnections; i++) plays.push(await pool.connect());
+  for (const c of [db, ...plays]) c.on('error', () => undefined); // a lost connection also fails the running query, which reports it
   let failed: unknown;
   try {
     const pending: ClientDay[] = [];
@@ -195,9 +200,8 @@ async function report(config: ReporterConfig, pool: Pool, work: Plan, status: Re
     failed = err;
     throw err;
   } finally {
-    // After a failure a connection may be stuck mid-COPY: discard both (the server then ends their
+    // After a failure a connection may be stuck mid-COPY: discard them all (the server then ends their
     // transactions) instead of handing them back to the pool, whose end() would wait on them.
-    db.release(failed instanceof Error ? failed : undefined);
-    plays.release(failed instanceof Error ? failed : undefined);
+    for (const c of [db, ...plays]) c.release(failed instanceof Error ? failed : undefined);
   }
 }

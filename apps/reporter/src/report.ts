@@ -67,25 +67,34 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Two connections: the report's transaction runs on `main`; client-usage.csv is written on `plays` meanwhile. */
+/**
+ * The report's transaction runs on `main`; client-usage.csv is written on the `plays` connections
+ * meanwhile (REPORT_PER_PLAY_CONNECTIONS, its hours shared out among them).
+ */
 export interface ReportConnections {
   main: PoolClient;
-  plays: PoolClient;
+  plays: readonly PoolClient[];
 }
 
 /**
- * Runs `work` in a read-only transaction that sees exactly the exported snapshot, i.e. the same plays
- * as the report's own transaction.
+ * Runs `work` in read-only transactions, one per connection, that see exactly the exported snapshot,
+ * i.e. the same plays as the report's own transaction.
  */
-async function inSnapshot<T>(db: PoolClient, snapshot: string, work: (db: PoolClient) => Promise<T>): Promise<T> {
-  await db.query('begin isolation level repeatable read read only');
+async function inSnapshot<T>(
+  conns: readonly PoolClient[],
+  snapshot: string,
+  work: (conns: readonly PoolClient[]) => Promise<T>,
+): Promise<T> {
   try {
-    await db.query(`set transaction snapshot ${escapeLiteral(snapshot)}`);
-    const result = await work(db);
-    await db.query('commit');
+    for (const db of conns) {
+      await db.query('begin isolation level repeatable read read only');
+      await db.query(`set transaction snapshot ${escapeLiteral(snapshot)}`);
+    }
+    const result = await work(conns);
+    for (const db of conns) await db.query('commit');
     return result;
   } catch (err) {
-    await rollbackQuietly(db);
+    await Promise.all(conns.map((db) => rollbackQuietly(db)));
     throw err;
   }
 }
@@ -198,7 +207,8 @@ async function putInPlace(tmp: string, dir: string): Promise<void> {
  * fingerprint with the last version's; if new, store the aggregates as version N+1, write the files
  * into a temporary folder and move it to `<dir>/<client>/<day>/v<N>/`. Old versions stay.
  * The per-play client-usage.csv is written at the same time as the aggregates are computed, on the
- * second connection, in the transaction's exported snapshot: the database works on both at once.
+ * `plays` connections (its hours shared out among them), in the transaction's exported snapshot: the
+ * database works on all of them at once.
  * When nothing changed, the current version's folder is checked (`verify`); a missing or altered one
  * is written again from the same plays and stored figures, and must come out byte for byte as issued.
  */
@@ -259,7 +269,7 @@ export async function issueDay(
     tmp = await freshTemp(dir);
     const snapshot = (await db.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
     const perPlayFile = clientUsageFile(compress);
-    const perPlay = inSnapshot(conns.plays, snapshot, (c) => writeClientUsage(c, scope, join(tmp!, perPlayFile), compress, reportDir));
+    const perPlay = inSnapshot(conns.plays, snapshot, (cs) => writeClientUsage(cs, scope, join(tmp!, perPlayFile), compress, reportDir));
     const leaf = dailyUsageLeaf(scope.client, scope.day, version);
     const aggregates = (async () => {
       const rows = await aggregateDay(db, scope, version, leaf);
@@ -324,7 +334,7 @@ async function restore(conns: ReportConnections, dir: string, scope: DayScope, v
       join(tmp, 'daily-usage.csv'),
     );
     const perPlay = clientUsageOf(v.files);
-    const clientUsage = await writeClientUsage(db, scope, join(tmp, perPlay.name), perPlay.compress);
+    const clientUsage = await writeClientUsage([db], scope, join(tmp, perPlay.name), perPlay.compress);
     const written: Files = { 'daily-usage.csv': daily, [perPlay.name]: clientUsage };
     if (Object.keys(canonical(v.files)).some((f) => written[f]?.sha256 !== v.files[f]?.sha256)) return false;
     await writeFile(join(tmp, 'manifest.json'), manifestOf(scope.client, scope.day, v));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -122,23 +122,49 @@ export interface PerPlayWritten {
   hours: number;
 }
 
+/** Where hour `i` of `file` is rendered when the file is not ready for it yet. */
+function partFile(file: string, i: number): string {
+  return `${file}.hour-${String(i).padStart(2, '0')}`;
+}
+
+/** A part of client-usage, as the appender finds it: streamed into the file by a session, or a file to copy. */
+type Part = { streamed: Promise<void> } | { handle: FileHandle } | { path: string };
+
+/** A promise with its resolve and reject at hand (Promise.withResolvers, from Node 22). */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (err: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
 /**
- * Writes the day's client-usage file on `db` (in the report's snapshot): its header, then each hour,
- * from its segment when `segmentsFrom` (REPORT_DIR) holds a current one, else rendered now.
+ * Writes the day's client-usage file (in the report's snapshot, on every session): its header, then
+ * each hour, from its segment when `segmentsFrom` (REPORT_DIR) holds a current one, else rendered now.
+ *
+ * The hours left to render are shared out among the sessions, each a connection of its own, so the
+ * file takes as many server processes as there are sessions instead of one: a COPY runs in one process,
+ * and at 10M plays a day one process needs longer for the file than the whole report should take
+ * (bench/reporter). An hour is streamed straight into the file when the file is waiting for it, and
+ * otherwise rendered beside it (`<file>.hour-NN`, the same bytes a segment would hold) and copied in
+ * when its turn comes, then deleted. Hours are appended strictly in order, so the bytes do not depend
+ * on how many sessions there are.
  */
 export async function writeClientUsage(
-  db: Session,
+  sessions: readonly Session[],
   s: DayScope,
   file: string,
   compress: Compress,
   segmentsFrom?: string,
 ): Promise<PerPlayWritten> {
+  const first = sessions[0];
+  if (!first) throw new Error('writeClientUsage: no session');
   const hours = hoursOf(s.day, s.timezone);
-  await onePlan(db);
+  for (const db of sessions) await onePlan(db);
   const ready = new Map<number, string>();
   if (segmentsFrom !== undefined) {
-    const fingerprints = await hourFingerprints(db, s.client, hours);
-    const rows = await db.query<SegmentRow>(
+    const fingerprints = await hourFingerprints(first, s.client, hours);
+    const rows = await first.query<SegmentRow>(
       `select slice, form, fingerprint, bytes::text, path from report_segments where client = $1 and day = $2`,
       [s.client, s.day],
     );
@@ -150,26 +176,76 @@ export async function writeClientUsage(
   const hash = createHash('sha256');
   const counter = { bytes: 0 };
   const sink = sinkInto(out, hash, counter);
+  const slots = hours.map(() => deferred<Part>());
+  const toRender: number[] = [];
   let fromSegments = 0;
-  try {
+  for (const i of hours.keys()) {
+    const path = ready.get(i);
+    // Opened now: a segment replaced meanwhile by a newer one stays readable through this handle, and
+    // one already gone is rendered instead.
+    const handle = path ? await open(path).catch(() => undefined) : undefined;
+    if (handle) {
+      slots[i]!.resolve({ handle });
+      fromSegments++;
+    } else toRender.push(i);
+  }
+  let appended = -1; // the hour the file waits for: every byte before it is written (-1: the header is being written)
+  let stopped = false;
+  const render = async (db: Session): Promise<void> => {
+    for (let i = toRender.shift(); i !== undefined && !stopped; i = toRender.shift()) {
+      const slot = slots[i]!;
+      const copy = () => db.query(copyOut(clientUsageCopy(db, s, hours[i]!)));
+      if (appended === i) {
+        const streamed = writePart(copy(), compress, sink);
+        slot.resolve({ streamed });
+        await streamed;
+        continue;
+      }
+      const path = partFile(file, i);
+      const part = createWriteStream(path);
+      try {
+        await writePart(copy(), compress, sinkInto(part, undefined, { bytes: 0 }));
+        part.end();
+        await finished(part);
+      } catch (err) {
+        await abandon(part);
+        throw err;
+      }
+      slot.resolve({ path });
+    }
+  };
+  const append = async (): Promise<void> => {
     await writePart(Readable.from([Buffer.from(CLIENT_USAGE_HEADER)]), compress, sink);
-    for (const [i, hour] of hours.entries()) {
-      const path = ready.get(i);
-      // Opened first: a segment replaced meanwhile by a newer one stays readable through this handle,
-      // and one already gone is rendered instead.
-      const handle = path ? await open(path).catch(() => undefined) : undefined;
-      if (handle) {
-        await pipeline(handle.createReadStream(), sink);
-        fromSegments++;
-      } else {
-        await writePart(db.query(copyOut(clientUsageCopy(db, s, hour))), compress, sink);
+    for (const [i, slot] of slots.entries()) {
+      appended = i;
+      const part = await slot.promise;
+      if ('streamed' in part) await part.streamed;
+      else if ('handle' in part) await pipeline(part.handle.createReadStream(), sink);
+      else {
+        await pipeline(createReadStream(part.path), sink);
+        await rm(part.path, { force: true });
       }
     }
     out.end();
     await finished(out);
-  } catch (err) {
-    await abandon(out);
+  };
+  const failure = deferred<never>();
+  failure.promise.catch(() => undefined);
+  const stop = (err: unknown) => {
+    stopped = true;
+    failure.reject(err);
     throw err;
+  };
+  const settled = await Promise.allSettled([
+    Promise.race([append(), failure.promise]).catch(stop),
+    ...sessions.map((db) => render(db).catch(stop)),
+  ]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
+    await abandon(out);
+    await Promise.all(hours.map((_, i) => rm(partFile(file, i), { force: true })));
+    for (const slot of slots) void slot.promise.then((p) => ('handle' in p ? p.handle.close() : undefined)).catch(() => undefined);
+    throw failed.reason;
   }
   return { sha256: hash.digest('hex'), bytes: counter.bytes, fromSegments, hours: hours.length };
 }

@@ -93,7 +93,7 @@ async function setup(t: Teardown) {
     client.release();
     side.release();
   });
-  const conns = { main: client, plays: side };
+  const conns = { main: client, plays: [side] };
   const scope = (c: string) => ({ client: c, day: D, timezone: TZ, thresholdSeconds: 30 });
   return { db, writer, dir, client, conns, scope };
 }

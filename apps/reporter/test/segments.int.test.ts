@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
-import { copyOut, createPool, playsWriter } from '@playlog/db';
+import { copyOut, createPool, playsWriter, type PoolClient } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
 import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
@@ -69,19 +69,20 @@ function latePlay(): Play {
 const PLAYS = plays(0, 250);
 const LATE = latePlay();
 
-async function setup(t: Teardown) {
+/** A fresh database; the report's main connection and `sides` per-play connections (hours shared out among them). */
+async function setup(t: Teardown, sides = 3) {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 4, 'test-segments');
+  const pool = createPool(url, 2 + sides, 'test-segments');
   t.teardown(() => pool.end());
   const main = await pool.connect();
-  const side = await pool.connect();
-  for (const c of [main, side]) c.on('error', () => undefined);
+  const plays: PoolClient[] = [];
+  for (let i = 0; i < sides; i++) plays.push(await pool.connect());
+  for (const c of [main, ...plays]) c.on('error', () => undefined);
   t.teardown(() => {
-    main.release();
-    side.release();
+    for (const c of [main, ...plays]) c.release();
   });
   const dir = mkdtempSync(join(tmpdir(), 'playlog-segments-'));
-  return { db, pool, dir, conns: { main, plays: side }, writer: playsWriter(pool) };
+  return { db, pool, dir, conns: { main, plays }, writer: playsWriter(pool) };
 }
 
 const scope = { client: 'acme', day: D, timezone: TZ, thresholdSeconds: 30 };
@@ -150,3 +151,57 @@ for (const compress of ['none', 'gzip'] as const) {
     },
   );
 }
+
+t.test('the hours shared out among 1 or 3 connections: the same bytes as one COPY of the day, no hour files left', async (t) => {
+  const files: Buffer[] = [];
+  for (const sides of [1, 3]) {
+    const s = await setup(t, sides);
+    await s.writer.write([...PLAYS, LATE]);
+    const issued = await issueDay(s.conns, s.dir, scope, 'final', 'hashes', 'none');
+    t.equal(issued.segments!.used, 0, `${sides}: every hour rendered by the run`);
+    t.same(readdirSync(issued.path).sort(), ['client-usage.csv', 'daily-usage.csv', 'manifest.json'], `${sides}: only the report's files`);
+    const file = readFileSync(join(issued.path, 'client-usage.csv'));
+    t.ok(file.equals(await oneCopy(s)), `${sides}: the same bytes as the whole day in one COPY`);
+    files.push(file);
+  }
+  t.ok(files[0]!.equals(files[1]!), 'one connection and three: the same file');
+});
+
+/** `db`, except that its `n`th COPY fails as a lost connection would, part-way through the hour's rows. */
+function failingCopy(db: PoolClient, n: number): PoolClient {
+  let copies = 0;
+  return new Proxy(db, {
+    get(target, prop) {
+      const v: unknown = Reflect.get(target, prop, target);
+      if (prop === 'query') {
+        return (q: unknown, ...rest: unknown[]) => {
+          if (typeof q !== 'string' && ++copies === n) {
+            return new Readable({
+              read() {
+                this.push('2026-01-01,acme,');
+                this.destroy(new Error('injected: connection lost mid-COPY'));
+              },
+            });
+          }
+          return (target.query as (...a: unknown[]) => unknown)(q, ...rest);
+        };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+t.test('one per-play connection failing mid-hour fails the report: nothing issued, no partial file or hour file left', async (t) => {
+  const s = await setup(t, 2);
+  await s.writer.write(PLAYS);
+  const conns = { main: s.conns.main, plays: [s.conns.plays[0]!, failingCopy(s.conns.plays[1]!, 3)] };
+  await t.rejects(issueDay(conns, s.dir, scope, 'final', 'hashes', 'none'), /injected: connection lost mid-COPY/);
+  t.equal(await countRows(s.db, 'report_versions'), 0, 'no version recorded');
+  const day = join(s.dir, 'acme', D);
+  const left = existsSync(day) ? readdirSync(day, { recursive: true }) : [];
+  t.same(left, [], 'nothing left in the day’s folder (no temporary folder, no hour files)');
+  // The connections are usable again: the same report issues once nothing fails.
+  const issued = await issueDay(s.conns, s.dir, scope, 'final', 'hashes', 'none');
+  t.match(issued, { outcome: 'issued', version: 1, status: 'final' });
+  t.ok(readFileSync(join(issued.path, 'client-usage.csv')).equals(await oneCopy(s)), 'and its file is the whole day in one COPY');
+});
