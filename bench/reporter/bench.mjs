@@ -4,7 +4,8 @@
 //   (b) the bare GROUP BY of the same aggregate (psql, \timing): the baseline,
 //   (c) the client-usage.csv query alone, COPY … TO /dev/null (psql, \timing), for its share,
 //   (w) the report run warm: `reporter segments` (untimed) rendered every hour first (BENCH_WARM),
-//   (d) the two-level GROUP BY and (e) the reporter's integer-first key order, bare (BENCH_DIAGNOSE),
+//   (d) the two-level GROUP BY and (e) the reporter's integer-first key order, bare, and (s) the cold
+//       run with one per-play connection (REPORT_PER_PLAY_CONNECTIONS=1) (BENCH_DIAGNOSE),
 //   (g) the cold run with REPORT_COMPRESS=gzip (BENCH_GZIP).
 // Usage: bash bench/reporter/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
 import { spawn, spawnSync } from 'node:child_process';
@@ -111,7 +112,8 @@ function classify(query) {
   if (/^create table "daily_usage_/.test(q)) return "aggregate → the version's own table (CREATE TABLE AS, parallel)";
   if (/^select attach_daily_usage/.test(q)) return 'attach it under daily_usage (constraints, ATTACH PARTITION)';
   if (/^copy \( select .* from "daily_usage_/.test(q)) return 'COPY daily-usage.csv (sorted, from that table)';
-  if (/^copy \( select .* play_id, date_time_played/.test(q)) return 'COPY client-usage.csv (one row per play, sorted; second connection)';
+  if (/^copy \( select .* play_id, date_time_played/.test(q))
+    return "COPY client-usage.csv's hours (one row per play, sorted; summed over the per-play connections)";
   if (/^set transaction snapshot|^begin isolation level repeatable read read only/.test(q)) return 'other statements';
   return 'other statements';
 }
@@ -163,7 +165,7 @@ function watchStatements(url) {
   };
 }
 
-async function runReporter(dbUrl, topic, reportDir, compress = 'none') {
+async function runReporter(dbUrl, topic, reportDir, compress = 'none', perPlayConnections = 2) {
   const stopWatch = watchStatements(dbUrl);
   const cpu0 = machineCpuSeconds();
   const t0 = performance.now();
@@ -176,6 +178,7 @@ async function runReporter(dbUrl, topic, reportDir, compress = 'none') {
       KAFKA_TOPIC: topic,
       KAFKA_GROUP_ID: uniqueName('bench-none'),
       REPORT_COMPRESS: compress,
+      REPORT_PER_PLAY_CONNECTIONS: String(perPlayConnections),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -295,19 +298,19 @@ async function main() {
   };
 
   const reportDir = join(out, 'reports');
-  const ids = ['a', 'b', 'c', ...(cfg.warm ? ['w'] : []), ...(cfg.diagnose ? ['d', 'e'] : []), ...(cfg.gzip ? ['g'] : [])];
+  const ids = ['a', 'b', 'c', ...(cfg.warm ? ['w'] : []), ...(cfg.diagnose ? ['d', 'e', 's'] : []), ...(cfg.gzip ? ['g'] : [])];
   const results = Object.fromEntries(ids.map((id) => [id, []]));
   for (let round = 0; round < cfg.rounds; round++) {
     const order = ids.map((_, i) => ids[(i + round) % ids.length]); // rotate the order every round
     for (const id of order) {
-      if (id === 'a' || id === 'g' || id === 'w') {
+      if (id === 'a' || id === 'g' || id === 'w' || id === 's') {
         let segments;
         if (id === 'w') {
           // Warm: the hourly job has rendered every hour beforehand (not timed as part of the run).
           segments = renderAhead(db.url, reportDir);
           console.log(`round ${round + 1} (w) segments rendered ahead in ${fmt.f1(segments.seconds)} s: ${segments.line}`);
         }
-        const r = await runReporter(db.url, topic, reportDir, id === 'g' ? 'gzip' : 'none');
+        const r = await runReporter(db.url, topic, reportDir, id === 'g' ? 'gzip' : 'none', id === 's' ? 1 : 2);
         if (id === 'w') {
           r.segments = segments;
           if (!/24 of 24 hours from segments/.test(r.line)) throw new Error(`warm run did not use every segment: ${r.line}`);
@@ -317,7 +320,7 @@ async function main() {
         await forget(reportDir); // the next round issues a new v1 again
         results[id].push(r);
         console.log(
-          `round ${round + 1} (${id}) reporter${id === 'g' ? ' gzip' : ''}: ${fmt.f1(r.seconds)} s, peak RSS ${fmt.int(r.rssMiB)} MiB, ` +
+          `round ${round + 1} (${id}) reporter${id === 'g' ? ' gzip' : id === 's' ? ' one per-play connection' : ''}: ${fmt.f1(r.seconds)} s, peak RSS ${fmt.int(r.rssMiB)} MiB, ` +
             `files ${fmt.int(r.bytes.daily)} + ${fmt.int(r.bytes.client)} bytes; ${JSON.stringify(r.phases)}`,
         );
       } else if (id === 'b') {
@@ -348,6 +351,7 @@ async function main() {
     twoLevel: results.d ? median(results.d.map((r) => r.seconds)) : undefined,
     intFirst: results.e ? median(results.e.map((r) => r.seconds)) : undefined,
     gzip: results.g ? median(results.g.map((r) => r.seconds)) : undefined,
+    onePerPlay: results.s ? median(results.s.map((r) => r.seconds)) : undefined,
     warm: results.w ? median(results.w.map((r) => r.seconds)) : undefined,
     renderAhead: results.w ? median(results.w.map((r) => r.segments.seconds)) : undefined,
     renderAheadCpu: results.w ? median(results.w.map((r) => r.segments.machineCpu)) : undefined,
@@ -401,6 +405,9 @@ function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSecond
         ...(results.e ? [row('e', '(e) bare GROUP BY with integer keys first, as the reporter groups (psql \\timing)', s.intFirst)] : []),
         ...(results.w ? [row('w', '(w) reporter run, warm: every hour rendered ahead by `reporter segments`', s.warm)] : []),
         ...(results.g ? [row('g', '(g) reporter run, cold, REPORT_COMPRESS=gzip', s.gzip)] : []),
+        ...(results.s
+          ? [row('s', '(s) reporter run, cold, REPORT_PER_PLAY_CONNECTIONS=1 (before: one connection for the per-play file)', s.onePerPlay)]
+          : []),
       ],
     ),
     '',
@@ -424,7 +431,7 @@ function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSecond
     `- reporter peak RSS (/usr/bin/time -v, max over rounds): **${fmt.int(s.rssMiB)} MiB**`,
     `- reporter process CPU (user+sys, /usr/bin/time -v; median): ${fmt.f1(median(results.a.map((r) => r.cpu)))} s — the rest of its wall time is Postgres working`,
     '',
-    "Where the reporter's time goes (its two client backends' statements as seen in pg_stat_activity every 20 ms, medians; the client-usage COPY runs on the second connection at the same time as the others, so shares add up to more than 100 %):",
+    "Where the reporter's time goes (its client backends' statements as seen in pg_stat_activity every 20 ms, medians; the client-usage hours run on the per-play connections at the same time as the others, and their seconds are summed over those connections, so shares add up to more than 100 %):",
     '',
     table(
       ['statement', 'median s', 'share of run'],

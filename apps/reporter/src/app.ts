@@ -157,12 +157,15 @@ async function segments(config: ReporterConfig, io: ReporterIo): Promise<number>
 }
 
 async function report(config: ReporterConfig, pool: Pool, work: Plan, status: ReportStatus, io: ReporterIo): Promise<number> {
-  const db = await pool.connect();
-  const plays: PoolClient[] = [];
-  for (let i = 0; i < config.perPlayConnections; i++) plays.push(await pool.connect());
-  for (const c of [db, ...plays]) c.on('error', () => undefined); // a lost connection also fails the running query, which reports it
+  const conns: PoolClient[] = [];
   let failed: unknown;
   try {
+    while (conns.length < 1 + config.perPlayConnections) {
+      const c = await pool.connect();
+      c.on('error', () => undefined); // a lost connection also fails the running query, which reports it
+      conns.push(c);
+    }
+    const [db, ...plays] = conns as [PoolClient, ...PoolClient[]];
     const pending: ClientDay[] = [];
     if (work.window) pending.push(...(await clientDays(db, work.window.from, work.window.to, config.timezone)));
     for (const day of work.days) for (const client of await clientsForDay(db, day, config.timezone)) pending.push({ client, day });
@@ -202,6 +205,6 @@ async function report(config: ReporterConfig, pool: Pool, work: Plan, status: Re
   } finally {
     // After a failure a connection may be stuck mid-COPY: discard them all (the server then ends their
     // transactions) instead of handing them back to the pool, whose end() would wait on them.
-    for (const c of [db, ...plays]) c.release(failed instanceof Error ? failed : undefined);
+    for (const c of conns) c.release(failed instanceof Error ? failed : undefined);
   }
 }

@@ -120,6 +120,10 @@ export interface PerPlayWritten {
   /** Hours copied from segments rendered ahead, of `hours`. */
   fromSegments: number;
   hours: number;
+  /** Hours each session rendered (in the order of the sessions given). */
+  rendered: number[];
+  /** Of the hours rendered, those streamed straight into the file (the rest went through an hour file). */
+  streamed: number;
 }
 
 /** Where hour `i` of `file` is rendered when the file is not ready for it yet. */
@@ -127,7 +131,7 @@ function partFile(file: string, i: number): string {
   return `${file}.hour-${String(i).padStart(2, '0')}`;
 }
 
-/** A part of client-usage, as the appender finds it: streamed into the file by a session, or a file to copy. */
+/** A part of client-usage, as the appender finds it: being streamed into the file by a session, or a file to copy. */
 type Part = { streamed: Promise<void> } | { handle: FileHandle } | { path: string };
 
 /** A promise with its resolve and reject at hand (Promise.withResolvers, from Node 22). */
@@ -142,13 +146,14 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: 
  * Writes the day's client-usage file (in the report's snapshot, on every session): its header, then
  * each hour, from its segment when `segmentsFrom` (REPORT_DIR) holds a current one, else rendered now.
  *
- * The hours left to render are shared out among the sessions, each a connection of its own, so the
- * file takes as many server processes as there are sessions instead of one: a COPY runs in one process,
- * and at 10M plays a day one process needs longer for the file than the whole report should take
- * (bench/reporter). An hour is streamed straight into the file when the file is waiting for it, and
- * otherwise rendered beside it (`<file>.hour-NN`, the same bytes a segment would hold) and copied in
- * when its turn comes, then deleted. Hours are appended strictly in order, so the bytes do not depend
- * on how many sessions there are.
+ * The hours left to render are shared out among the sessions, each a connection of its own, taken in
+ * order as each session becomes free: a COPY runs in one server process, and at 10M plays a day one
+ * process needs longer for the file than the whole report should take (bench/reporter). A session
+ * that takes an hour when every hour before it is complete streams it straight into the file (with one
+ * session, every hour); otherwise the hour is rendered beside the file (`<file>.hour-NN`, the bytes a
+ * segment would hold) and copied in at its turn, then deleted. Hours are appended strictly in order,
+ * so the bytes do not depend on how many sessions there are. On the first failure every session stops:
+ * its COPY is abandoned (the caller discards the connections) and no hour file is left.
  */
 export async function writeClientUsage(
   sessions: readonly Session[],
@@ -176,9 +181,10 @@ export async function writeClientUsage(
   const hash = createHash('sha256');
   const counter = { bytes: 0 };
   const sink = sinkInto(out, hash, counter);
-  const slots = hours.map(() => deferred<Part>());
+  const slots = hours.map(() => deferred<Part>()); // what the file takes for each hour
+  const turns = hours.map(() => deferred<void>()); // resolved when every byte before the hour is in the file
+  const complete = hours.map(() => false); // the hour's bytes are all in the file or in a file of their own
   const toRender: number[] = [];
-  let fromSegments = 0;
   for (const i of hours.keys()) {
     const path = ready.get(i);
     // Opened now: a segment replaced meanwhile by a newer one stays readable through this handle, and
@@ -186,23 +192,44 @@ export async function writeClientUsage(
     const handle = path ? await open(path).catch(() => undefined) : undefined;
     if (handle) {
       slots[i]!.resolve({ handle });
-      fromSegments++;
+      complete[i] = true;
     } else toRender.push(i);
   }
-  let appended = -1; // the hour the file waits for: every byte before it is written (-1: the header is being written)
-  let stopped = false;
-  const render = async (db: Session): Promise<void> => {
-    for (let i = toRender.shift(); i !== undefined && !stopped; i = toRender.shift()) {
-      const slot = slots[i]!;
+  const fromSegments = hours.length - toRender.length;
+
+  let failed: { err: unknown } | undefined;
+  const failure = deferred<never>();
+  failure.promise.catch(() => undefined);
+  const writing = new Set<Writable>(); // hour files being written
+  const stop = (err: unknown): never => {
+    if (!failed) {
+      failed = { err };
+      failure.reject(err);
+      // Wakes whatever waits on these streams: the COPYs feeding them fail, and their sessions stop.
+      for (const w of [out, ...writing]) w.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+    throw err;
+  };
+  const rendered = sessions.map(() => 0);
+  let streamed = 0;
+
+  const render = async (db: Session, n: number): Promise<void> => {
+    for (let i = toRender.shift(); i !== undefined && !failed; i = toRender.shift()) {
+      rendered[n]!++;
       const copy = () => db.query(copyOut(clientUsageCopy(db, s, hours[i]!)));
-      if (appended === i) {
-        const streamed = writePart(copy(), compress, sink);
-        slot.resolve({ streamed });
-        await streamed;
+      if (complete.slice(0, i).every(Boolean)) {
+        // Only the appender's copying of complete hours is ahead of this one: wait for it, then stream.
+        await Promise.race([turns[i]!.promise, failure.promise]);
+        const done = writePart(copy(), compress, sink);
+        slots[i]!.resolve({ streamed: done });
+        await done;
+        complete[i] = true;
+        streamed++;
         continue;
       }
       const path = partFile(file, i);
       const part = createWriteStream(path);
+      writing.add(part);
       try {
         await writePart(copy(), compress, sinkInto(part, undefined, { bytes: 0 }));
         part.end();
@@ -210,15 +237,18 @@ export async function writeClientUsage(
       } catch (err) {
         await abandon(part);
         throw err;
+      } finally {
+        writing.delete(part);
       }
-      slot.resolve({ path });
+      complete[i] = true;
+      slots[i]!.resolve({ path });
     }
   };
   const append = async (): Promise<void> => {
     await writePart(Readable.from([Buffer.from(CLIENT_USAGE_HEADER)]), compress, sink);
     for (const [i, slot] of slots.entries()) {
-      appended = i;
-      const part = await slot.promise;
+      turns[i]!.resolve();
+      const part = await Promise.race([slot.promise, failure.promise]);
       if ('streamed' in part) await part.streamed;
       else if ('handle' in part) await pipeline(part.handle.createReadStream(), sink);
       else {
@@ -229,25 +259,15 @@ export async function writeClientUsage(
     out.end();
     await finished(out);
   };
-  const failure = deferred<never>();
-  failure.promise.catch(() => undefined);
-  const stop = (err: unknown) => {
-    stopped = true;
-    failure.reject(err);
-    throw err;
-  };
-  const settled = await Promise.allSettled([
-    Promise.race([append(), failure.promise]).catch(stop),
-    ...sessions.map((db) => render(db).catch(stop)),
-  ]);
-  const failed = settled.find((r) => r.status === 'rejected');
+
+  await Promise.allSettled([append().catch(stop), ...sessions.map((db, n) => render(db, n).catch(stop))]);
   if (failed) {
     await abandon(out);
     await Promise.all(hours.map((_, i) => rm(partFile(file, i), { force: true })));
     for (const slot of slots) void slot.promise.then((p) => ('handle' in p ? p.handle.close() : undefined)).catch(() => undefined);
-    throw failed.reason;
+    throw failed.err;
   }
-  return { sha256: hash.digest('hex'), bytes: counter.bytes, fromSegments, hours: hours.length };
+  return { sha256: hash.digest('hex'), bytes: counter.bytes, fromSegments, hours: hours.length, rendered, streamed };
 }
 
 export interface SegmentSettings {

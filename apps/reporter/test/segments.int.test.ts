@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
@@ -10,7 +10,7 @@ import { normalizePlay, type Play } from '@playlog/schema';
 import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
-import { hoursOf, renderSegments, type Compress } from '../src/segments.js';
+import { hoursOf, renderSegments, writeClientUsage, type Compress } from '../src/segments.js';
 import { clientUsageCopy } from '../src/usage.js';
 
 // Two days ago in New York: closed, among the days segments are rendered for (today and the two before),
@@ -72,7 +72,7 @@ const LATE = latePlay();
 /** A fresh database; the report's main connection and `sides` per-play connections (hours shared out among them). */
 async function setup(t: Teardown, sides = 3) {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 2 + sides, 'test-segments');
+  const pool = createPool(url, 4 + sides, 'test-segments'); // main, sides, the writer's, an admin's, and spares
   t.teardown(() => pool.end());
   const main = await pool.connect();
   const plays: PoolClient[] = [];
@@ -167,23 +167,52 @@ t.test('the hours shared out among 1 or 3 connections: the same bytes as one COP
   t.ok(files[0]!.equals(files[1]!), 'one connection and three: the same file');
 });
 
-/** `db`, except that its `n`th COPY fails as a lost connection would, part-way through the hour's rows. */
-function failingCopy(db: PoolClient, n: number): PoolClient {
+t.test('writeClientUsage: one session streams every hour into the file; three share the hours out', async (t) => {
+  const s = await setup(t, 3);
+  await s.writer.write([...PLAYS, LATE]);
+  const oracle = await oneCopy(s);
+  for (const sessions of [[s.conns.plays[0]!], s.conns.plays]) {
+    const file = join(s.dir, `client-usage-${sessions.length}.csv`);
+    const w = await writeClientUsage(sessions, scope, file, 'none');
+    t.ok(readFileSync(file).equals(oracle), `${sessions.length}: the same bytes as the whole day in one COPY`);
+    t.equal(
+      w.rendered.reduce((a, b) => a + b, 0),
+      HOURS,
+      `${sessions.length}: every hour rendered once`,
+    );
+    if (sessions.length === 1) t.equal(w.streamed, HOURS, 'one session: every hour streamed straight in, no hour files');
+    else t.ok(w.rendered.filter((n) => n > 0).length > 1, `three sessions: more than one rendered hours (${w.rendered.join(', ')})`);
+  }
+  t.same(
+    readdirSync(s.dir).filter((f) => f.includes('.hour-')),
+    [],
+    'no hour file left',
+  );
+});
+
+/**
+ * `db`, whose `n`th COPY finds its connection lost: the server ends the backend (pg_terminate_backend,
+ * from `admin`) just before the COPY is sent on it.
+ */
+function losesConnectionAtCopy(db: PoolClient, admin: PoolClient, n: number): PoolClient {
   let copies = 0;
   return new Proxy(db, {
     get(target, prop) {
       const v: unknown = Reflect.get(target, prop, target);
       if (prop === 'query') {
         return (q: unknown, ...rest: unknown[]) => {
-          if (typeof q !== 'string' && ++copies === n) {
-            return new Readable({
-              read() {
-                this.push('2026-01-01,acme,');
-                this.destroy(new Error('injected: connection lost mid-COPY'));
-              },
-            });
-          }
-          return (target.query as (...a: unknown[]) => unknown)(q, ...rest);
+          const query = target.query as (...a: unknown[]) => unknown;
+          if (typeof q === 'string' || ++copies !== n) return query.call(target, q, ...rest);
+          const out = new PassThrough();
+          void admin.query('select pg_terminate_backend($1)', [(target as unknown as { processID: number }).processID]).then(
+            () => {
+              const copy = query.call(target, q) as Readable;
+              copy.on('error', (err) => out.destroy(err));
+              copy.pipe(out);
+            },
+            (err: unknown) => out.destroy(err as Error),
+          );
+          return out;
         };
       }
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -191,17 +220,35 @@ function failingCopy(db: PoolClient, n: number): PoolClient {
   });
 }
 
-t.test('one per-play connection failing mid-hour fails the report: nothing issued, no partial file or hour file left', async (t) => {
+t.test('writeClientUsage: a session losing its connection fails the file at once, leaving no hour file', async (t) => {
+  const s = await setup(t, 3);
+  await s.writer.write(PLAYS);
+  const admin = await s.pool.connect();
+  t.teardown(() => admin.release());
+  const sessions = [s.conns.plays[0]!, losesConnectionAtCopy(s.conns.plays[1]!, admin, 3), s.conns.plays[2]!];
+  const file = join(s.dir, 'client-usage.csv');
+  await t.rejects(writeClientUsage(sessions, scope, file, 'none'), /terminat|Connection/i, 'the lost connection’s error');
+  t.same(
+    readdirSync(s.dir).filter((f) => f.includes('.hour-')),
+    [],
+    'no hour file left once it has failed',
+  );
+});
+
+t.test('a per-play connection lost mid-report: nothing issued, nothing left; fresh connections then issue it', async (t) => {
   const s = await setup(t, 2);
   await s.writer.write(PLAYS);
-  const conns = { main: s.conns.main, plays: [s.conns.plays[0]!, failingCopy(s.conns.plays[1]!, 3)] };
-  await t.rejects(issueDay(conns, s.dir, scope, 'final', 'hashes', 'none'), /injected: connection lost mid-COPY/);
+  const admin = await s.pool.connect();
+  t.teardown(() => admin.release());
+  const conns = { main: s.conns.main, plays: [s.conns.plays[0]!, losesConnectionAtCopy(s.conns.plays[1]!, admin, 3)] };
+  await t.rejects(issueDay(conns, s.dir, scope, 'final', 'hashes', 'none'), /terminat|Connection/i);
   t.equal(await countRows(s.db, 'report_versions'), 0, 'no version recorded');
   const day = join(s.dir, 'acme', D);
-  const left = existsSync(day) ? readdirSync(day, { recursive: true }) : [];
-  t.same(left, [], 'nothing left in the day’s folder (no temporary folder, no hour files)');
-  // The connections are usable again: the same report issues once nothing fails.
-  const issued = await issueDay(s.conns, s.dir, scope, 'final', 'hashes', 'none');
+  t.same(existsSync(day) ? readdirSync(day, { recursive: true }) : [], [], 'nothing left in the day’s folder');
+  // As the reporter does after a failure: the per-play connections are discarded, fresh ones taken.
+  const fresh = [await s.pool.connect(), await s.pool.connect()];
+  t.teardown(() => fresh.forEach((c) => c.release()));
+  const issued = await issueDay({ main: s.conns.main, plays: fresh }, s.dir, scope, 'final', 'hashes', 'none');
   t.match(issued, { outcome: 'issued', version: 1, status: 'final' });
-  t.ok(readFileSync(join(issued.path, 'client-usage.csv')).equals(await oneCopy(s)), 'and its file is the whole day in one COPY');
+  t.ok(readFileSync(join(issued.path, 'client-usage.csv')).equals(await oneCopy(s)), 'its file is the whole day in one COPY');
 });
