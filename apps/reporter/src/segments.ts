@@ -86,6 +86,13 @@ async function onePlan(db: Session): Promise<void> {
   );
 }
 
+/** Undoes onePlan for the rest of the transaction (a restore's may go on to compute a version's aggregates). */
+async function usualPlan(db: Session): Promise<void> {
+  await db.query(
+    'set local max_parallel_workers_per_gather to default; set local enable_seqscan to default; set local enable_bitmapscan to default; set local jit to default',
+  );
+}
+
 /**
  * Writes bytes to `out` with backpressure, hashing and counting them; fails as soon as `out` does (a
  * full disk), instead of waiting for a drain that will not come.
@@ -185,12 +192,14 @@ export async function writeClientUsage(
   const turns = hours.map(() => deferred<void>()); // resolved when every byte before the hour is in the file
   const complete = hours.map(() => false); // the hour's bytes are all in the file or in a file of their own
   const toRender: number[] = [];
+  const handles: FileHandle[] = [];
   for (const i of hours.keys()) {
     const path = ready.get(i);
     // Opened now: a segment replaced meanwhile by a newer one stays readable through this handle, and
     // one already gone is rendered instead.
     const handle = path ? await open(path).catch(() => undefined) : undefined;
     if (handle) {
+      handles.push(handle);
       slots[i]!.resolve({ handle });
       complete[i] = true;
     } else toRender.push(i);
@@ -201,22 +210,37 @@ export async function writeClientUsage(
   const failure = deferred<never>();
   failure.promise.catch(() => undefined);
   const writing = new Set<Writable>(); // hour files being written
+  const copying = new Set<Readable>(); // COPYs running
   const stop = (err: unknown): never => {
     if (!failed) {
       failed = { err };
       failure.reject(err);
-      // Wakes whatever waits on these streams: the COPYs feeding them fail, and their sessions stop.
-      for (const w of [out, ...writing]) w.destroy(err instanceof Error ? err : new Error(String(err)));
+      // Every session stops now, not at the end of its hour: its COPY and its output fail.
+      const reason = err instanceof Error ? err : new Error(String(err));
+      for (const stream of [out, ...writing, ...copying]) stream.destroy(reason);
     }
     throw err;
   };
+  out.on('error', (err) => {
+    try {
+      stop(err); // the file cannot be written (a full disk): no session renders on
+    } catch {
+      // reported by whoever was writing, or at the end
+    }
+  });
   const rendered = sessions.map(() => 0);
   let streamed = 0;
 
   const render = async (db: Session, n: number): Promise<void> => {
     for (let i = toRender.shift(); i !== undefined && !failed; i = toRender.shift()) {
       rendered[n]!++;
-      const copy = () => db.query(copyOut(clientUsageCopy(db, s, hours[i]!)));
+      const copy = () => {
+        if (failed) throw failed.err;
+        const c = db.query(copyOut(clientUsageCopy(db, s, hours[i]!)));
+        copying.add(c);
+        c.once('close', () => copying.delete(c));
+        return c;
+      };
       if (complete.slice(0, i).every(Boolean)) {
         // Only the appender's copying of complete hours is ahead of this one: wait for it, then stream.
         await Promise.race([turns[i]!.promise, failure.promise]);
@@ -264,9 +288,10 @@ export async function writeClientUsage(
   if (failed) {
     await abandon(out);
     await Promise.all(hours.map((_, i) => rm(partFile(file, i), { force: true })));
-    for (const slot of slots) void slot.promise.then((p) => ('handle' in p ? p.handle.close() : undefined)).catch(() => undefined);
+    await Promise.allSettled(handles.map((h) => h.close())); // those not read to their end (a second close fails, harmlessly)
     throw failed.err;
   }
+  for (const db of sessions) await usualPlan(db);
   return { sha256: hash.digest('hex'), bytes: counter.bytes, fromSegments, hours: hours.length, rendered, streamed };
 }
 

@@ -221,6 +221,27 @@ t.test('days that cannot be reported are usage errors (exit 2, saying why), and 
   t.equal(help.stderr, '', 'and does no work: no database is reached for it');
 });
 
+t.test('connections refused by the database: exit 1 saying why, instead of waiting on the ones it holds', async (t) => {
+  const s = await setup(t);
+  await s.writer.write([play(d2, 10, 'u1')]);
+  // A role that may hold 2 connections (a superuser's limit is not enforced), with playlog's privileges.
+  const role = uniqueName('limited');
+  await s.pool.query(`create role ${role} login password 'limited' connection limit 2 in role playlog`);
+  t.teardown(() => s.pool.query(`drop role if exists ${role}`));
+  const url = new URL(s.env.DATABASE_URL);
+  url.username = role;
+  url.password = 'limited';
+  // The report's main connection and 3 per-play ones: the third connect is refused.
+  const r = await reporter(['run', '--date', d2, '--wait', '5'], {
+    ...s.env,
+    DATABASE_URL: url.toString(),
+    REPORT_PER_PLAY_CONNECTIONS: '3',
+  });
+  t.equal(r.code, 1, 'exit 1');
+  t.match(r.stderr, /too many connections/, 'says why');
+  t.notOk(existsSync(join(s.dir, 'cli', d2)), 'nothing written');
+});
+
 t.test('an issued folder found missing or altered is written again, byte for byte as issued', async (t) => {
   const s = await setup(t);
   await s.writer.write([play(d2, 1, '=cmd|calc'), play(d2, 2, 'b')]);

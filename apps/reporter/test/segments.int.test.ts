@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
@@ -191,32 +191,60 @@ t.test('writeClientUsage: one session streams every hour into the file; three sh
 });
 
 /**
- * `db`, whose `n`th COPY finds its connection lost: the server ends the backend (pg_terminate_backend,
- * from `admin`) just before the COPY is sent on it.
+ * `db`, except that each COPY it is given is started by `onCopy`, which gets the COPY's number (from 1)
+ * and a function that starts it on `db` as usual. Every other query and property is `db`'s own.
  */
-function losesConnectionAtCopy(db: PoolClient, admin: PoolClient, n: number): PoolClient {
+function onCopies(db: PoolClient, onCopy: (n: number, start: () => Readable) => Readable): PoolClient {
   let copies = 0;
   return new Proxy(db, {
     get(target, prop) {
       const v: unknown = Reflect.get(target, prop, target);
-      if (prop === 'query') {
-        return (q: unknown, ...rest: unknown[]) => {
-          const query = target.query as (...a: unknown[]) => unknown;
-          if (typeof q === 'string' || ++copies !== n) return query.call(target, q, ...rest);
-          const out = new PassThrough();
-          void admin.query('select pg_terminate_backend($1)', [(target as unknown as { processID: number }).processID]).then(
-            () => {
-              const copy = query.call(target, q) as Readable;
-              copy.on('error', (err) => out.destroy(err));
-              copy.pipe(out);
-            },
-            (err: unknown) => out.destroy(err as Error),
-          );
-          return out;
-        };
-      }
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      if (prop !== 'query') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      const query = target.query as (...a: unknown[]) => unknown;
+      return (q: unknown, ...rest: unknown[]) =>
+        typeof q === 'string' ? query.call(target, q, ...rest) : onCopy(++copies, () => query.call(target, q) as Readable);
     },
+  });
+}
+
+/**
+ * `db`, whose `n`th COPY finds its connection lost: the server ends the backend (pg_terminate_backend,
+ * from `admin`) just before the COPY is sent on it.
+ */
+function losesConnectionAtCopy(db: PoolClient, admin: PoolClient, n: number): PoolClient {
+  return onCopies(db, (i, start) => {
+    if (i !== n) return start();
+    const out = new PassThrough();
+    void admin.query('select pg_terminate_backend($1)', [(db as unknown as { processID: number }).processID]).then(
+      () => {
+        const copy = start();
+        copy.on('error', (err) => out.destroy(err));
+        copy.pipe(out);
+      },
+      (err: unknown) => out.destroy(err as Error),
+    );
+    return out;
+  });
+}
+
+/** `db`, counting the COPYs started on it in `started.n`. */
+function counting(db: PoolClient, started: { n: number }): PoolClient {
+  return onCopies(db, (_, start) => {
+    started.n++;
+    return start();
+  });
+}
+
+/** `db`, whose COPYs never end: an hour far bigger than any test's (rows every 10 ms, for ever). */
+function endlessCopy(db: PoolClient, streams: Readable[]): PoolClient {
+  return onCopies(db, () => {
+    const endless = new Readable({
+      read() {
+        setTimeout(() => this.push('2026-01-01,acme,row\n'), 10);
+      },
+    });
+    streams.push(endless);
+    return endless;
   });
 }
 
@@ -233,6 +261,41 @@ t.test('writeClientUsage: a session losing its connection fails the file at once
     [],
     'no hour file left once it has failed',
   );
+});
+
+t.test('writeClientUsage: one session losing its connection while it streams an hour fails the file', async (t) => {
+  const s = await setup(t, 1);
+  await s.writer.write(PLAYS);
+  const admin = await s.pool.connect();
+  t.teardown(() => admin.release());
+  const file = join(s.dir, 'client-usage.csv');
+  const sessions = [losesConnectionAtCopy(s.conns.plays[0]!, admin, 4)];
+  await t.rejects(writeClientUsage(sessions, scope, file, 'none'), /terminat|Connection/i);
+});
+
+t.test('writeClientUsage: a file that cannot be written fails with its error, and the sessions stop rendering', async (t) => {
+  for (const n of [1, 3]) {
+    const s = await setup(t, n);
+    await s.writer.write(PLAYS);
+    const started = { n: 0 };
+    const sessions = s.conns.plays.map((db) => counting(db, started));
+    await t.rejects(writeClientUsage(sessions, scope, join(s.dir, 'missing', 'client-usage.csv'), 'none'), { code: 'ENOENT' });
+    // Small hours fit in the stream's buffer while the file is being opened: a few may start before the
+    // open fails, none after.
+    t.ok(started.n <= n + 2, `${n} session(s): ${started.n} COPYs started of ${HOURS} hours`);
+  }
+});
+
+t.test('writeClientUsage: a failure stops the other sessions mid-hour, not at the end of their hour', async (t) => {
+  const s = await setup(t, 2);
+  await s.writer.write(PLAYS);
+  const admin = await s.pool.connect();
+  t.teardown(() => admin.release());
+  const endless: Readable[] = [];
+  const sessions = [endlessCopy(s.conns.plays[0]!, endless), losesConnectionAtCopy(s.conns.plays[1]!, admin, 1)];
+  await t.rejects(writeClientUsage(sessions, scope, join(s.dir, 'client-usage.csv'), 'none'), /terminat|Connection/i);
+  t.equal(endless.length, 1, 'the first session was in its endless hour');
+  t.ok(endless[0]!.destroyed, 'whose COPY was abandoned when the other session failed');
 });
 
 t.test('a per-play connection lost mid-report: nothing issued, nothing left; fresh connections then issue it', async (t) => {
