@@ -6,7 +6,8 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { copyOut, dailyUsageLeaf, escapeLiteral, type PoolClient, type Session } from '@playlog/db';
 import { reportFolder } from './folders.js';
-import { clientUsageFile, forgetSegments, removeSegmentFiles, writeClientUsage, type Compress } from './segments.js';
+import { writeClientUsage } from './client-usage.js';
+import { clientUsageFile, forgetSegments, removeSegmentFiles, type Compress } from './segments.js';
 import { aggregateDay, attachAggregates, dailyUsageCopy, fingerprint, type DayScope } from './usage.js';
 
 export type { Compress } from './segments.js';

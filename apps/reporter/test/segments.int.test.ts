@@ -10,7 +10,8 @@ import { normalizePlay, type Play } from '@playlog/schema';
 import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
-import { hoursOf, renderSegments, writeClientUsage, type Compress } from '../src/segments.js';
+import { writeClientUsage } from '../src/client-usage.js';
+import { hoursOf, renderSegments, type Compress } from '../src/segments.js';
 import { clientUsageCopy } from '../src/usage.js';
 
 // Two days ago in New York: closed, among the days segments are rendered for (today and the two before),
