@@ -2,10 +2,10 @@
 //   (a) Playlog's report run, cold (apps/reporter/dist/main.js run --date D --wait 0) under /usr/bin/time -v,
 //       with its SQL statements timed from pg_stat_activity,
 //   (b) the bare GROUP BY of the same aggregate (psql, \timing): the baseline,
-//   (c) the client-usage.csv query alone, COPY … TO /dev/null (psql, \timing), for its share,
+//   (c) the client-usage.csv query alone (the plays in binary, per-play.ts), COPY … TO /dev/null (psql, \timing), for its share,
 //   (w) the report run warm: `reporter segments` (untimed) rendered every hour first (BENCH_WARM),
 //   (d) the two-level GROUP BY and (e) the reporter's integer-first key order, bare, and (s) the cold
-//       run with one per-play connection (REPORT_PER_PLAY_CONNECTIONS=1) (BENCH_DIAGNOSE),
+//       run with two per-play connections (REPORT_PER_PLAY_CONNECTIONS=2) (BENCH_DIAGNOSE),
 //   (g) the cold run with REPORT_COMPRESS=gzip (BENCH_GZIP).
 // Usage: bash bench/reporter/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { groupProgress } from '@playlog/kafka';
-import { clientUsageCopy } from '../../apps/reporter/dist/usage.js';
+import { perPlayCopy } from '../../apps/reporter/dist/per-play.js';
 import {
   fmt,
   freshDatabase,
@@ -112,8 +112,8 @@ function classify(query) {
   if (/^create table "daily_usage_/.test(q)) return "aggregate → the version's own table (CREATE TABLE AS, parallel)";
   if (/^select attach_daily_usage/.test(q)) return 'attach it under daily_usage (constraints, ATTACH PARTITION)';
   if (/^copy \( select .* from "daily_usage_/.test(q)) return 'COPY daily-usage.csv (sorted, from that table)';
-  if (/^copy \( select .* play_id, date_time_played/.test(q))
-    return "COPY client-usage.csv's hours (one row per play, sorted; summed over the per-play connections)";
+  if (/^copy \( select played_at, play_id, date_time_played/.test(q))
+    return "COPY client-usage.csv's hours (the plays in binary, in index order; summed over the per-play connections)";
   if (/^set transaction snapshot|^begin isolation level repeatable read read only/.test(q)) return 'other statements';
   return 'other statements';
 }
@@ -165,7 +165,7 @@ function watchStatements(url) {
   };
 }
 
-async function runReporter(dbUrl, topic, reportDir, compress = 'none', perPlayConnections = 2) {
+async function runReporter(dbUrl, topic, reportDir, compress = 'none', perPlayConnections = 1) {
   const stopWatch = watchStatements(dbUrl);
   const cpu0 = machineCpuSeconds();
   const t0 = performance.now();
@@ -270,8 +270,9 @@ async function main() {
     `generated ${fmt.int(cfg.plays)} plays (${size} with indexes) in ${fmt.f1(genSeconds)} s; ${fmt.int(groups)} daily-usage rows`,
   );
   // The reporter's own client-usage query (from its built code), sent to /dev/null by psql.
-  const usageSql = clientUsageCopy(c, { client: CLIENT, day: DAY, timezone: 'UTC', thresholdSeconds: cfg.threshold });
-  const clientCopy = `\\copy (${/copy \(([\s\S]*)\) to stdout/.exec(usageSql)[1].replace(/\s+/g, ' ').trim()}) to '/dev/null' with (format csv, header true)`;
+  const dayRange = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(Date.parse(`${DAY}T00:00:00Z`) + 86_400_000) };
+  const usageSql = perPlayCopy({ client: CLIENT, day: DAY, timezone: 'UTC', thresholdSeconds: cfg.threshold }, dayRange);
+  const clientCopy = `\\copy (${/copy \(([\s\S]*)\) to stdout/.exec(usageSql)[1].replace(/\s+/g, ' ').trim()}) to '/dev/null' with (format binary)`;
 
   // Diagnostics: (d) the two-level GROUP BY issue 15 proposed (group keys + user in parallel, then
   // count the users), identical figures; (e) the bare GROUP BY in the reporter's key order (integers
@@ -310,7 +311,7 @@ async function main() {
           segments = renderAhead(db.url, reportDir);
           console.log(`round ${round + 1} (w) segments rendered ahead in ${fmt.f1(segments.seconds)} s: ${segments.line}`);
         }
-        const r = await runReporter(db.url, topic, reportDir, id === 'g' ? 'gzip' : 'none', id === 's' ? 1 : 2);
+        const r = await runReporter(db.url, topic, reportDir, id === 'g' ? 'gzip' : 'none', id === 's' ? 2 : 1);
         if (id === 'w') {
           r.segments = segments;
           if (!/24 of 24 hours from segments/.test(r.line)) throw new Error(`warm run did not use every segment: ${r.line}`);
@@ -320,7 +321,7 @@ async function main() {
         await forget(reportDir); // the next round issues a new v1 again
         results[id].push(r);
         console.log(
-          `round ${round + 1} (${id}) reporter${id === 'g' ? ' gzip' : id === 's' ? ' one per-play connection' : ''}: ${fmt.f1(r.seconds)} s, peak RSS ${fmt.int(r.rssMiB)} MiB, ` +
+          `round ${round + 1} (${id}) reporter${id === 'g' ? ' gzip' : id === 's' ? ' two per-play connections' : ''}: ${fmt.f1(r.seconds)} s, peak RSS ${fmt.int(r.rssMiB)} MiB, ` +
             `files ${fmt.int(r.bytes.daily)} + ${fmt.int(r.bytes.client)} bytes; ${JSON.stringify(r.phases)}`,
         );
       } else if (id === 'b') {
@@ -351,7 +352,7 @@ async function main() {
     twoLevel: results.d ? median(results.d.map((r) => r.seconds)) : undefined,
     intFirst: results.e ? median(results.e.map((r) => r.seconds)) : undefined,
     gzip: results.g ? median(results.g.map((r) => r.seconds)) : undefined,
-    onePerPlay: results.s ? median(results.s.map((r) => r.seconds)) : undefined,
+    twoPerPlay: results.s ? median(results.s.map((r) => r.seconds)) : undefined,
     warm: results.w ? median(results.w.map((r) => r.seconds)) : undefined,
     renderAhead: results.w ? median(results.w.map((r) => r.segments.seconds)) : undefined,
     renderAheadCpu: results.w ? median(results.w.map((r) => r.segments.machineCpu)) : undefined,
@@ -400,13 +401,13 @@ function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSecond
       [
         row('a', '(a) reporter run, cold (wall, process start to exit)', s.reporter),
         row('b', '(b) bare GROUP BY (psql \\timing)', s.bare),
-        row('c', "(c) the reporter's client-usage query, COPY to /dev/null (psql \\timing)", s.clientCopy),
+        row('c', "(c) the reporter's client-usage query (binary), COPY to /dev/null (psql \\timing)", s.clientCopy),
         ...(results.d ? [row('d', '(d) two-level GROUP BY: keys + user in parallel, then count users (psql \\timing)', s.twoLevel)] : []),
         ...(results.e ? [row('e', '(e) bare GROUP BY with integer keys first, as the reporter groups (psql \\timing)', s.intFirst)] : []),
         ...(results.w ? [row('w', '(w) reporter run, warm: every hour rendered ahead by `reporter segments`', s.warm)] : []),
         ...(results.g ? [row('g', '(g) reporter run, cold, REPORT_COMPRESS=gzip', s.gzip)] : []),
         ...(results.s
-          ? [row('s', '(s) reporter run, cold, REPORT_PER_PLAY_CONNECTIONS=1 (before: one connection for the per-play file)', s.onePerPlay)]
+          ? [row('s', '(s) reporter run, cold, REPORT_PER_PLAY_CONNECTIONS=2 (the hours shared out between two connections)', s.twoPerPlay)]
           : []),
       ],
     ),

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { copyOut, type Session } from '@playlog/db';
+import type { Session } from '@playlog/db';
 import {
   abandon,
   type Compress,
@@ -16,7 +16,8 @@ import {
   usualPlan,
   writePart,
 } from './segments.js';
-import { CLIENT_USAGE_HEADER, clientUsageCopy, type DayScope } from './usage.js';
+import { renderPerPlay } from './per-play.js';
+import { CLIENT_USAGE_HEADER, type DayScope } from './usage.js';
 
 /**
  * client-usage.csv, assembled: its header, then the day's hours in order, each from a segment rendered
@@ -137,7 +138,7 @@ export async function writeClientUsage(
       rendered[n]!++;
       const copy = () => {
         if (failed) throw failed.err;
-        const c = db.query(copyOut(clientUsageCopy(db, s, hours[i]!)));
+        const c = renderPerPlay(db, s, hours[i]!);
         copying.add(c);
         c.once('close', () => copying.delete(c));
         return c;

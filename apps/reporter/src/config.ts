@@ -16,10 +16,11 @@ export const reporterConfigSpec = {
   /** gzip: the per-play file is written as client-usage.csv.gz (the same bytes once inflated). */
   compress: env.oneOf('REPORT_COMPRESS', 'none', ['none', 'gzip'] as const),
   /**
-   * Connections that write client-usage.csv side by side, each rendering hours of the day (a COPY runs
-   * in one server process): about one per core the database can give the report beside its aggregate.
+   * Connections that write client-usage.csv side by side, each sending hours of the day. One: the
+   * database sends the plays in binary and the reporter, one thread, renders every row (per-play.ts),
+   * so further connections only help where the database's processes, not the reporter, are the limit.
    */
-  perPlayConnections: env.int('REPORT_PER_PLAY_CONNECTIONS', 2, 1, 16),
+  perPlayConnections: env.int('REPORT_PER_PLAY_CONNECTIONS', 1, 1, 16),
   timezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
   royaltyThresholdSeconds: env.int('ROYALTY_THRESHOLD_SECONDS', 30, 0, 86_400),
   /** Ingest's allowance for clients' fast clocks: a day closes this long after its end (same value as ingest's). */

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { copyOut, type Pool, type Session } from '@playlog/db';
+import type { Pool, Session } from '@playlog/db';
 import { addDays, startOfDay, today } from './days.js';
 import { segmentFolder } from './folders.js';
-import { clientUsageCopy, type DayScope, type Range } from './usage.js';
+import { renderPerPlay } from './per-play.js';
+import type { DayScope, Range } from './usage.js';
 
 /**
  * client-usage.csv is written as its header, then the day's hours one after the other: the rows are
@@ -177,6 +178,7 @@ async function renderDay(pool: Pool, s: DayScope, closedHours: number, cfg: Segm
     if (!locked.rows[0]!.ok) {
       run.busy++;
       await db.query('rollback');
+      db.release();
       return;
     }
     await onePlan(db);
@@ -202,7 +204,7 @@ async function renderDay(pool: Pool, s: DayScope, closedHours: number, cfg: Segm
       const out = createWriteStream(tmp);
       const counter = { bytes: 0 };
       try {
-        await writePart(db.query(copyOut(clientUsageCopy(db, s, hour))), cfg.compress, sinkInto(out, undefined, counter));
+        await writePart(renderPerPlay(db, s, hour), cfg.compress, sinkInto(out, undefined, counter));
         out.end();
         await finished(out);
       } catch (err) {
@@ -224,11 +226,12 @@ async function renderDay(pool: Pool, s: DayScope, closedHours: number, cfg: Segm
     }
     await db.query('commit');
   } catch (err) {
-    await db.query('rollback').catch(() => undefined);
+    // Discarded, not rolled back: a COPY stopped half-way by this side (the segment's file failed)
+    // leaves the connection mid-copy, where a ROLLBACK would wait forever. Closing it rolls back.
+    db.release(err instanceof Error ? err : true);
     throw err;
-  } finally {
-    db.release();
   }
+  db.release();
   for (const path of replaced) await rm(path, { force: true });
 }
 

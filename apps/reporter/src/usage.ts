@@ -122,19 +122,7 @@ export function dailyUsageCopy(db: Session, s: DayScope, leaf: string): string {
   ) to stdout with (format csv, header true)`;
 }
 
-/**
- * A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): one that begins with `=`,
- * `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe, which spreadsheets show as text.
- * A cell that begins with an apostrophe gets one more, so the rule can be undone: the value sent is the
- * cell without one leading apostrophe, where it begins with one. README, Reports, says the same.
- */
-function neutralised(column: string): string {
-  // ascii() of the first character (0 for an empty string, the code point beyond ASCII): the same test
-  // as the pattern ^[-=+@'\t\r], at a fraction of a regular expression's cost over 30M cells a day.
-  return `case when ascii(${column}) in (45, 61, 43, 64, 39, 9, 13) then '''' || ${column} else ${column} end`;
-}
-
-/** client-usage.csv's first line: the column names of the per-play COPY below, as COPY's own header would print them. */
+/** client-usage.csv's first line: the names of its columns (per-play.ts writes its rows). */
 export const CLIENT_USAGE_HEADER =
   'report_date,client,play_id,date_time_played,received_at,log_type,user_id,country,track_id,release_id,format_id,' +
   'play_mode,end_reason,total_time_played,royalty_bearing,user_agent,api_key_name\n';
@@ -143,29 +131,4 @@ export const CLIENT_USAGE_HEADER =
 export interface Range {
   from: Date;
   to: Date;
-}
-
-/**
- * COPY … TO STDOUT for client-usage.csv: one row per play, after MassiveMusic's Client Usage Report,
- * in the contract's order. The whole day with its header, or, with `range`, that part's rows only (the
- * file is its header and its hours' rows, one after the other: see segments.ts).
- */
-export function clientUsageCopy(db: Session, s: DayScope, range?: Range): string {
-  const day = lit(db, s.day);
-  const tz = lit(db, s.timezone);
-  const where = range
-    ? `played_at >= ${lit(db, range.from.toISOString())}::timestamptz and played_at < ${lit(db, range.to.toISOString())}::timestamptz`
-    : inDay(day, tz);
-  return `copy (
-    select ${day} as report_date, client, play_id, date_time_played,
-           to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as received_at,
-           log_type, ${neutralised('user_id')} as user_id, country, track_id, release_id, format_id,
-           play_mode, end_reason, total_time_played,
-           case when total_time_played >= ${s.thresholdSeconds} then 'true' else 'false' end as royalty_bearing,
-           ${neutralised('user_agent')} as user_agent, ${neutralised('api_key_name')} as api_key_name
-      from plays
-     where client = ${lit(db, s.client)}
-       and ${where} and not synthetic
-     order by played_at, date_time_played collate "C", play_id
-  ) to stdout with (format csv, header ${range ? 'false' : 'true'})`;
 }

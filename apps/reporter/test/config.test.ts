@@ -10,7 +10,7 @@ t.test('one site by default: the edge is the loader’s own cluster and topic', 
     compress: 'none',
     timezone: 'UTC',
     royaltyThresholdSeconds: 30,
-    perPlayConnections: 2,
+    perPlayConnections: 1,
   });
 });
 

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
@@ -11,8 +12,9 @@ import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 import { writeClientUsage } from '../src/client-usage.js';
-import { hoursOf, renderSegments, type Compress } from '../src/segments.js';
-import { clientUsageCopy } from '../src/usage.js';
+import { segmentFolder } from '../src/folders.js';
+import { formOf, hourFingerprints, hoursOf, renderSegments, type Compress } from '../src/segments.js';
+import { clientUsageCopy } from './per-play-oracle.js';
 
 // Two days ago in New York: closed, among the days segments are rendered for (today and the two before),
 // and every play below (they run three hours into the next day) already in the past whatever the hour now.
@@ -98,7 +100,7 @@ async function oneCopy(s: Awaited<ReturnType<typeof setup>>): Promise<Buffer> {
       cb();
     },
   });
-  await pipeline(s.conns.main.query(copyOut(clientUsageCopy(s.conns.main, scope))), sink);
+  await pipeline(s.conns.main.query(copyOut(clientUsageCopy(scope))), sink);
   return Buffer.concat(parts);
 }
 
@@ -315,4 +317,37 @@ t.test('a per-play connection lost mid-report: nothing issued, nothing left; fre
   const issued = await issueDay({ main: s.conns.main, plays: fresh }, s.dir, scope, 'final', 'hashes', 'none');
   t.match(issued, { outcome: 'issued', version: 1, status: 'final' });
   t.ok(readFileSync(join(issued.path, 'client-usage.csv')).equals(await oneCopy(s)), 'its file is the whole day in one COPY');
+});
+
+t.test('renderSegments: a segment file that cannot be written fails the run, and its connection is not reused mid-COPY', async (t) => {
+  const s = await setup(t, 1);
+  // One hour of D with 40 000 plays (about 12 MB of rows): more than the sockets hold, so the server is
+  // still sending the hour when the file fails.
+  const noon = hoursOf(D, TZ)[12]!.from.toISOString();
+  await s.db.query(`select ensure_play_partition(($1::timestamptz at time zone 'UTC')::date)`, [noon]);
+  await s.db.query(
+    `insert into plays (play_id, played_at, client, api_key_name, log_type, user_id, country, track_id, release_id, format_id,
+                        play_mode, date_time_played, total_time_played, user_agent, received_at)
+     select md5('big/' || g)::uuid, $1::timestamptz + g * interval '50 ms', 'acme', 'k', 'subscription', 'user-' || g, 'GB', 1, 2, 26,
+            'online', 'x', 31, repeat('a', 200), now()
+       from generate_series(1, 40000) g`,
+    [noon],
+  );
+  await s.db.query(`select refresh_play_buckets(($1::timestamptz at time zone 'UTC')::date, ($1::timestamptz at time zone 'UTC')::date)`, [
+    noon,
+  ]);
+  const fingerprints = await hourFingerprints(s.conns.main, 'acme', hoursOf(D, TZ));
+  const i = fingerprints.findIndex((f) => f.plays > 0);
+  const hash = createHash('sha256')
+    .update(`${formOf(scope, 'none')}|${fingerprints[i]!.fingerprint}`)
+    .digest('hex');
+  // Where the first segment of D is written before its rename: a directory, so opening it fails (EISDIR)
+  // while the hour's COPY streams.
+  const blocker = join(segmentFolder(s.dir, 'acme', D), `${String(i).padStart(2, '0')}-${hash.slice(0, 12)}.csv.tmp-${process.pid}`);
+  mkdirSync(blocker, { recursive: true });
+  await t.rejects(renderSegments(s.pool, settings(s.dir, 'none'), NOW), { code: 'EISDIR' }, 'fails with the file error');
+  t.equal(await countRows(s.db, 'report_segments', 'day = $1', [D]), 0, 'nothing recorded');
+  rmSync(blocker, { recursive: true });
+  const run = await renderSegments(s.pool, settings(s.dir, 'none'), NOW);
+  t.equal(await countRows(s.db, 'report_segments', 'day = $1', [D]), 1, `the next run renders the hour (${run.rendered} in all)`);
 });
