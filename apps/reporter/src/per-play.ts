@@ -180,6 +180,7 @@ export class PerPlayCsv extends Transform {
     if (!this.started) {
       if (length < at + 19) return -1;
       if (!buf.subarray(at, at + 11).equals(SIGNATURE)) throw new Error('per-play COPY: not binary COPY output');
+      if ((int32(buf, at + 11) & 0xffff0000) !== 0) throw new Error('per-play COPY: unknown critical flags in its header');
       const end = at + 19 + int32(buf, at + 15);
       if (length < end) return -1;
       this.started = true;
@@ -292,24 +293,58 @@ export class PerPlayCsv extends Transform {
 
   /** to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'). */
   private receivedAt(buf: Buffer, at: number, o: Buffer, w: number): number {
-    const micros = int32(buf, at) * 4_294_967_296 + (int32(buf, at + 4) >>> 0);
+    const hi = int32(buf, at);
+    // Within 2^53 µs of 2000 (the years 1715 to 2284) a double holds the value exactly and Date
+    // formats it: every received_at Playlog writes. Anything else takes the exact path.
+    if (hi < -0x200000 || hi >= 0x200000) return farTimestamp(buf.readBigInt64BE(at), o, w);
+    const micros = hi * 4_294_967_296 + (int32(buf, at + 4) >>> 0);
     const second = Math.floor(micros / 1_000_000);
     if (second !== this.lastSecond) {
-      const iso = new Date(PG_EPOCH_MS + second * 1000).toISOString();
-      if (iso.length !== 24) throw new Error(`per-play COPY: received_at ${iso} is outside the years 0-9999`);
-      this.secondText.write(iso.slice(0, 19), 'latin1');
+      this.secondText.write(new Date(PG_EPOCH_MS + second * 1000).toISOString().slice(0, 19), 'latin1');
       this.lastSecond = second;
     }
     const text = this.secondText;
     for (let i = 0; i < 19; i++) o[w++] = text[i]!;
-    const ms = Math.floor(micros / 1000) - second * 1000;
-    o[w++] = 46; // .
-    o[w++] = 48 + ((ms / 100) | 0);
-    o[w++] = 48 + (((ms / 10) | 0) % 10);
-    o[w++] = 48 + (ms % 10);
-    o[w++] = 90; // Z
-    return w;
+    return millis(Math.floor(micros / 1000) - second * 1000, o, w);
   }
+}
+
+/** ".mmmZ" */
+function millis(ms: number, o: Buffer, w: number): number {
+  o[w++] = 46; // .
+  o[w++] = 48 + ((ms / 100) | 0);
+  o[w++] = 48 + (((ms / 10) | 0) % 10);
+  o[w++] = 48 + (ms % 10);
+  o[w++] = 90; // Z
+  return w;
+}
+
+const INFINITY = 0x7fffffffffffffffn;
+const MINUS_INFINITY = -0x8000000000000000n;
+
+/**
+ * A timestamp beyond the years 1715–2284, as to_char writes it: `infinity` as NULL (nothing), years
+ * of more than four digits in full, and years BC without a sign (YYYY of 1 BC is 0001).
+ */
+function farTimestamp(micros: bigint, o: Buffer, w: number): number {
+  if (micros === INFINITY || micros === MINUS_INFINITY) return w;
+  const seconds = floorDiv(micros, 1_000_000n);
+  const ms = Number((micros - seconds * 1_000_000n) / 1000n);
+  // The Gregorian calendar repeats every 400 years: Date formats the same instant of an era it holds.
+  const unix = seconds + BigInt(PG_EPOCH_MS / 1000);
+  const eras = floorDiv(unix, ERA_SECONDS);
+  const date = new Date(Number(unix - eras * ERA_SECONDS) * 1000);
+  const year = date.getUTCFullYear() + Number(eras) * 400;
+  w += o.write(`${String(year <= 0 ? 1 - year : year).padStart(4, '0')}-${date.toISOString().slice(5, 19)}`, w, 'latin1');
+  return millis(ms, o, w);
+}
+
+/** 400 Gregorian years: 146 097 days. */
+const ERA_SECONDS = 146_097n * 86_400n;
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return q * b > a ? q - 1n : q;
 }
 
 function int32(b: Buffer, p: number): number {

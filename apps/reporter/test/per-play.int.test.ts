@@ -54,6 +54,21 @@ function rows(): Row[] {
   add({ at: iso(dayStart + 5_001), dtp: 'i', received: iso(dayStart + 6_000), ints: [-2147483648, 0, 2147483647], total: -1 });
   add({ at: iso(dayStart + 5_002), dtp: 't', received: iso(dayStart + 6_000), total: 30 });
   add({ at: iso(dayStart + 5_003), dtp: 't', received: iso(dayStart + 6_000), total: 29 });
+  // received_at far from now: to_char's years (BC without a sign, five digits and more), infinity as NULL.
+  for (const [i, received] of [
+    'infinity',
+    '-infinity',
+    '2300-01-01 00:00:00.999999+00',
+    '1700-01-01 00:00:00.999999+00',
+    '1999-12-31 23:59:59.999999+00',
+    '0001-06-01 00:00:00+00 BC',
+    '0044-03-15 12:34:56.789+00 BC',
+    '4713-01-01 00:00:00+00 BC',
+    '10000-01-01 00:00:00+00',
+    '294276-12-31 23:59:59.999999+00',
+  ].entries()) {
+    add({ at: iso(dayStart + 9_000 + i), dtp: `far ${i}`, received });
+  }
   // The day's first instant is in, the next day's first is not; other clients' and synthetic plays are not either.
   add({ at: iso(dayStart), dtp: 'first', received: iso(dayStart) });
   add({ at: iso(dayEnd), dtp: 'next day', received: iso(dayEnd) });

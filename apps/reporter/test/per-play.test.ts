@@ -107,6 +107,23 @@ t.test("received_at: to_char's milliseconds are truncated, not rounded", async (
   t.match(line, /,2026-11-02T23:59:59\.999Z,/);
 });
 
+t.test('received_at far from now: exact to the microsecond, years as to_char writes them, infinity as NULL', async (t) => {
+  const cell = async (iso: string, micros = 0) =>
+    (await render(copyOf([{ ...base, receivedAt: iso, receivedMicros: micros }]))).split(',')[4];
+  t.equal(await cell('2300-01-01T00:00:00.999Z', 999), '2300-01-01T00:00:00.999Z', 'beyond 2^53 µs after 2000: not rounded up');
+  t.equal(await cell('1700-01-01T00:00:00.999Z', 999), '1700-01-01T00:00:00.999Z', 'beyond 2^53 µs before 2000');
+  t.equal(await cell('1999-12-31T23:59:59.999Z', 999), '1999-12-31T23:59:59.999Z', 'just before 2000');
+  t.equal(await cell('+000000-06-01T00:00:00.000Z'), '0001-06-01T00:00:00.000Z', '1 BC is year 0001 (no sign)');
+  t.equal(await cell('-000043-03-15T12:34:56.789Z'), '0044-03-15T12:34:56.789Z', '44 BC');
+  t.equal(await cell('+010000-01-01T00:00:00.000Z'), '10000-01-01T00:00:00.000Z', 'five-digit years in full');
+  const infinity = copyOf([base]);
+  const at = HEADER.length + 2 + (4 + 8) + (4 + 16) + (4 + base.dateTimePlayed.length) + 4;
+  for (const v of [0x7fffffffffffffffn, -0x8000000000000000n]) {
+    infinity.writeBigInt64BE(v, at);
+    t.equal((await render(infinity)).split(',')[4], '', `${v > 0n ? '' : '-'}infinity: an empty cell`);
+  }
+});
+
 t.test('int4 cells: zero, negatives and the extremes', async (t) => {
   const line = await render(copyOf([{ ...base, trackId: 0, releaseId: -2147483648, formatId: 2147483647, total: -7 }]));
   t.match(line, /,0,-2147483648,2147483647,online,,-7,false,/);
@@ -207,6 +224,9 @@ t.test('broken input fails the stream with what was wrong', async (t) => {
   await t.rejects(render(Buffer.concat([HEADER, one.subarray(0, 40)])), /ended without its trailer/);
   await t.rejects(render(Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\x01', 'latin1'), int4(0), int4(0), TRAILER])), /not binary COPY/);
   await t.rejects(render(Buffer.concat([HEADER, TRAILER, one])), /data after its trailer/);
+  const flagged = Buffer.from(HEADER);
+  flagged.writeInt32BE(1 << 16, 11);
+  await t.rejects(render(Buffer.concat([flagged, TRAILER])), /unknown critical flags/);
   const fewer = Buffer.from(one);
   fewer.writeInt16BE(14);
   await t.rejects(render(Buffer.concat([HEADER, fewer, TRAILER])), /14 fields, expected 15/);
