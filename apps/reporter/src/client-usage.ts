@@ -55,9 +55,9 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: 
  * Writes the day's client-usage file (in the report's snapshot, on every session): its header, then
  * each hour, from its segment when `segmentsFrom` (REPORT_DIR) holds a current one, else rendered now.
  *
- * The hours left to render are shared out among the sessions, each a connection of its own, taken in
- * order as each session becomes free: a COPY runs in one server process, and at 10M plays a day one
- * process needs longer for the file than the whole report should take (bench/reporter). A session
+ * The hours left to render are shared out among the sessions (REPORT_PER_PLAY_CONNECTIONS, 1 by
+ * default), each a connection of its own, taken in order as each session becomes free: more than one
+ * helps only where the database's processes, not the reporter's rendering, limit the file. A session
  * that takes an hour when every hour before it is complete streams it straight into the file (with one
  * session, every hour); otherwise the hour is rendered beside the file (`<file>.hour-NN`, the bytes a
  * segment would hold) and copied in at its turn, then deleted. Hours are appended strictly in order,

@@ -6,11 +6,11 @@ import type { DayScope, Range } from './usage.js';
  * client-usage.csv's rows for a part of a day: Postgres sends the plays' stored values in binary, in
  * index order, and the reporter writes the CSV.
  *
- * Why not `COPY (select … to_char(…) …) TO STDOUT (FORMAT csv)`: at 10M plays a day that made the
- * server spend 23 CPU-s on the file (bench/reporter), two thirds of it turning integers, UUIDs and
- * timestamps into text, evaluating the report's expressions and sorting the plays that share an instant;
- * the same plays in binary, in index order, cost it 9.7 s, and the reporter about 0.55 µs a row to
- * write them. The bytes are the ones that query gives (the tests keep it as their oracle:
+ * Why not `COPY (select … to_char(…) …) TO STDOUT (FORMAT csv)`: at 10M plays a day that query took
+ * the server 22.7 s (serial, psql to /dev/null; bench/reporter), most of it turning integers, UUIDs and
+ * timestamps into text, evaluating the report's expressions and sorting the plays that share an
+ * instant; the same plays in binary, in index order, took 9.7 s, and the reporter renders them at
+ * about 0.55 µs a row. The bytes are the ones that query gives (the tests keep it as their oracle:
  * test/per-play-oracle.ts): Postgres's CSV quoting, its `to_char` of `received_at`, the neutralised
  * cells, and the contract's order (played_at, then date_time_played by bytes, then play_id).
  */
@@ -61,7 +61,8 @@ export function perPlayCopy(s: DayScope, range: Range): string {
 /** The CSV rows (no header) of the part of the day, from `db` (in its transaction's snapshot). */
 export function renderPerPlay(db: Session, s: DayScope, range: Range): Readable {
   const csv = new PerPlayCsv(s);
-  // The COPY is destroyed with the transform (a failed report stops it): pipeline tears both down.
+  // pipeline destroys the COPY stream with the transform (a failed report destroys the transform). That
+  // abandons the COPY only: the connection stays mid-COPY, so the caller discards it, never reuses it.
   return pipeline(db.query(copyOut(perPlayCopy(s, range))), csv, () => undefined);
 }
 

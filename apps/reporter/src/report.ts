@@ -208,8 +208,8 @@ async function putInPlace(tmp: string, dir: string): Promise<void> {
  * fingerprint with the last version's; if new, store the aggregates as version N+1, write the files
  * into a temporary folder and move it to `<dir>/<client>/<day>/v<N>/`. Old versions stay.
  * The per-play client-usage.csv is written at the same time as the aggregates are computed, on the
- * `plays` connections (its hours shared out among them), in the transaction's exported snapshot: the
- * database works on all of them at once.
+ * `plays` connections (one by default; with more, its hours shared out among them), in the
+ * transaction's exported snapshot.
  * When nothing changed, the current version's folder is checked (`verify`); a missing or altered one
  * is written again from the same plays and stored figures, and must come out byte for byte as issued.
  */
