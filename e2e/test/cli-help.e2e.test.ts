@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { run } from '@playlog/testing';
 
@@ -33,4 +36,23 @@ t.test('every command: --help prints usage and does no work; an unknown flag exi
   t.equal(stack.code, 0, 'stack --help: exit 0');
   t.match(stack.stdout, /^usage:/);
   t.equal((await run('bash', ['tools/stack/stack.sh', 'nope'])).code, 2, 'stack: an unknown command exits 2');
+});
+
+t.test('stack: a stack directory that does not exist yet (a fresh checkout) is answered, not a silent exit 1', async (t) => {
+  // Reachable by the postgres OS user (mode 755), so the cluster would live in it, not under /var/lib.
+  const parent = mkdtempSync(join(tmpdir(), 'playlog-stack-path-'));
+  chmodSync(parent, 0o755);
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const env = {
+    PLAYLOG_STACK_DIR: join(parent, 'stack'),
+    PLAYLOG_KAFKA_PORT: '1',
+    PLAYLOG_KAFKA_CONTROLLER_PORT: '2',
+    PLAYLOG_PG_PORT: '3',
+  };
+  const printed = await run('bash', ['tools/stack/stack.sh', 'env'], env);
+  t.equal(printed.code, 0, 'env: exit 0');
+  t.match(printed.stdout, 'export DATABASE_URL=postgres://playlog:playlog@127.0.0.1:3/playlog');
+  const status = await run('bash', ['tools/stack/stack.sh', 'status'], env);
+  t.equal(status.code, 3, 'status: exit 3, nothing running');
+  t.match(status.stdout + status.stderr, /postgres: not running \(port 3\)/);
 });

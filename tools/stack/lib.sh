@@ -214,7 +214,7 @@ use_pg() {
     log "the postgres user cannot reach $(dirname "$PG_DIR"); its data lives in $home (linked from $PG_DIR)"
   fi
   # The server is always given the real path: through the link it would have to cross the home directory.
-  local real; real="$(readlink -f "$PG_DIR")"
+  local real; real="$(readlink -m "$PG_DIR")"
   PG_DATA="$real/data" PG_RUN="$real/run" PG_LOGS="$real/logs" PG_LOG="$real/logs/postgres.log" PG_HOME="$real"
 }
 
