@@ -477,6 +477,17 @@ def main():
     return 0 if all(not p for _, p in results) else 1
 
 
+def edge_retention_seconds(topic, kafka):
+    """How long a Strimzi KafkaTopic keeps messages: its retention.ms, else its Kafka's log.retention.*, else Kafka's 7 days."""
+    t = (topic or {}).get("spec", {}).get("config", {})
+    k = (kafka or {}).get("spec", {}).get("kafka", {}).get("config", {})
+    for cfg, key, unit in ((t, "retention.ms", 0.001), (k, "log.retention.ms", 0.001), (k, "log.retention.minutes", 60),
+                           (k, "log.retention.hours", 3600)):
+        if key in cfg:
+            return int(int(cfg[key]) * unit)
+    return 7 * 86400
+
+
 def strimzi_checks(ov, site, by, envs, nps, pods, strimzi_brokers, strimzi_mm2):
     """A site's Kafka (Strimzi), its topics, and its end of the link (MirrorMaker 2, network)."""
     kafkas, pools, mm2s = by.get("Kafka", {}), by.get("KafkaNodePool", {}), by.get("KafkaMirrorMaker2", {})
@@ -544,6 +555,13 @@ def strimzi_checks(ov, site, by, envs, nps, pods, strimzi_brokers, strimzi_mm2):
         if ing.get("KAFKA_KEYS_TOPIC") != keys:
             probs.append(f"ingest: KAFKA_KEYS_TOPIC={ing.get('KAFKA_KEYS_TOPIC')}, expected {keys} (the core's {KEYS_TOPIC} as mirrored here)")
         topic_rules(keys, compact=True, who=" (ingest's KAFKA_KEYS_TOPIC)")
+        # A link outage must not stop intake before the edge runs out of room to hold it: ingest keeps
+        # its keys at least as long as the plays topic keeps plays (else every key gets 503 first).
+        retention_s = edge_retention_seconds(topics.get(EDGE_TOPIC), kafkas.get(kafka))
+        stale = ing.get("KEY_STALE_SECONDS", "")
+        if not stale.isdigit() or int(stale) < retention_s:
+            probs.append(f"ingest: KEY_STALE_SECONDS={stale!r} at the edge, below {EDGE_TOPIC}'s retention ({retention_s} s): "
+                         "a link outage would stop intake (503 for every key) while the edge could still hold the plays")
     else:
         mirrored = f"{EDGE_ALIAS}.{EDGE_TOPIC}"
         for app in ("loader", "reporter"):
@@ -560,7 +578,7 @@ def strimzi_checks(ov, site, by, envs, nps, pods, strimzi_brokers, strimzi_mm2):
             probs.append(f"reporter: EDGE_KAFKA_TOPIC={rep.get('EDGE_KAFKA_TOPIC')!r}, expected {EDGE_TOPIC} (the gate marks where ingest writes)")
     check(f"k8s/{ov}: Strimzi: one Kafka with a KRaft quorum, topic operator, no auto-created topics; every KafkaTopic on it; "
           + (f"{EDGE_TOPIC}: {PARTITIONS} partitions, replicas >= {MIN_REPLICAS}, min.insync.replicas >= {MIN_ISR}, unclean election off; "
-             f"ingest KAFKA_REQUIRE_REPLICATION=true, keys from {CORE_ALIAS}.{KEYS_TOPIC}" if site == "edge" else
+             f"ingest KAFKA_REQUIRE_REPLICATION=true, keys from {CORE_ALIAS}.{KEYS_TOPIC}, trusted for the plays' retention" if site == "edge" else
              f"loader/reporter KAFKA_TOPIC = {EDGE_ALIAS}.{EDGE_TOPIC} ({PARTITIONS} partitions, replicated), DLQ and compacted "
              f"{KEYS_TOPIC} exist, reporter EDGE_KAFKA_TOPIC = {EDGE_TOPIC}"), probs)
 
