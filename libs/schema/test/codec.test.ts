@@ -132,6 +132,25 @@ t.test('the loader refuses, item by item, what ingest must never have written: N
   t.match(reasons[2], /^not a play: \/userAgent must match pattern/);
 });
 
+t.test('the loader refuses, item by item, a playMode, endReason or receivedAt Postgres or the reports would not take', async (t) => {
+  const good = play('g');
+  const odd = (over: Record<string, unknown>) => ({ ...good, ...over }) as Play;
+  const bad = [
+    odd({ playMode: 'on\u0000line' }),
+    odd({ endReason: 'bogus' }),
+    odd({ receivedAt: '2026-02-30T00:00:00.000Z' }),
+    odd({ receivedAt: 'yesterday' }),
+    odd({ receivedAt: '0000-01-01T00:00:00.000Z' }),
+  ];
+  const { plays, refused } = decodePlays(encodePlays([good, ...bad]));
+  t.same(plays, [good], 'the good play kept');
+  t.same(
+    refused.map((r) => r.reason.replace(/ must .*/, '')),
+    ['/playMode', '/endReason', '/receivedAt', '/receivedAt', '/receivedAt'].map((p) => `not a play: ${p}`),
+  );
+  t.equal(JSON.parse(refused[0]!.value.toString()).playMode, 'on\u0000line', 'each refused alone, as it came');
+});
+
 t.test('a gate marker holds no play and names its run; a malformed one is refused', async (t) => {
   const run = '0b8f5a1e-3c1d-4b7e-9a2f-5d6c7e8f9a0b';
   t.same(decodePlays(gateMarker(run)), { plays: [], refused: [], gate: run });
