@@ -190,7 +190,8 @@ async function report(config: ReporterConfig, pool: Pool, work: Plan, status: Re
         r.outcome === 'issued' && r.version === 1 && work.window && r.day < yesterday ? '; caught up: no version had been issued' : '';
       const why = r.reason ? `; ${r.reason}` : '';
       const ahead = r.segments?.used ? `; ${r.segments.used} of ${r.segments.hours} hours from segments` : '';
-      io.out(`${r.outcome} ${r.client} ${r.day} v${r.version} (${r.status}, ${r.plays} plays${what}${ahead}${why}): ${r.path}`);
+      const plan = r.exactPlan ? `; aggregates by the exact plan: ${r.exactPlan}` : '';
+      io.out(`${r.outcome} ${r.client} ${r.day} v${r.version} (${r.status}, ${r.plays} plays${what}${ahead}${plan}${why}): ${r.path}`);
     }
     const scope = work.window ? `${work.window.from} to ${work.window.to}` : work.days.join(', ');
     if (done.length === 0 && refused.length === 0) io.out(`no plays to report for ${scope || 'any day'}`);

@@ -4,11 +4,12 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { copyOut, dailyUsageLeaf, escapeLiteral, type PoolClient, type Session } from '@playlog/db';
+import { copyOut, dailyUsageLeaf, escapeIdentifier, escapeLiteral, type PoolClient, type Session } from '@playlog/db';
 import { reportFolder } from './folders.js';
 import { writeClientUsage } from './client-usage.js';
 import { clientUsageFile, forgetSegments, removeSegmentFiles, type Compress } from './segments.js';
-import { aggregateDay, attachAggregates, dailyUsageCopy, fingerprint, type DayScope } from './usage.js';
+import { DailyOrderCheck } from './daily-order.js';
+import { aggregateDay, attachAggregates, dailyUsageCopy, fingerprint, STORED_ORDER, type DayScope } from './usage.js';
 
 export type { Compress } from './segments.js';
 
@@ -28,6 +29,8 @@ export interface Issued {
   reason?: string;
   /** Of an issued version: the hours of client-usage copied from segments rendered ahead, of all hours. */
   segments?: { used: number; hours: number };
+  /** Of an issued version: why its aggregates came from the exact plan, not the keyed one (usage.ts), if they did. */
+  exactPlan?: string;
   status: ReportStatus;
   path: string;
   plays: number;
@@ -47,8 +50,11 @@ function clientUsageOf(files: Files): { name: string; compress: Compress } {
   return files['client-usage.csv.gz'] ? { name: 'client-usage.csv.gz', compress: 'gzip' } : { name: 'client-usage.csv', compress: 'none' };
 }
 
-/** Streams a COPY … TO STDOUT into a file, hashing it on the way; memory stays flat whatever the size. */
-async function copyToFile(db: Session, sql: string, file: string): Promise<FileInfo> {
+/**
+ * Streams a COPY … TO STDOUT into a file, hashing it on the way; memory stays flat whatever the size.
+ * `check`, if given, sees the bytes on their way (DailyOrderCheck).
+ */
+async function copyToFile(db: Session, sql: string, file: string, check?: Transform): Promise<FileInfo> {
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -58,8 +64,36 @@ async function copyToFile(db: Session, sql: string, file: string): Promise<FileI
       done(null, chunk);
     },
   });
-  await pipeline(db.query(copyOut(sql)), tap, createWriteStream(file));
+  const source = db.query(copyOut(sql));
+  await (check ? pipeline(source, check, tap, createWriteStream(file)) : pipeline(source, tap, createWriteStream(file)));
   return { sha256: hash.digest('hex'), bytes };
+}
+
+/**
+ * The day's aggregates into the version's table (`leaf`) and daily-usage.csv: the keyed plan, the file
+ * copied in the table's stored order and checked on the way; if the check finds a problem (a play
+ * outside what the key holds, or rows not in order), the table is made again by the exact plan and the
+ * file written again, sorted (usage.ts, AggregatePlan).
+ */
+async function aggregatesAndFile(db: Session, scope: DayScope, version: number, leaf: string, file: string): Promise<Aggregates> {
+  const rows = await aggregateDay(db, scope, version, leaf, 'keyed');
+  for (const setting of STORED_ORDER) await db.query(setting);
+  const check = new DailyOrderCheck();
+  const daily = await copyToFile(db, dailyUsageCopy(db, scope, leaf, 'stored'), file, check);
+  if (check.problem === undefined) return { rows, daily };
+  await db.query(`drop table ${escapeIdentifier(leaf)}`);
+  return {
+    rows: await aggregateDay(db, scope, version, leaf, 'exact'),
+    daily: await copyToFile(db, dailyUsageCopy(db, scope, leaf, 'sorted'), file),
+    exactPlan: check.problem,
+  };
+}
+
+interface Aggregates {
+  rows: number;
+  daily: FileInfo;
+  /** Why the exact plan made them (what the keyed one's check found), if it did. */
+  exactPlan?: string;
 }
 
 async function sha256Of(file: string): Promise<string> {
@@ -272,11 +306,8 @@ export async function issueDay(
     const perPlayFile = clientUsageFile(compress);
     const perPlay = inSnapshot(conns.plays, snapshot, (cs) => writeClientUsage(cs, scope, join(tmp!, perPlayFile), compress, reportDir));
     const leaf = dailyUsageLeaf(scope.client, scope.day, version);
-    const aggregates = (async () => {
-      const rows = await aggregateDay(db, scope, version, leaf);
-      return { rows, daily: await copyToFile(db, dailyUsageCopy(db, scope, leaf), join(tmp, 'daily-usage.csv')) };
-    })();
-    const [{ rows, daily }, clientUsage] = await both(aggregates, perPlay);
+    const aggregates = aggregatesAndFile(db, scope, version, leaf, join(tmp, 'daily-usage.csv'));
+    const [{ rows, daily, exactPlan }, clientUsage] = await both(aggregates, perPlay);
     await attachAggregates(db, scope, version, leaf);
     const hadSegments = await forgetSegments(db, scope.client, scope.day);
     const files: Files = { 'daily-usage.csv': daily, [perPlayFile]: { sha256: clientUsage.sha256, bytes: clientUsage.bytes } };
@@ -304,7 +335,7 @@ export async function issueDay(
     await db.query('commit');
     if (hadSegments) await removeSegmentFiles(reportDir, scope.client, scope.day).catch(() => undefined);
     const segments = { used: clientUsage.fromSegments, hours: clientUsage.hours };
-    return { ...base, version, outcome: 'issued', status, path: dir, segments };
+    return { ...base, version, outcome: 'issued', status, path: dir, segments, ...(exactPlan ? { exactPlan } : {}) };
   } catch (err) {
     await rollbackQuietly(db);
     if (tmp) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
