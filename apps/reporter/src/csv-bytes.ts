@@ -137,21 +137,26 @@ export function cell(src: Buffer, start: number, n: number, neutralise: boolean,
     }
     return w;
   }
-  const apostrophe = neutralise && NEUTRALISE[src[start]!] === 1;
   const from = w;
-  if (apostrophe) o[w++] = APOSTROPHE;
+  if (neutralise && NEUTRALISE[src[start]!] === 1) o[w++] = APOSTROPHE;
   for (let i = start, end = start + n; i < end; i++) {
     const c = src[i]!;
-    if (NEEDS_QUOTE[c] === 1) return quoted(src, start, n, apostrophe, o, from);
+    if (NEEDS_QUOTE[c] === 1) return quoted(src, i, end, o, from, w);
     o[w++] = c;
   }
   return w;
 }
 
-function quoted(src: Buffer, start: number, n: number, apostrophe: boolean, o: Buffer, w: number): number {
-  o[w++] = QUOTE;
-  if (apostrophe) o[w++] = APOSTROPHE;
-  for (let i = start, end = start + n; i < end; i++) {
+/**
+ * The rest of a cell that needs quotes, from its first byte that does (at `i`): what was written of
+ * it (from `from` to `w`: no quote among it, since a quote needs quotes) moves one byte up behind the
+ * opening quote, and the rest follows with its quotes doubled.
+ */
+function quoted(src: Buffer, i: number, end: number, o: Buffer, from: number, w: number): number {
+  o.copyWithin(from + 1, from, w);
+  o[from] = QUOTE;
+  w++;
+  for (; i < end; i++) {
     const c = src[i]!;
     if (c === QUOTE) o[w++] = QUOTE;
     o[w++] = c;

@@ -84,19 +84,23 @@ export class DailyOrderCheck extends Transform {
     const a = this.at;
     const b = this.lastAt;
     const last = this.last!;
-    for (const c of [LOG_TYPE, COUNTRY, TRACK, RELEASE, PLAY_MODE]) {
-      const d =
-        c === TRACK || c === RELEASE
-          ? integer(buf, a[2 * c]!, a[2 * c + 1]!) - integer(last, b[2 * c]!, b[2 * c + 1]!)
-          : buf.compare(last, b[2 * c]!, b[2 * c + 1]!, a[2 * c]!, a[2 * c + 1]!);
-      if (d !== 0) return d;
-    }
-    return 0;
+    let d = bytes(buf, a[2 * LOG_TYPE]!, a[2 * LOG_TYPE + 1]!, last, b[2 * LOG_TYPE]!, b[2 * LOG_TYPE + 1]!);
+    if (d === 0) d = bytes(buf, a[2 * COUNTRY]!, a[2 * COUNTRY + 1]!, last, b[2 * COUNTRY]!, b[2 * COUNTRY + 1]!);
+    if (d === 0) d = integer(buf, a[2 * TRACK]!, a[2 * TRACK + 1]!) - integer(last, b[2 * TRACK]!, b[2 * TRACK + 1]!);
+    if (d === 0) d = integer(buf, a[2 * RELEASE]!, a[2 * RELEASE + 1]!) - integer(last, b[2 * RELEASE]!, b[2 * RELEASE + 1]!);
+    if (d === 0) d = bytes(buf, a[2 * PLAY_MODE]!, a[2 * PLAY_MODE + 1]!, last, b[2 * PLAY_MODE]!, b[2 * PLAY_MODE + 1]!);
+    return d;
   }
 
   private fail(why: string): void {
     this.problem = `daily-usage.csv row ${this.row} ${why}`;
   }
+}
+
+/** Cell x against cell y, by bytes (collate "C"); the cells are short, so a loop beats a native call. */
+function bytes(x: Buffer, xs: number, xe: number, y: Buffer, ys: number, ye: number): number {
+  for (; xs < xe && ys < ye; xs++, ys++) if (x[xs] !== y[ys]) return x[xs]! - y[ys]!;
+  return xe - xs - (ye - ys);
 }
 
 /** A decimal integer cell (NaN if it is not one: the comparison then fails, and so does the check). */
