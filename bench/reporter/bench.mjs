@@ -403,7 +403,9 @@ function markdown({ cfg: c, summary: s, ratios, results, size, groups, genSecond
         row('b', '(b) bare GROUP BY (psql \\timing)', s.bare),
         row('c', "(c) the reporter's client-usage query (binary), COPY to /dev/null (psql \\timing)", s.clientCopy),
         ...(results.d ? [row('d', '(d) two-level GROUP BY: keys + user in parallel, then count users (psql \\timing)', s.twoLevel)] : []),
-        ...(results.e ? [row('e', '(e) bare GROUP BY with integer keys first, as the reporter groups in its exact plan (psql \\timing)', s.intFirst)] : []),
+        ...(results.e
+          ? [row('e', '(e) bare GROUP BY with integer keys first, as the reporter groups in its exact plan (psql \\timing)', s.intFirst)]
+          : []),
         ...(results.w ? [row('w', '(w) reporter run, warm: every hour rendered ahead by `reporter segments`', s.warm)] : []),
         ...(results.g ? [row('g', '(g) reporter run, cold, REPORT_COMPRESS=gzip', s.gzip)] : []),
         ...(results.s

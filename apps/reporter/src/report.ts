@@ -82,6 +82,7 @@ async function aggregatesAndFile(db: Session, scope: DayScope, version: number, 
   const daily = await copyToFile(db, dailyUsageCopy(db, scope, leaf, 'stored'), file, check);
   if (check.problem === undefined) return { rows, daily };
   await db.query(`drop table ${escapeIdentifier(leaf)}`);
+  await db.query('set local max_parallel_workers_per_gather to default'); // the exact plan's CTAS in parallel again
   return {
     rows: await aggregateDay(db, scope, version, leaf, 'exact'),
     daily: await copyToFile(db, dailyUsageCopy(db, scope, leaf, 'sorted'), file),
