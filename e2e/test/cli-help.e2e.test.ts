@@ -51,7 +51,13 @@ t.test('stack: a stack directory that does not exist yet (a fresh checkout) is a
   };
   const printed = await run('bash', ['tools/stack/stack.sh', 'env'], env);
   t.equal(printed.code, 0, 'env: exit 0');
-  t.match(printed.stdout, 'export DATABASE_URL=postgres://playlog:playlog@127.0.0.1:3/playlog');
+  t.match(printed.stdout, "export DATABASE_URL='postgres://127.0.0.1:3/playlog?sslmode=verify-full'");
+  t.match(printed.stdout, `export PLAYLOG_CREDENTIALS_DIR=${join(parent, 'stack', 'pki')}`);
+  const loader = await run('bash', ['tools/stack/stack.sh', 'env', '--as', 'loader'], env);
+  t.match(loader.stdout, `export KAFKA_SSL_CERTIFICATE_LOCATION=${join(parent, 'stack', 'pki', 'loader.crt')}`, 'env --as: the principal');
+  t.match(loader.stdout, "export DATABASE_URL='postgres://playlog_loader@127.0.0.1:3/playlog?sslmode=verify-full&");
+  const unknown = await run('bash', ['tools/stack/stack.sh', 'env', '--as', 'mallory'], env);
+  t.equal(unknown.code, 2, 'env --as an unknown app: a usage error');
   const status = await run('bash', ['tools/stack/stack.sh', 'status'], env);
   t.equal(status.code, 3, 'status: exit 3, nothing running');
   t.match(status.stdout + status.stderr, /postgres: not running \(port 3\)/);

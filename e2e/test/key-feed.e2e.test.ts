@@ -1,6 +1,6 @@
 import t from 'tap';
 import { keysRepository } from '@playlog/db';
-import { eventually, freshDatabase, freshTopic, stack, startApp, uniqueName } from '@playlog/testing';
+import { eventually, freshDatabase, freshTopic, stack, startApp, testName } from '@playlog/testing';
 
 /**
  * The key feed end to end, through the loader alone (no keys CLI): a key written to Postgres reaches
@@ -12,10 +12,10 @@ t.test('the loader publishes the keys: created and revoked in Postgres, honoured
   const env = {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: await freshTopic(t, 1),
-    KAFKA_KEYS_TOPIC: await freshTopic(t, 1),
+    KAFKA_KEYS_TOPIC: await freshTopic(t, 1, 'keys'),
     LOG_LEVEL: 'warn',
   };
-  await startApp(t, 'loader', { ...env, DATABASE_URL: url, KAFKA_GROUP_ID: uniqueName('feed'), KEY_SYNC_SECONDS: '1' });
+  await startApp(t, 'loader', { ...env, DATABASE_URL: url, KAFKA_GROUP_ID: testName('group'), KEY_SYNC_SECONDS: '1' });
   // Ingest has no DATABASE_URL to use: the feed is its only source.
   const { base } = await startApp(t, 'ingest', { ...env, DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none' });
   const status = async (key: string) => (await fetch(`${base}/v1/key`, { headers: { authorization: `Bearer ${key}` } })).status;

@@ -12,7 +12,7 @@ import {
   startProcess,
   type Teardown,
   testProducer,
-  uniqueName,
+  testName,
 } from '@playlog/testing';
 
 /**
@@ -50,7 +50,7 @@ function plays(tag: string): Play[] {
 async function setup(t: Teardown, tag: string) {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
-  const group = uniqueName('faults');
+  const group = testName('group');
   const producer = await testProducer(t);
   const all = plays(tag);
   const chunks = Array.from({ length: MESSAGES }, (_, i) => all.slice(i * PER_MESSAGE, (i + 1) * PER_MESSAGE));
@@ -62,7 +62,7 @@ async function setup(t: Teardown, tag: string) {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: group,
-    KAFKA_KEYS_TOPIC: await freshTopic(t, 1), // the loader publishes this database's keys: not into the shared feed
+    KAFKA_KEYS_TOPIC: await freshTopic(t, 1, 'keys'), // the loader publishes this database's keys: not into the shared feed
     DATABASE_URL: url,
     LOADER_BATCH_SIZE: '1000',
     LOADER_BATCH_WAIT_MS: '100',
@@ -70,7 +70,7 @@ async function setup(t: Teardown, tag: string) {
   };
   const rows = () => countRows(db, 'plays');
   const committed = async () =>
-    (await groupProgress(stack.brokers, topic, group)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
+    (await groupProgress(stack.kafka, topic, group)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
   const distinct = async () => (await db.query<{ n: number }>('select count(distinct play_id)::int as n from plays')).rows[0]!.n;
   return { db, env, rows, committed, distinct };
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { countRows, eventually, freshDatabase, freshTopic, run, stack, startApp, uniqueName } from '@playlog/testing';
+import { countRows, eventually, freshDatabase, freshTopic, run, stack, startApp, testName } from '@playlog/testing';
 
 /**
  * The whole pipeline as separate processes, as in production: the built ingest, loader, keys CLI and
@@ -13,7 +13,7 @@ import { countRows, eventually, freshDatabase, freshTopic, run, stack, startApp,
 t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t) => {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
-  const group = uniqueName('e2e-loader');
+  const group = testName('group');
   const reportDir = mkdtempSync(join(tmpdir(), 'playlog-e2e-'));
   const env = {
     KAFKA_BROKERS: stack.brokers,
@@ -21,7 +21,7 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
     DATABASE_URL: url,
     KAFKA_GROUP_ID: group,
     REPORT_DIR: reportDir,
-    KAFKA_KEYS_TOPIC: await freshTopic(t, 1),
+    KAFKA_KEYS_TOPIC: await freshTopic(t, 1, 'keys'),
     CLOCK_SKEW_SECONDS: '0', // yesterday has closed from midnight on, whenever the test runs
     LOG_LEVEL: 'info', // request logs on: the key must still never appear
   };

@@ -1,5 +1,16 @@
 import t from 'tap';
-import { countRows, eventually, freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp, uniqueName } from '@playlog/testing';
+import {
+  countRows,
+  databaseAs,
+  eventually,
+  freshDatabase,
+  freshKeyFeed,
+  freshTopic,
+  run,
+  stack,
+  startApp,
+  testName,
+} from '@playlog/testing';
 
 /** npm run smoke against the real ingest and loader: what it refuses, what it confirms. */
 const smoke = (args: string[], key?: string) => run('node', ['tools/smoke/dist/main.js', ...args], key ? { PLAYLOG_SMOKE_KEY: key } : {});
@@ -12,7 +23,7 @@ t.test('the smoke test sends only with a smoke key, and confirms the play reache
   const loader = await startApp(t, 'loader', {
     ...env,
     DATABASE_URL: url,
-    KAFKA_GROUP_ID: uniqueName('smoke'),
+    KAFKA_GROUP_ID: testName('group'),
     LOADER_BATCH_WAIT_MS: '100',
   });
   const real = await feed.create('acme', 'android');
@@ -25,15 +36,17 @@ t.test('the smoke test sends only with a smoke key, and confirms the play reache
     );
   }
   const plays = () => countRows(db, 'plays');
+  // What an operator passes: a role that may read plays (the reporter's), over TLS with its certificate.
+  const reader = databaseAs(url, 'reporter');
 
-  const refused = await smoke(['--url', ingest.base, '--database-url', url], real);
+  const refused = await smoke(['--url', ingest.base, '--database-url', reader], real);
   t.equal(refused.code, 1, 'a key whose plays are real: fails');
   t.match(refused.stdout, /FAIL  ingest GET \/v1\/key .*refusing to send: this key \(client acme, named "android"\) sends real plays/);
   t.match(refused.stdout, 'npm run keys -- create --client acme --name smoke', 'says how to get a smoke key');
   t.notMatch(refused.stdout, /POST \/v1\/play-logs/, 'nothing was sent');
 
   const full = await smoke(
-    ['--url', ingest.base, '--metrics-url', ingest.metrics, '--loader-url', loader.base, '--database-url', url],
+    ['--url', ingest.base, '--metrics-url', ingest.metrics, '--loader-url', loader.base, '--database-url', reader],
     smokeKey,
   );
   t.equal(full.code, 0, full.stdout + full.stderr);
@@ -46,9 +59,9 @@ t.test('the smoke test sends only with a smoke key, and confirms the play reache
   t.equal(unconfirmed.code, 0);
   t.match(unconfirmed.stdout, 'note  not confirmed that the play reached Postgres: pass --database-url');
 
-  const running = await smoke(['--url', ingest.base, '--database-url', url, '--store-timeout', '30'], smokeKey);
+  const running = await smoke(['--url', ingest.base, '--database-url', reader, '--store-timeout', '30'], smokeKey);
   await loader.proc.stop('SIGTERM');
-  const stopped = await smoke(['--url', ingest.base, '--database-url', url, '--store-timeout', '2'], smokeKey);
+  const stopped = await smoke(['--url', ingest.base, '--database-url', reader, '--store-timeout', '2'], smokeKey);
   t.equal(running.code, 0, 'with the loader running, stored');
   t.equal(stopped.code, 1, 'with the loader stopped: the play never arrives, and that fails');
   t.match(stopped.stdout, /not in Postgres after 2 s: is the loader running/);

@@ -10,8 +10,8 @@ import {
   run,
   stack,
   startProcess,
-  uniqueName,
   type RunningProcess,
+  testName,
 } from '@playlog/testing';
 import { startOracle, verdict } from './oracle.js';
 
@@ -27,7 +27,7 @@ const stackCmd = (cmd: string) => run('bash', ['tools/stack/stack.sh', cmd]);
 t.test('every acknowledged play is stored exactly once, whatever fails', async (t) => {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
-  const group = uniqueName('oracle-loader');
+  const group = testName('group');
   const feed = await freshKeyFeed(t, db);
   const key = await feed.create(CLIENT);
   const ingestPort = await freePort();
@@ -104,7 +104,7 @@ t.test('every acknowledged play is stored exactly once, whatever fails', async (
 
   // --- recovery, then the oracle's verdict
   await eventually(
-    async () => (await groupProgress(stack.brokers, topic, group)).partitions.every((p) => p.committed >= p.end),
+    async () => (await groupProgress(stack.kafka, topic, group)).partitions.every((p) => p.committed >= p.end),
     180_000,
     'loader caught up',
   );

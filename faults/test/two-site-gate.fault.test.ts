@@ -11,7 +11,7 @@ import {
   run,
   startProcess,
   twoSite,
-  uniqueName,
+  testName,
 } from '@playlog/testing';
 import { edgeIngestEnv } from './oracle.js';
 
@@ -30,7 +30,7 @@ t.test('link down: no final version for plays still at the edge; link up: the ex
   const key = await feed.create(CLIENT);
   t.teardown(() => twoSite.stack('link', 'up'));
   const reportDir = mkdtempSync(join(tmpdir(), 'playlog-two-site-'));
-  const group = uniqueName('gate-loader');
+  const group = testName('group');
   const coreEnv = {
     KAFKA_BROKERS: twoSite.coreBrokers,
     KAFKA_TOPIC: topics.core,
@@ -47,7 +47,7 @@ t.test('link down: no final version for plays still at the edge; link up: the ex
   startProcess(t, 'node', ['apps/ingest/dist/main.js'], ingestEnv);
   startProcess(t, 'node', ['apps/loader/dist/main.js'], {
     ...coreEnv,
-    KAFKA_DLQ_TOPIC: `${topics.core}-dlq`,
+    KAFKA_DLQ_TOPIC: `play-logs-dlq-t-${topics.core.slice('edge.play-logs-t-'.length)}`,
     LOADER_PORT: String(await freePort()),
     LOADER_BATCH_WAIT_MS: '200',
   });

@@ -9,8 +9,8 @@ import {
   freshEdgeTopic,
   startProcess,
   twoSite,
-  uniqueName,
   type RunningProcess,
+  testName,
 } from '@playlog/testing';
 import { edgeIngestEnv, startOracle, verdict } from './oracle.js';
 
@@ -42,9 +42,9 @@ t.test('two sites: every acknowledged play is stored exactly once, whatever fail
   const loaderEnv = {
     KAFKA_BROKERS: twoSite.coreBrokers,
     KAFKA_TOPIC: topics.core,
-    KAFKA_DLQ_TOPIC: `${topics.core}-dlq`,
+    KAFKA_DLQ_TOPIC: `play-logs-dlq-t-${topics.core.slice('edge.play-logs-t-'.length)}`,
     KAFKA_KEYS_TOPIC: feed.topic,
-    KAFKA_GROUP_ID: uniqueName('twosite-loader'),
+    KAFKA_GROUP_ID: testName('group'),
     DATABASE_URL: url,
     LOADER_BATCH_SIZE: '2000',
     LOADER_BATCH_WAIT_MS: '200',
@@ -60,7 +60,7 @@ t.test('two sites: every acknowledged play is stored exactly once, whatever fail
   const phase = oracle.phase;
   /** The edge broker that leads the most partitions of the test's topic now. */
   const busiestLeader = async () => {
-    const leaders = await topicLeaders(twoSite.edgeBrokers, topics.edge);
+    const leaders = await topicLeaders(twoSite.edge, topics.edge);
     const counts = new Map<number, number>();
     for (const l of leaders.values()) counts.set(l, (counts.get(l) ?? 0) + 1);
     return [...counts].sort((a, b) => b[1] - a[1])[0]![0];

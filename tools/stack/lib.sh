@@ -8,6 +8,8 @@ REPO="$(cd "$HERE/../.." && pwd)"
 STACK_ROOT="${PLAYLOG_STACK_DIR:-$REPO/.stack}"
 WAIT_SECS="${PLAYLOG_STACK_TIMEOUT:-90}"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+# shellcheck source=tools/stack/pki.sh
+source "$HERE/pki.sh"
 K_LIBS="$STACK_ROOT/kafka/libs"   # the broker's jars, shared by every topology
 KTOPICS=""                        # last topic listing (filled by wait_kafka)
 
@@ -86,12 +88,39 @@ kafka_pid() {
 }
 
 render_kafka_config() {
-  local t; t="$(<"$K_TEMPLATE")"
+  local t pki el="" ea="" ep="" es=""
+  pki="$(pki_dir)"
+  t="$(<"$K_TEMPLATE")"
+  # A benchmark's private stack may add a plaintext, unauthenticated listener, to measure what TLS and
+  # authentication cost against it in the same run (bench/lib/run-bench.sh). Never on the shared stack.
+  if [[ -n ${PLAYLOG_BENCH_PLAINTEXT_PORT:-} ]]; then
+    [[ $STACK_ROOT != "$REPO/.stack" ]] || { err "PLAYLOG_BENCH_PLAINTEXT_PORT is for a benchmark's private stack (PLAYLOG_STACK_DIR) only"; exit 2; }
+    el=",BENCH://127.0.0.1:$PLAYLOG_BENCH_PLAINTEXT_PORT" ea="$el" ep=",BENCH:PLAINTEXT" es=";User:ANONYMOUS"
+  fi
   t="${t//@KAFKA_PORT@/$KAFKA_PORT}"; t="${t//@CONTROLLER_PORT@/$CTRL_PORT}"; t="${t//@DATA_DIR@/$K_DATA}"
-  t="${t//@NODE_ID@/$K_NODE_ID}"; t="${t//@VOTERS@/$K_VOTERS}"
+  t="${t//@NODE_ID@/$K_NODE_ID}"; t="${t//@VOTERS@/$K_VOTERS}"; t="${t//@PKI@/$pki}"
+  t="${t//@EXTRA_LISTENER@/$el}"; t="${t//@EXTRA_ADVERTISED@/$ea}"; t="${t//@EXTRA_PROTOCOL@/$ep}"; t="${t//@EXTRA_SUPER@/$es}"
   printf '%s\n' "$t" >"$K_CONF"
-  # Bounded timeouts for the CLI's admin client so a sick broker can't hang us.
-  printf '%s\n' "request.timeout.ms=10000" "default.api.timeout.ms=15000" >"$K_ADMIN"
+  kafka_admin_config "$K_ADMIN"
+}
+
+# kafka_admin_config FILE: the Kafka CLI's client settings as the stack's admin principal (mutual TLS),
+# with bounded timeouts so a sick broker can't hang us.
+kafka_admin_config() {
+  local pki; pki="$(pki_dir)"
+  printf '%s\n' "request.timeout.ms=10000" "default.api.timeout.ms=15000" "security.protocol=SSL" \
+    "ssl.keystore.type=PEM" "ssl.keystore.location=$pki/admin.pem" "ssl.truststore.type=PEM" \
+    "ssl.truststore.location=$pki/ca.crt" >"$1"
+}
+
+# apply_acls CLUSTER: the ACLs of docs/security.md's table for CLUSTER (single, edge or core) on the current
+# node's cluster, as the admin principal (idempotent: Kafka keeps one copy of each binding).
+apply_acls() {
+  local pki; pki="$(pki_dir)"
+  [[ -f $REPO/node_modules/@platformatic/kafka/package.json ]] \
+    || { err "the npm packages are not installed: run npm run setup (or npm ci) first"; exit 1; }
+  (cd "$REPO" && node tools/stack/acls.mjs apply --cluster "$1" --bootstrap "$BOOTSTRAP" --pki "$pki") \
+    || { err "could not apply the ACLs on $BOOTSTRAP"; exit 1; }
 }
 
 # Start the current node detached (doesn't wait for readiness). Sets K_STARTED=1 if it launched one.
@@ -232,18 +261,19 @@ pg_running() { [[ -f $PG_DATA/PG_VERSION ]] && as_pg "$PGBIN/pg_ctl" -D "$PG_DAT
 
 psql_local() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_RUN" -p "$PG_PORT" -U playlog "$@"; }
 
-# initdb once: superuser playlog/playlog, scram over TCP, trust on the unix socket.
+# True if the running server has TLS on (a server started by an older checkout has not: restart it).
+pg_secured() { [[ "$(psql_local -d postgres -tAc 'show ssl' 2>/dev/null)" == on ]]; }
+
+# initdb once: superuser playlog (the stack's admin: by certificate over TCP, trust on the unix socket).
 init_pg() {
   [[ -f $PG_DATA/PG_VERSION ]] && return 0
   log "initializing PostgreSQL cluster in $PG_DATA"
   mkdir -p "$PG_DATA" "$PG_RUN" "$PG_LOGS" && chmod 700 "$PG_DATA"
-  printf 'playlog\n' >"$PG_HOME/.pwfile"
   pg_own
-  if ! as_pg "$PGBIN/initdb" -D "$PG_DATA" -U playlog --pwfile="$PG_HOME/.pwfile" --auth-local=trust \
-      --auth-host=scram-sha-256 -E UTF8 --locale=C >"$PG_LOGS/initdb.log" 2>&1; then
-    rm -f "$PG_HOME/.pwfile"; err "initdb failed"; show_log "$PG_LOGS/initdb.log"; exit 1
+  if ! as_pg "$PGBIN/initdb" -D "$PG_DATA" -U playlog --auth-local=trust --auth-host=reject -E UTF8 --locale=C \
+      >"$PG_LOGS/initdb.log" 2>&1; then
+    err "initdb failed"; show_log "$PG_LOGS/initdb.log"; exit 1
   fi
-  rm -f "$PG_HOME/.pwfile"
   cat >>"$PG_DATA/postgresql.conf" <<'EOF'
 
 # ---- playlog local stack (tools/stack) ----
@@ -260,14 +290,18 @@ EOF
 start_pg() {
   local deadline
   pg_bin
-  if pg_running; then log "postgres already running on 127.0.0.1:$PG_PORT"; return 0; fi
+  if pg_running; then
+    if pg_secured; then log "postgres already running on 127.0.0.1:$PG_PORT"; pg_roles; return 0; fi
+    log "postgres on 127.0.0.1:$PG_PORT runs without TLS (started by an older checkout): restarting it"
+    stop_pg
+  fi
   if port_open "$PG_PORT"; then
     err "port $PG_PORT is already in use by a process that is not this stack's Postgres"
     port_owner "$PG_PORT"; show_log "$PG_LOG"; exit 1
   fi
   init_pg
   mkdir -p "$PG_RUN" "$PG_LOGS"
-  printf "port = %s\nunix_socket_directories = '%s'\n" "$PG_PORT" "$PG_RUN" >"$PG_DATA/stack.conf"
+  pg_tls
   pg_own
   log "starting postgres on 127.0.0.1:$PG_PORT"
   if ! as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_SECS" start >/dev/null 2>&1 9>&-; then
@@ -278,11 +312,52 @@ start_pg() {
     ((SECONDS < deadline)) || { err "postgres not accepting connections after ${WAIT_SECS}s"; show_log "$PG_LOG"; exit 1; }
     sleep 0.5
   done
+  pg_roles
+  log "postgres ready on 127.0.0.1:$PG_PORT"
+}
+
+# The server's TLS and who may connect, written on every start (a cluster made by an older checkout gets
+# them too): over TCP only TLS with a client certificate from the stack's CA, whose CN names the role
+# (pg_ident map "playlog"); the unix socket, in a directory only the postgres user can enter, stays the
+# stack's own way in (trust). A benchmark's private stack with PLAYLOG_BENCH_PLAINTEXT_PORT also takes
+# plain TCP without authentication, to measure what TLS costs against it.
+pg_tls() {
+  local pki tls insecure=""
+  pki="$(pki_dir)" tls="$PG_HOME/tls"
+  mkdir -p "$tls"
+  cp "$pki/postgres.crt" "$tls/server.crt" && cp "$pki/postgres.key" "$tls/server.key" && cp "$pki/ca.crt" "$tls/ca.crt"
+  chmod 600 "$tls/server.key"
+  printf "port = %s\nunix_socket_directories = '%s'\nssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\nssl_ca_file = '%s'\nssl_min_protocol_version = 'TLSv1.2'\n" \
+    "$PG_PORT" "$PG_RUN" "$tls/server.crt" "$tls/server.key" "$tls/ca.crt" >"$PG_DATA/stack.conf"
+  [[ -n ${PLAYLOG_BENCH_PLAINTEXT_PORT:-} && $STACK_ROOT != "$REPO/.stack" ]] && insecure="host all all 127.0.0.1/32 trust"
+  printf '%s\n' "# tools/stack/lib.sh (rewritten on every start)" "local all all trust" \
+    "hostssl all all 127.0.0.1/32 cert map=playlog" "$insecure" >"$PG_DATA/pg_hba.conf"
+  printf '%s\n' "# tools/stack/lib.sh: certificate CN -> role" "playlog admin playlog" "playlog migrate playlog_migrate" \
+    "playlog loader playlog_loader" "playlog reporter playlog_reporter" "playlog keys playlog_keys" >"$PG_DATA/pg_ident.conf"
+}
+
+# The roles (libs/db/sql/roles.sql) and the database, owned by playlog_migrate. A database made by an older
+# checkout (owned by the superuser) is handed to playlog_migrate with everything in its schema.
+pg_roles() {
+  psql_local -d postgres -f "$REPO/libs/db/sql/roles.sql" >/dev/null
   if [[ "$(psql_local -d postgres -tAc "select 1 from pg_database where datname = 'playlog'")" != 1 ]]; then
     log "creating database playlog"
-    psql_local -d postgres -c 'create database playlog owner playlog'
+    psql_local -d postgres -c 'create database playlog owner playlog_migrate'
+  elif [[ "$(psql_local -d postgres -tAc "select pg_get_userbyid(datdba) from pg_database where datname = 'playlog'")" != playlog_migrate ]]; then
+    log "handing database playlog to the role playlog_migrate (made by an older checkout)"
+    psql_local -d playlog -c 'alter database playlog owner to playlog_migrate' -c "
+      do \$\$ declare o record; begin
+        for o in select c.relname as name, c.relkind as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                  where n.nspname = 'public' and pg_get_userbyid(c.relowner) = 'playlog' and c.relkind in ('r', 'p', 'v', 'S') loop
+          execute format(case o.kind when 'S' then 'alter sequence %I owner to playlog_migrate' when 'v' then 'alter view %I owner to playlog_migrate'
+                         else 'alter table %I owner to playlog_migrate' end, o.name);
+        end loop;
+        for o in select p.oid::regprocedure as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+                  where n.nspname = 'public' and pg_get_userbyid(p.proowner) = 'playlog' loop
+          execute format('alter function %s owner to playlog_migrate', o.sig);
+        end loop;
+      end \$\$;" >/dev/null
   fi
-  log "postgres ready on 127.0.0.1:$PG_PORT"
 }
 
 # stop_pg [MODE]: fast (default, a clean stop) or immediate (a crash: no checkpoint, recovery on start).
@@ -299,4 +374,63 @@ stop_pg() {
 wipe_pg() {
   local target
   if [[ -L $PG_DIR ]]; then target="$(readlink "$PG_DIR")"; rm -f "$PG_DIR"; rm -rf "${target:?}"; else rm -rf "${PG_DIR:?}"; fi
+}
+
+# ---------------------------------------------------------------- env
+
+# The apps' principals (`env --as APP`); migrate has a database role only, ingest Kafka only.
+APPS=(ingest loader reporter keys migrate admin)
+
+# env_principal APP BROKERS PG_PORT [EDGE_BROKERS]: the exports that make APP connect as itself: its Kafka
+# client settings (mutual TLS with its certificate), its DATABASE_URL with its role where it has one (none
+# for ingest, or when PG_PORT is empty: the edge has no database), and the key-feed and gate secrets its job
+# needs. EDGE_BROKERS: the reporter's edge connection, for its gate markers (two sites).
+env_principal() {
+  local app=$1 brokers=$2 pg_port=$3 edge=${4:-} pki role
+  pki="$(pki_dir)"
+  if [[ $app != migrate ]]; then
+    echo "export KAFKA_BROKERS=$brokers"
+    echo "export KAFKA_SECURITY_PROTOCOL=ssl"
+    echo "export KAFKA_SSL_CA_LOCATION=$pki/ca.crt"
+    echo "export KAFKA_SSL_CERTIFICATE_LOCATION=$pki/$app.crt"
+    echo "export KAFKA_SSL_KEY_LOCATION=$pki/$app.key"
+  fi
+  if [[ $app == reporter && -n $edge ]]; then
+    echo "export EDGE_KAFKA_BROKERS=$edge"
+    echo "export EDGE_KAFKA_SECURITY_PROTOCOL=ssl"
+    echo "export EDGE_KAFKA_SSL_CA_LOCATION=$pki/ca.crt"
+    echo "export EDGE_KAFKA_SSL_CERTIFICATE_LOCATION=$pki/$app.crt"
+    echo "export EDGE_KAFKA_SSL_KEY_LOCATION=$pki/$app.key"
+  fi
+  case $app in
+    admin) role=playlog ;;
+    ingest) role="" ;;
+    *) role="playlog_$app" ;;
+  esac
+  if [[ -n $role && -n $pg_port ]]; then
+    echo "export DATABASE_URL='postgres://$role@127.0.0.1:$pg_port/playlog?sslmode=verify-full&sslrootcert=$pki/ca.crt&sslcert=$pki/$app.crt&sslkey=$pki/$app.key'"
+  fi
+  case $app in
+    ingest) echo "export KEY_FEED_PUBLIC_KEY_FILE=$pki/key-feed.pub" ;;
+    keys) echo "export KEY_FEED_SIGNING_KEY_FILE=$pki/key-feed.key" ;;
+    loader) echo "export KEY_FEED_SIGNING_KEY_FILE=$pki/key-feed.key"; echo "export GATE_SECRET_FILE=$pki/gate.secret" ;;
+    reporter) echo "export GATE_SECRET_FILE=$pki/gate.secret" ;;
+  esac
+  return 0
+}
+
+# parse_env_args ARGS...: sets ENV_SITE (the first word, if any) and ENV_AS (--as APP); exit 2 on anything else.
+parse_env_args() {
+  ENV_SITE="" ENV_AS=""
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --as)
+        [[ -n ${2:-} ]] || { echo "stack: env --as needs an app: ${APPS[*]}" >&2; exit 2; }
+        [[ " ${APPS[*]} " == *" $2 "* ]] || { echo "stack: env --as: unknown app $2 (one of ${APPS[*]})" >&2; exit 2; }
+        ENV_AS=$2; shift 2 ;;
+      --as=*) set -- --as "${1#--as=}" "${@:2}" ;;
+      -*) echo "stack: env: unknown option $1" >&2; exit 2 ;;
+      *) [[ -z $ENV_SITE ]] || { echo "stack: env: unexpected $1" >&2; exit 2; }; ENV_SITE=$1; shift ;;
+    esac
+  done
 }

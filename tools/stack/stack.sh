@@ -29,16 +29,24 @@ new_cluster_id() { ktool kafka.tools.StorageTool random-uuid; }
 
 start_kafka() {
   ensure_jars
+  ensure_pki
   launch_kafka "$([[ -f $K_DATA/meta.properties ]] || new_cluster_id)"
   [[ $K_STARTED == 1 ]] || return 0
-  wait_kafka && ensure_topics "${TOPICS[@]}" && log "kafka ready on $BOOTSTRAP"
+  wait_kafka && ensure_topics "${TOPICS[@]}" && apply_acls single && log "kafka ready on $BOOTSTRAP"
 }
 
 cmd_up() {
   local t0=$SECONDS
   pg_bin
+  ensure_pki
+  if kafka_pid >/dev/null && ! grep -q '^ssl.client.auth=required' "$K_CONF" 2>/dev/null; then
+    log "kafka on $BOOTSTRAP runs without TLS (started by an older checkout): restarting it"
+    stop_kafka
+  fi
   if kafka_pid >/dev/null && pg_running; then
-    wait_kafka && ensure_topics "${TOPICS[@]}" # a stack started by an older checkout may lack a topic added since
+    # A stack started by an older checkout may lack a topic, an ACL or a role added since.
+    wait_kafka && ensure_topics "${TOPICS[@]}" && apply_acls single
+    start_pg
     log "stack already running (kafka $BOOTSTRAP, postgres 127.0.0.1:$PG_PORT)"; return 0
   fi
   ensure_jars
@@ -46,6 +54,7 @@ cmd_up() {
   start_pg
   wait_kafka
   ensure_topics "${TOPICS[@]}"
+  apply_acls single
   log "kafka ready on $BOOTSTRAP"
   log "stack up in $((SECONDS - t0))s — run: eval \"\$(npm run -s stack -- env)\""
 }
@@ -71,21 +80,30 @@ cmd_reset() {
   cmd_up
 }
 
+# env [--as APP]: the exports for the apps. Without --as, each app still connects as its own principal:
+# DATABASE_URL names no user (an app fills in its own role) and PLAYLOG_CREDENTIALS_DIR holds every
+# principal's credentials (libs/config credentials.ts).
 cmd_env() {
+  parse_env_args "$@"
+  [[ -z $ENV_SITE ]] || { echo "stack: env takes no site on the single stack (PLAYLOG_TOPOLOGY=two-site for env edge|core)" >&2; exit 2; }
+  if [[ -n $ENV_AS ]]; then env_principal "$ENV_AS" "$BOOTSTRAP" "$PG_PORT"; return; fi
   echo "export KAFKA_BROKERS=$BOOTSTRAP"
-  echo "export DATABASE_URL=postgres://playlog:playlog@127.0.0.1:$PG_PORT/playlog"
+  echo "export DATABASE_URL='postgres://127.0.0.1:$PG_PORT/playlog?sslmode=verify-full'"
+  echo "export PLAYLOG_CREDENTIALS_DIR=$(pki_dir)"
 }
 
 usage() {
-  echo "usage: npm run stack -- up|down|status|reset|env|start-kafka|stop-kafka|start-pg|stop-pg"
-  echo "  The local stack: a single-node Kafka (KRaft) and PostgreSQL on loopback, data under .stack/."
+  echo "usage: npm run stack -- up|down|status|reset|env [--as APP]|start-kafka|stop-kafka|start-pg|stop-pg"
+  echo "  The local stack: a single-node Kafka (KRaft) and PostgreSQL on loopback, data under .stack/; every"
+  echo "  connection mutual TLS with the stack's own certificates (.stack/pki). env --as APP (${APPS[*]}):"
+  echo "  the exports that make APP connect as itself."
   echo "  PLAYLOG_TOPOLOGY=two-site selects the two-site stack (npm run stack -- --help with it set)."
 }
 
 main() {
   local cmd="${1:-}"
   case "$cmd" in
-    env) cmd_env ;;
+    env) shift; cmd_env "$@" ;;
     status) cmd_status ;;
     up | down | reset) take_lock; "cmd_$cmd" ;;
     start-kafka) take_lock; start_kafka ;;

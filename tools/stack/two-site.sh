@@ -54,7 +54,7 @@ start_mm2() {
   ensure_jars_of "$HERE/mm2-pom.xml" "$MM2_LIBS"
   mkdir -p "$MM2_DIR"
   local t; t="$(<"$HERE/mm2.properties.tmpl")"
-  t="${t//@EDGE_BROKERS@/$EDGE_BROKERS}"; t="${t//@CORE_BROKERS@/$CORE_BROKERS}"
+  t="${t//@EDGE_BROKERS@/$EDGE_BROKERS}"; t="${t//@CORE_BROKERS@/$CORE_BROKERS}"; t="${t//@PKI@/$(pki_dir)}"
   printf '%s\n' "$t" >"$MM2_DIR/mm2.properties"
   log "starting mirrormaker 2 (edge -> core: play-logs; core -> edge: playlog-keys)"
   # About 30 MB of heap in use after a full GC with both flows: 256 MB is plenty.
@@ -81,16 +81,28 @@ stop_mm2() {
 
 # ---------------------------------------------------------------- commands
 
+# A node started by an older checkout runs without TLS: stop it, so that it starts again secured.
+restart_unsecured() {
+  if kafka_pid >/dev/null && ! grep -q '^ssl.client.auth=required' "$K_CONF" 2>/dev/null; then
+    log "kafka node $K_NODE_ID on $BOOTSTRAP runs without TLS (started by an older checkout): restarting it"
+    stop_kafka
+  fi
+}
+
 cmd_up() {
-  local t0=$SECONDS
+  local t0=$SECONDS n
   pg_bin
   ensure_jars
+  ensure_pki
+  if mm2_pid >/dev/null && ! grep -q '^edge.security.protocol = SSL' "$MM2_DIR/mm2.properties" 2>/dev/null; then stop_mm2; fi
+  for n in 1 2 3; do edge_node "$n"; restart_unsecured; done
+  core_node; restart_unsecured
   launch_edge
   core_node; launch_kafka "$(core_cluster_id)"
   core_pg; start_pg
   wait_edge
-  edge_node 1; wait_kafka; ensure_topics "${EDGE_TOPICS[@]}" "${EDGE_MIRRORED[@]}"
-  core_node; wait_kafka; ensure_topics "${CORE_TOPICS[@]}"
+  edge_node 1; wait_kafka; ensure_topics "${EDGE_TOPICS[@]}" "${EDGE_MIRRORED[@]}"; apply_acls edge
+  core_node; wait_kafka; ensure_topics "${CORE_TOPICS[@]}"; apply_acls core
   start_mm2
   log "two-site stack up in $((SECONDS - t0))s (edge $EDGE_BROKERS; core $CORE_BROKERS, postgres 127.0.0.1:$CORE_PG_PORT)"
   log "run the apps with: eval \"\$(PLAYLOG_TOPOLOGY=two-site npm run -s stack -- env edge)\" (ingest), … env core (loader, reporter)"
@@ -128,25 +140,35 @@ cmd_reset() {
   cmd_up
 }
 
+# env edge|core [--as APP]: the exports for the apps of a site (ingest at the edge; loader, reporter,
+# keys and migrate at the core). Without --as each app still connects as its own principal (see
+# stack.sh's env); with it, as APP.
 cmd_env() {
-  case "${1:-}" in
+  parse_env_args "$@"
+  local pg_port=""
+  case "$ENV_SITE" in
     edge)
-      echo "export KAFKA_BROKERS=$EDGE_BROKERS"
+      if [[ -n $ENV_AS ]]; then env_principal "$ENV_AS" "$EDGE_BROKERS" ""; else echo "export KAFKA_BROKERS=$EDGE_BROKERS"; fi
       echo "export KAFKA_TOPIC=play-logs"
       echo "export KAFKA_KEYS_TOPIC=core.playlog-keys"
       echo "export KAFKA_REQUIRE_REPLICATION=true"
       ;;
     core)
-      echo "export KAFKA_BROKERS=$CORE_BROKERS"
+      [[ $ENV_AS == ingest ]] || pg_port=$CORE_PG_PORT
+      if [[ -n $ENV_AS ]]; then env_principal "$ENV_AS" "$CORE_BROKERS" "$pg_port" "$EDGE_BROKERS"
+      else
+        echo "export KAFKA_BROKERS=$CORE_BROKERS"
+        echo "export DATABASE_URL='postgres://127.0.0.1:$CORE_PG_PORT/playlog?sslmode=verify-full'"
+        echo "export EDGE_KAFKA_BROKERS=$EDGE_BROKERS"
+      fi
       echo "export KAFKA_TOPIC=edge.play-logs"
       echo "export KAFKA_DLQ_TOPIC=play-logs-dlq"
       echo "export KAFKA_KEYS_TOPIC=playlog-keys"
-      echo "export DATABASE_URL=postgres://playlog:playlog@127.0.0.1:$CORE_PG_PORT/playlog"
-      echo "export EDGE_KAFKA_BROKERS=$EDGE_BROKERS"
       echo "export EDGE_KAFKA_TOPIC=play-logs"
       ;;
-    *) echo "stack: env needs a site: env edge (ingest) or env core (loader, reporter, keys, migrate)" >&2; exit 2 ;;
+    *) echo "stack: env needs a site: env edge (ingest) or env core (loader, reporter, keys, migrate) [--as APP]" >&2; exit 2 ;;
   esac
+  [[ -n $ENV_AS ]] || echo "export PLAYLOG_CREDENTIALS_DIR=$(pki_dir)"
 }
 
 cmd_link() {
@@ -185,7 +207,7 @@ cmd_pg() {
 }
 
 usage() {
-  echo "usage: PLAYLOG_TOPOLOGY=two-site npm run stack -- up|down|status|reset|env edge|env core|link down|link up|broker kill N|broker start N"
+  echo "usage: PLAYLOG_TOPOLOGY=two-site npm run stack -- up|down|status|reset|env edge|env core [--as APP]|link down|link up|broker kill N|broker start N"
   echo "  The two-site stack: a 3-broker edge cluster, a core Kafka and PostgreSQL, MirrorMaker 2 between them."
   echo "  Also: link kill (SIGKILL MirrorMaker), broker stop|pause|resume N, pg crash|stop|start (the core's PostgreSQL)."
 }
@@ -193,7 +215,7 @@ usage() {
 main() {
   local cmd="${1:-}"
   case "$cmd" in
-    env) cmd_env "${2:-}" ;;
+    env) shift; cmd_env "$@" ;;
     status) cmd_status ;;
     up | down | reset) take_lock; "cmd_$cmd" ;;
     link) take_lock; cmd_link "${2:-}" ;;

@@ -1,4 +1,5 @@
-import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/config';
+import { ConfigError, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile } from '@playlog/config';
+import { feedVerifyingKeys } from '@playlog/schema';
 import { COMPRESSIONS, compressionAvailable } from '@playlog/kafka';
 import { availableCpus } from './workers.js';
 
@@ -15,7 +16,6 @@ export const ingestConfigSpec = {
   // Connections the kernel queues while the process is busy (capped by net.core.somaxconn). Node's 511
   // overflowed under bursts: clients waited seconds on SYN retries, and some got ECONNRESET (bench/ingest).
   listenBacklog: env.int('LISTEN_BACKLOG', 4_096, 1, 65_535),
-  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
   /**
    * How the producer compresses its batches on the plays topic. zstd took format-3 plays to the fewest
@@ -77,7 +77,14 @@ export const ingestConfigSpec = {
 export type IngestConfig = ReturnType<typeof loadIngestConfig>;
 
 export function loadIngestConfig(source: NodeJS.ProcessEnv = process.env) {
-  const cfg = loadConfig(ingestConfigSpec, source);
+  // KAFKA_BROKERS and the client's TLS settings: as the ingest principal (libs/config credentials.ts).
+  const [base, kafka, keyFeedVerifiers] = loadAll(
+    () => loadConfig(ingestConfigSpec, source),
+    () => kafkaClientConfig('ingest', source, { brokers: defaults.kafkaBrokers }),
+    // The key feed's public keys (several while the signing key is rotated): only what they verify is a key.
+    () => secretFile('KEY_FEED_PUBLIC_KEY_FILE', 'key-feed.pub', feedVerifyingKeys, source),
+  );
+  const cfg = { ...base, kafka, keyFeedVerifiers };
   if (cfg.bulkMaxPlays > cfg.kafkaMaxInFlight / 2) {
     throw new ConfigError([
       `BULK_MAX_PLAYS: must be at most half of KAFKA_MAX_IN_FLIGHT (${cfg.kafkaMaxInFlight}), or a full request could never be taken`,

@@ -1,7 +1,20 @@
-import { commandLine, ConfigError, defaults, env, loadConfig, usageError } from '@playlog/config';
-import { createPool, keysRepository, type KeysRepository } from '@playlog/db';
+import {
+  commandLine,
+  ConfigError,
+  databaseUrlAs,
+  defaults,
+  env,
+  kafkaClientConfig,
+  loadAll,
+  loadConfig,
+  secretFile,
+  usageError,
+  type KafkaClient,
+} from '@playlog/config';
+import type { KeyObject } from 'node:crypto';
+import { createPool, keysRepository, readKeySnapshot, type Pool } from '@playlog/db';
 import { PlayProducer } from '@playlog/kafka';
-import { keyFeedMessages } from '@playlog/schema';
+import { feedSigningKey, snapshotMessage } from '@playlog/schema';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
@@ -15,7 +28,6 @@ const USAGE = `usage:
 
 const configSpec = {
   databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl),
-  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   keysTopic: env.string('KAFKA_KEYS_TOPIC', defaults.kafkaKeysTopic),
 };
 
@@ -23,9 +35,9 @@ const configSpec = {
  * Tells ingest about the change now instead of at the loader's next publication. Postgres is the
  * record: if Kafka cannot be reached in a few seconds, the change still stands and says so.
  */
-async function publish(keys: KeysRepository, cfg: { kafkaBrokers: string; keysTopic: string }): Promise<void> {
+async function publish(db: Pool, cfg: { kafka: KafkaClient; keysTopic: string; signingKey: KeyObject }): Promise<void> {
   const producer = new PlayProducer({
-    brokers: cfg.kafkaBrokers,
+    cluster: cfg.kafka,
     clientId: 'playlog-keys-cli',
     log: pino({ level: 'silent' }),
     registry: new Registry(),
@@ -33,11 +45,11 @@ async function publish(keys: KeysRepository, cfg: { kafkaBrokers: string; keysTo
   });
   try {
     await producer.connect(5_000);
-    await producer.send(cfg.keysTopic, keyFeedMessages(await keys.feed()));
+    await producer.send(cfg.keysTopic, [snapshotMessage(await readKeySnapshot(db), cfg.signingKey)]);
     console.log(`published to the key feed (${cfg.keysTopic}): ingest knows within seconds`);
   } catch (err) {
     console.error(
-      `keys: stored in Postgres, but not published to ${cfg.keysTopic} on ${cfg.kafkaBrokers} (${(err as Error).message}); ` +
+      `keys: stored in Postgres, but not published to ${cfg.keysTopic} on ${cfg.kafka.brokers} (${(err as Error).message}); ` +
         'ingest learns of it when the loader next publishes the keys (KEY_SYNC_SECONDS)',
     );
   } finally {
@@ -55,15 +67,21 @@ async function main(argv: string[]): Promise<number> {
   const id = Number(arg);
   if (command === 'revoke' && (!Number.isInteger(id) || id <= 0)) usageError('keys', USAGE, 'revoke needs a key ID (see keys list)');
 
-  const cfg = loadConfig(configSpec);
-  const db = createPool(cfg.databaseUrl, 1, 'playlog-keys');
+  const [base, kafka, signingKey] = loadAll(
+    () => loadConfig(configSpec),
+    () => kafkaClientConfig('keys', process.env, { brokers: defaults.kafkaBrokers }),
+    // Publishes signed snapshots of the keys, as the loader does (libs/schema key-feed).
+    () => secretFile('KEY_FEED_SIGNING_KEY_FILE', 'key-feed.key', ([pem]) => feedSigningKey(pem!)),
+  );
+  const cfg = { ...base, kafka, signingKey };
+  const db = createPool(databaseUrlAs('keys', cfg.databaseUrl), 1, 'playlog-keys');
   const keys = keysRepository(db);
   try {
     switch (command) {
       case 'create': {
         const name = values.name ?? 'default';
         const created = await keys.create(values.client!, name);
-        await publish(keys, cfg);
+        await publish(db, cfg);
         console.log(`created key ${created.id} for client ${values.client} (${name}); store it now, it is not shown again:`);
         console.log(created.key);
         return 0;
@@ -81,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
           console.error(`keys: no active key with id ${id}`);
           return 1;
         }
-        await publish(keys, cfg);
+        await publish(db, cfg);
         console.log(`revoked key ${id}`);
         return 0;
       }

@@ -1,7 +1,11 @@
 import { availableParallelism } from 'node:os';
 import t from 'tap';
 import { ConfigError } from '@playlog/config';
-import { loadIngestConfig } from '../src/config.js';
+import { FIXTURE_CREDENTIALS } from '@playlog/testing';
+import { loadIngestConfig as load } from '../src/config.js';
+
+/** Ingest's config from `env`, with stand-in credential files. */
+const loadIngestConfig = (env: NodeJS.ProcessEnv) => load({ PLAYLOG_CREDENTIALS_DIR: FIXTURE_CREDENTIALS, ...env });
 import { availableCpus, workerConfig } from '../src/workers.js';
 
 /** A fake /sys/fs/cgroup: the files given exist, every other path does not. */

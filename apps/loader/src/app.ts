@@ -34,7 +34,7 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
   const pool = createPool(config.databaseUrl, config.dbPoolMax, 'playlog-loader');
   pool.on('error', (err) => log.warn({ err }, 'idle database connection failed'));
   const consumer = new BatchConsumer({
-    brokers: config.kafkaBrokers,
+    cluster: config.kafka,
     groupId: config.groupId,
     topic: config.kafkaTopic,
     clientId: 'playlog-loader',
@@ -42,7 +42,7 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
   });
   // Dead letters and the key feed.
   const producer = new PlayProducer({
-    brokers: config.kafkaBrokers,
+    cluster: config.kafka,
     clientId: 'playlog-loader',
     log: log.child({ component: 'producer' }),
     registry,
@@ -55,7 +55,13 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
     new Throttle(config.maxRowsPerSecond, config.targetWriteMs),
     metrics,
     log,
-    { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs, writeConcurrency: config.writeConcurrency },
+    {
+      batchSize: config.batchSize,
+      batchWaitMs: config.batchWaitMs,
+      writeConcurrency: config.writeConcurrency,
+      gateSecret: config.gateSecret,
+      clockSkewMs: config.clockSkewSeconds * 1000,
+    },
   );
   const probes = probeServer(registry, {
     alive: () => Date.now() - loop.lastTick < config.stallSeconds * 1000,
@@ -72,6 +78,7 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
     pool,
     producer,
     config.keysTopic,
+    config.keyFeedSigningKey,
     config.keySyncSeconds * 1000,
     log.child({ component: 'key-feed' }),
     metrics.lastKeySync,

@@ -1,9 +1,9 @@
-import { ConfigError, defaults, env, loadConfig, logLevels } from '@playlog/config';
+import { ConfigError, databaseUrlAs, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile } from '@playlog/config';
+import { feedSigningKey, gateSecret } from '@playlog/schema';
 
 export const loaderConfigSpec = {
   port: env.int('LOADER_PORT', 9091, 1, 65_535),
   host: env.string('HOST', '0.0.0.0'),
-  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
   groupId: env.string('KAFKA_GROUP_ID', 'playlog-loader'),
   /** Where messages that cannot be parsed or stored go, with their reason. Default: `<topic>-dlq`. */
@@ -40,12 +40,26 @@ export const loaderConfigSpec = {
 export type LoaderConfig = ReturnType<typeof loadLoaderConfig>;
 
 export function loadLoaderConfig(source: NodeJS.ProcessEnv = process.env) {
-  const cfg = loadConfig(loaderConfigSpec, source);
+  const [cfg, kafka, keyFeedSigningKey, gateSecretKey] = loadAll(
+    () => loadConfig(loaderConfigSpec, source),
+    () => kafkaClientConfig('loader', source, { brokers: defaults.kafkaBrokers }),
+    // The key feed's signing key: the loader publishes signed snapshots. The gate's secret: only a marker
+    // it authenticates is recorded.
+    () => secretFile('KEY_FEED_SIGNING_KEY_FILE', 'key-feed.key', ([pem]) => feedSigningKey(pem!), source),
+    () => secretFile('GATE_SECRET_FILE', 'gate.secret', ([s]) => gateSecret(s!), source),
+  );
   if (cfg.retentionDays > 0 && cfg.retentionDays < 62) {
     throw new ConfigError(['PLAY_RETENTION_DAYS: must be 0 (keep all) or at least 62, beyond the 61-day window reports may restate']);
   }
   if (cfg.writeConcurrency > cfg.dbPoolMax) {
     throw new ConfigError([`LOADER_WRITE_CONCURRENCY: must be at most LOADER_DB_POOL_MAX (${cfg.dbPoolMax}), one connection per write`]);
   }
-  return { ...cfg, dlqTopic: cfg.dlqTopic || `${cfg.kafkaTopic}-dlq` };
+  return {
+    ...cfg,
+    kafka,
+    keyFeedSigningKey,
+    gateSecret: gateSecretKey,
+    databaseUrl: databaseUrlAs('loader', cfg.databaseUrl, source),
+    dlqTopic: cfg.dlqTopic || `${cfg.kafkaTopic}-dlq`,
+  };
 }

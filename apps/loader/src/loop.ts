@@ -1,7 +1,8 @@
+import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchConsumer, ConsumedMessage, KafkaLogger, PartitionOffset } from '@playlog/kafka';
 import type { GateMark, GateMarks, PlaysWriter } from '@playlog/db';
-import { DecodeError, decodePlays, encodePlay, type Play } from '@playlog/schema';
+import { DecodeError, decodePlays, encodePlay, gateMarkerValid, type Play } from '@playlog/schema';
 import type { DeadLetter, DeadLetters } from './dead-letter.js';
 import type { LoaderMetrics } from './metrics.js';
 import type { Throttle } from './throttle.js';
@@ -11,6 +12,10 @@ export interface LoopOptions {
   batchWaitMs: number;
   /** Batches written to Postgres at once (each on its own connection); offsets still commit in order. */
   writeConcurrency: number;
+  /** The secret gate markers are authenticated with (GATE_SECRET_FILE): only those it verifies are recorded. */
+  gateSecret: KeyObject;
+  /** CLOCK_SKEW_SECONDS in ms: how far after its receipt a play may be dated (ingest's rule, checked again). */
+  clockSkewMs: number;
 }
 
 interface Decoded {
@@ -71,6 +76,7 @@ export class LoadLoop {
   lastTick = Date.now();
   /** What the loop is backing off from, while it is: the database, or Kafka (the dead-letter topic). */
   backingOffFrom: BackOffTarget | undefined;
+  private forgedMarkers = 0;
 
   constructor(
     private readonly consumer: BatchConsumer,
@@ -184,14 +190,31 @@ export class LoadLoop {
     batch.messages++;
     noteOffset(batch.offsets, message);
     try {
-      const { plays, refused, gate } = decodePlays(message.value);
-      if (gate) batch.gates.push({ run: gate, topic: message.topic, partition: message.partition, offset: message.offset });
+      const { plays, refused, gate } = decodePlays(message.value, { now: Date.now(), skewMs: this.opts.clockSkewMs });
+      if (gate && gateMarkerValid(gate, message.partition, this.opts.gateSecret)) {
+        batch.gates.push({ run: gate.run, topic: message.topic, partition: message.partition, offset: message.offset });
+      } else if (gate) this.forgedMarker(message);
       for (const play of plays) batch.good.push({ play, message });
       for (const r of refused) batch.dead.push({ message, kind: 'invalid', reason: r.reason, value: r.value });
       return plays.length + refused.length;
     } catch (err) {
       batch.dead.push({ message, kind: err instanceof DecodeError ? err.kind : 'invalid', reason: (err as Error).message });
       return 1;
+    }
+  }
+
+  /**
+   * A gate marker the reporter did not write (no valid MAC for its partition): it releases no gate. Counted,
+   * and logged the first times and then every 1000th, so a flood of them cannot flood the log.
+   */
+  private forgedMarker(message: ConsumedMessage): void {
+    this.metrics.gateMarkersRejected.inc();
+    const n = ++this.forgedMarkers;
+    if (n <= 5 || n % 1000 === 0) {
+      this.log.warn(
+        { topic: message.topic, partition: message.partition, offset: message.offset, seen: n },
+        'gate marker not authenticated; not recorded',
+      );
     }
   }
 

@@ -80,6 +80,11 @@ export function loaderMetrics(registry: Registry) {
       help: 'When the API keys were last published to the key feed',
       registers: [registry],
     }),
+    gateMarkersRejected: new Counter({
+      name: 'playlog_loader_gate_markers_rejected_total',
+      help: 'Gate markers not recorded because their MAC does not verify for their partition (not written by the reporter)',
+      registers: [registry],
+    }),
     lastTick: new Gauge({
       name: 'playlog_loader_last_tick_timestamp_seconds',
       help: 'When the loop last completed a cycle',

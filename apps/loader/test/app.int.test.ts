@@ -1,10 +1,10 @@
 // The loader as main.ts wires it, built in-process from a config object against the real broker and
 // database: plays on its topic reach Postgres, the probes answer, the key feed is published, and stop()
 // closes everything.
-import Kafka from 'node-rdkafka';
 import { pino } from 'pino';
 import t from 'tap';
-import { encodePlays } from '@playlog/schema';
+import { secretFile } from '@playlog/config';
+import { encodePlays, feedVerifyingKeys, readFeedRecord } from '@playlog/schema';
 import {
   countRows,
   createKey,
@@ -12,10 +12,11 @@ import {
   freePort,
   freshDatabase,
   freshTopic,
+  readToEnd,
   stack,
+  testName,
   testPlay,
   testProducer,
-  uniqueName,
 } from '@playlog/testing';
 import { buildLoader } from '../src/app.js';
 import { loadLoaderConfig } from '../src/config.js';
@@ -23,13 +24,13 @@ import { loadLoaderConfig } from '../src/config.js';
 t.test('a loader built from a config loads its topic, serves its probes and stops cleanly', async (t) => {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 2);
-  const keysTopic = await freshTopic(t, 1);
+  const keysTopic = await freshTopic(t, 1, 'keys');
   await createKey(db, 'acme', 'main');
   const config = loadLoaderConfig({
     KAFKA_BROKERS: stack.brokers,
     DATABASE_URL: url,
     KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: uniqueName('loader-app'),
+    KAFKA_GROUP_ID: testName('group'),
     KAFKA_KEYS_TOPIC: keysTopic,
     LOADER_PORT: String(await freePort()),
     HOST: '127.0.0.1',
@@ -52,23 +53,17 @@ t.test('a loader built from a config loads its topic, serves its probes and stop
   const metrics = (await loader.probes.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(metrics, /^playlog_loader_rows_total\{outcome="inserted"\} 30$/m, 'the loop counts into the registry the probes serve');
 
-  // The key feed: the loader publishes the key it found in Postgres.
-  const consumer = new Kafka.KafkaConsumer(
-    { 'metadata.broker.list': stack.brokers, 'group.id': uniqueName('keys-r') },
-    { 'auto.offset.reset': 'earliest' },
-  );
-  await new Promise<void>((res, rej) => consumer.connect({}, (err) => (err ? rej(err) : res())));
-  consumer.subscribe([keysTopic]);
-  const got = await eventually(
-    () =>
-      new Promise<Kafka.Message[]>((res, rej) => consumer.consume(10, (err, m) => (err ? rej(err) : res(m)))).then((m) =>
-        m.length ? m : undefined,
-      ),
+  // The key feed: the loader publishes the key it found in Postgres, in a snapshot ingest can verify.
+  const verifiers = secretFile('KEY_FEED_PUBLIC_KEY_FILE', 'key-feed.pub', feedVerifyingKeys);
+  const snapshots = await eventually(
+    async () => {
+      const records = await readToEnd(keysTopic);
+      return records.length > 0 ? records.map((m) => readFeedRecord(m.key, m.value, verifiers, Date.now(), 0)) : undefined;
+    },
     20_000,
-    'a key feed message',
+    'a key feed record',
   );
-  consumer.disconnect();
-  t.ok(got.length > 0, 'the key feed is published');
+  t.match(snapshots[0], { kind: 'snapshot', snapshot: { keys: [{ client: 'acme', name: 'main' }] } }, 'the key feed is published, signed');
 
   await loader.stop();
   stopped = true;

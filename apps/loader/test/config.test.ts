@@ -1,12 +1,20 @@
 import t from 'tap';
 import { ConfigError } from '@playlog/config';
-import { loadLoaderConfig } from '../src/config.js';
+import { FIXTURE_CREDENTIALS } from '@playlog/testing';
+import { loadLoaderConfig as load } from '../src/config.js';
+
+/** The loader's config from `env`, with stand-in credential files. */
+const loadLoaderConfig = (env: NodeJS.ProcessEnv) => load({ PLAYLOG_CREDENTIALS_DIR: FIXTURE_CREDENTIALS, ...env });
 
 t.test('defaults: the local stack, a dead-letter topic named after the plays topic', async (t) => {
   const cfg = loadLoaderConfig({});
   t.match(cfg, {
     port: 9091,
-    kafkaBrokers: '127.0.0.1:19092',
+    kafka: {
+      brokers: '127.0.0.1:19092',
+      settings: { 'security.protocol': 'ssl', 'ssl.certificate.location': `${FIXTURE_CREDENTIALS}/loader.crt` },
+    },
+    databaseUrl: /^postgres:\/\/playlog_loader@127\.0\.0\.1:15432\/playlog\?sslmode=verify-full&/,
     kafkaTopic: 'play-logs',
     dlqTopic: 'play-logs-dlq',
     groupId: 'playlog-loader',

@@ -5,15 +5,18 @@ import { createPool, gateMarks, playsWriter, type PlaysWriter } from '@playlog/d
 import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
 import { decodePlay, encodePlay, encodePlays, gateMarker, normalizePlay, type Play } from '@playlog/schema';
 import {
+  type Teardown,
   countRows,
-  eventually,
+  databaseAs,
   freshDatabase,
   freshTopic,
   readToEnd,
   stack,
-  type Teardown,
   testProducer,
-  uniqueName,
+  eventually,
+  kafkaAs,
+  stackGateSecret,
+  testName,
 } from '@playlog/testing';
 import { deadLetters, type DeadLetters } from '../src/dead-letter.js';
 import { LoadLoop } from '../src/loop.js';
@@ -56,11 +59,13 @@ async function fixture(
 ) {
   const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 3);
-  const dlqTopic = await freshTopic(t, 1);
-  const groupId = uniqueName('loader-t');
-  const pool = createPool(url, 2, 'test-loader');
-  const consumer = new BatchConsumer({ brokers: stack.brokers, groupId, topic, clientId: 'test-loader', log });
-  const dlqProducer = new PlayProducer({ brokers: stack.brokers, clientId: 'test-dlq', log, registry: new Registry() });
+  const dlqTopic = await freshTopic(t, 1, 'dlq');
+  const groupId = testName('group');
+  // As the loader's principal and role: what the loader may do is all these tests use.
+  const pool = createPool(databaseAs(url, 'loader'), 2, 'test-loader');
+  const kafka = kafkaAs(stack.brokers, 'loader');
+  const consumer = new BatchConsumer({ cluster: kafka, groupId, topic, clientId: 'test-loader', log });
+  const dlqProducer = new PlayProducer({ cluster: kafka, clientId: 'test-dlq', log, registry: new Registry() });
   await Promise.all([consumer.connect(), dlqProducer.connect()]);
   const metrics = loaderMetrics(new Registry());
   const loop = new LoadLoop(
@@ -75,6 +80,8 @@ async function fixture(
       batchSize: opts.batchSize ?? 500,
       batchWaitMs: 200,
       writeConcurrency: 2,
+      gateSecret: stackGateSecret(),
+      clockSkewMs: 300_000,
     },
   );
   t.teardown(async () => {
@@ -85,7 +92,7 @@ async function fixture(
   });
   const rows = () => countRows(db, 'plays');
   const committed = async () =>
-    (await groupProgress(stack.brokers, topic, groupId)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
+    (await groupProgress(stack.kafka, topic, groupId)).partitions.reduce((s, p) => s + Math.max(0, p.committed), 0);
   return { db, topic, dlqTopic, groupId, loop, rows, committed, metrics };
 }
 
@@ -184,11 +191,10 @@ t.test('one bad play inside a many-play message is dead-lettered alone; its neig
 t.test('plays the database refuses are found by splitting the batch and dead-lettered alone', async (t) => {
   const f = await fixture(t);
   const plays = makePlays(200, 'refused');
-  // Valid by the message schema, but not a timestamp Postgres accepts: only the database can refuse it.
-  const refused = [13, 150].map((i) => ({ ...plays[i]!, playedAt: '2026-02-30T10:00:00.000000Z' }));
-  plays[13] = refused[0]!;
-  plays[150] = refused[1]!;
-  await produceRaw(t, f.topic, batches(plays, 100, true)); // format 2: it carries playedAt as written
+  // Valid plays that only the database refuses: a constraint of this test's database (its admin's).
+  const refused = [13, 150].map((i) => plays[i]!);
+  await f.db.query('alter table plays add constraint test_refuses check (track_id not in (1013, 1150))');
+  await produceRaw(t, f.topic, batches(plays, 100));
   f.loop.start();
   await eventually(async () => (await f.committed()) === 2, 30_000, 'offsets committed');
   t.equal(await f.rows(), 198, 'every other play is loaded');
@@ -237,7 +243,7 @@ t.test('a gate marker is recorded once everything before it on its partition is 
   const plays = makePlays(300, 'gate');
   await produceRaw(t, f.topic, [
     ...batches(plays, 100).map((m) => ({ ...m, partition: 1 })),
-    { key: `gate:${run}`, value: gateMarker(run), partition: 1 },
+    { key: `gate:${run}`, value: gateMarker(run, 1, stackGateSecret()), partition: 1 },
   ]);
   f.loop.start();
   await eventually(() => outage.left() === 0, 20_000, 'two failed writes');

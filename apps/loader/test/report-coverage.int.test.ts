@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { createPool, playsWriter } from '@playlog/db';
 import type { Play } from '@playlog/schema';
-import { clearOfMidnightUtc, freshDatabase, testPlay } from '@playlog/testing';
+import { clearOfMidnightUtc, databaseAs, freshDatabase, testPlay } from '@playlog/testing';
 import { loaderMetrics } from '../src/metrics.js';
 import { reportCoverage } from '../src/report-coverage.js';
 
@@ -18,7 +18,7 @@ function play(client: string, day: string, i: number): Play {
 
 t.test('the coverage gauges count closed client-days with plays and no final report, and how long the oldest waits', async (t) => {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 1, 'test-coverage');
+  const pool = createPool(databaseAs(url, 'loader'), 1, 'test-coverage');
   t.teardown(() => pool.end());
   const registry = new Registry();
   const metrics = loaderMetrics(registry);

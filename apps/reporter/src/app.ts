@@ -107,11 +107,12 @@ export async function runReporter(config: ReporterConfig, request: ReporterReque
   });
   try {
     const gate = await waitForCompleteness(pool, {
-      ackBrokers: config.edgeBrokers,
+      ack: config.edge,
       ackTopic: config.edgeTopic,
-      loaderBrokers: config.kafkaBrokers,
+      loader: config.kafka,
       loaderTopic: config.kafkaTopic,
       loaderGroup: config.loaderGroupId,
+      secret: config.gateSecret,
       waitMs: waitSeconds * 1000,
       say: (line) => io.err(`reporter: ${line}`),
     });
@@ -120,7 +121,7 @@ export async function runReporter(config: ReporterConfig, request: ReporterReque
       const what =
         gate.problem ??
         `the loader has not caught up: plays acknowledged before this run on partition${gate.waiting.length > 1 ? 's' : ''} ` +
-          `${gate.waiting.join(', ')} of ${config.edgeTopic} (at ${config.edgeBrokers}) are not all in Postgres yet (waited ${waitSeconds}s)`;
+          `${gate.waiting.join(', ')} of ${config.edgeTopic} (at ${config.edge.brokers}) are not all in Postgres yet (waited ${waitSeconds}s)`;
       if (!request.allowIncomplete) {
         io.err(`reporter: ${what}. Run again later, or pass --allow-incomplete to issue a provisional report.`);
         return EXIT_INCOMPLETE;

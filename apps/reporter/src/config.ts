@@ -1,13 +1,12 @@
-import { defaults, env, loadConfig, logLevels } from '@playlog/config';
+import { databaseUrlAs, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile } from '@playlog/config';
+import { gateSecret } from '@playlog/schema';
 
 export const reporterConfigSpec = {
-  kafkaBrokers: env.brokers('KAFKA_BROKERS', defaults.kafkaBrokers),
   kafkaTopic: env.string('KAFKA_TOPIC', defaults.kafkaTopic),
   /**
-   * Where plays are acknowledged, for the completeness gate's markers: the edge's brokers and plays
-   * topic in two sites. Default: KAFKA_BROKERS and KAFKA_TOPIC (one site).
+   * Where plays are acknowledged, for the completeness gate's markers: the edge's plays topic in two
+   * sites (its brokers and client settings: EDGE_KAFKA_BROKERS, EDGE_KAFKA_SSL_…). Default: KAFKA_TOPIC.
    */
-  edgeBrokers: env.brokersOrEmpty('EDGE_KAFKA_BROKERS'),
   edgeTopic: env.string('EDGE_KAFKA_TOPIC', ''),
   /** The loader's consumer group, whose committed offsets the completeness gate reads. */
   loaderGroupId: env.string('KAFKA_GROUP_ID', 'playlog-loader'),
@@ -31,7 +30,23 @@ export const reporterConfigSpec = {
 export type ReporterConfig = ReturnType<typeof loadReporterConfig>;
 
 export function loadReporterConfig(source: NodeJS.ProcessEnv = process.env) {
-  const cfg = loadConfig(reporterConfigSpec, source);
-  // One site: plays are acknowledged on the loader's own cluster and topic.
-  return { ...cfg, edgeBrokers: cfg.edgeBrokers || cfg.kafkaBrokers, edgeTopic: cfg.edgeTopic || cfg.kafkaTopic };
+  const [cfg, { kafka, edge }, gateSecretKey] = loadAll(
+    () => loadConfig(reporterConfigSpec, source),
+    () => {
+      const kafka = kafkaClientConfig('reporter', source, { brokers: defaults.kafkaBrokers });
+      // One site: plays are acknowledged on the loader's own cluster and topic. Two sites: the edge's, where
+      // the reporter connects as itself too, each EDGE_KAFKA_ setting defaulting to its KAFKA_ one.
+      return { kafka, edge: kafkaClientConfig('reporter', source, { prefix: 'EDGE_KAFKA', fallback: kafka }) };
+    },
+    // The gate markers' secret, shared with the loader only: a marker without its MAC releases no gate.
+    () => secretFile('GATE_SECRET_FILE', 'gate.secret', ([s]) => gateSecret(s!), source),
+  );
+  return {
+    ...cfg,
+    kafka,
+    edge,
+    gateSecret: gateSecretKey,
+    databaseUrl: databaseUrlAs('reporter', cfg.databaseUrl, source),
+    edgeTopic: cfg.edgeTopic || cfg.kafkaTopic,
+  };
 }

@@ -1,18 +1,20 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gateMarks, type Queryable } from '@playlog/db';
-import { groupProgress, PlayProducer, topicRanges, type KafkaLogger } from '@playlog/kafka';
+import { groupProgress, PlayProducer, topicRanges, type KafkaCluster, type KafkaLogger } from '@playlog/kafka';
 import { gateMarker } from '@playlog/schema';
 import { Registry } from 'prom-client';
 
 export interface GateOptions {
   /** Where plays are acknowledged: ingest's cluster and topic (in two sites, the edge's). */
-  ackBrokers: string;
+  ack: KafkaCluster;
   ackTopic: string;
   /** The loader's cluster, topic and group (the core's), for the progress lines. */
-  loaderBrokers: string;
+  loader: KafkaCluster;
   loaderTopic: string;
   loaderGroup: string;
+  /** The secret the markers are authenticated with (GATE_SECRET_FILE), which the loader checks. */
+  secret: KeyObject;
   waitMs: number;
   pollMs?: number;
   /** How often a waiting gate says what it waits for. */
@@ -46,7 +48,7 @@ export async function waitForCompleteness(db: Queryable, o: GateOptions): Promis
   const run = randomUUID();
   const marks = gateMarks(db);
   await marks.prune(7);
-  const where = `${o.ackTopic} at ${o.ackBrokers}`;
+  const where = `${o.ackTopic} at ${o.ack.brokers}`;
 
   // Set the gate: a marker in every partition that holds records. Retried until the deadline, since
   // the acknowledging cluster may be briefly unreachable (a broker restarting).
@@ -89,11 +91,11 @@ export async function waitForCompleteness(db: Queryable, o: GateOptions): Promis
 
 /** Writes the run's marker into every partition holding records; returns those partitions. */
 async function setMarkers(o: GateOptions, run: string): Promise<number[]> {
-  const ranges = await topicRanges(o.ackBrokers, o.ackTopic, 5_000);
+  const ranges = await topicRanges(o.ack, o.ackTopic, 5_000, 'playlog-reporter-gate');
   const partitions = ranges.filter((r) => r.high > r.low).map((r) => r.partition);
   if (partitions.length === 0) return [];
   const producer = new PlayProducer({
-    brokers: o.ackBrokers,
+    cluster: o.ack,
     clientId: 'playlog-reporter-gate',
     log: quiet,
     registry: new Registry(),
@@ -101,10 +103,14 @@ async function setMarkers(o: GateOptions, run: string): Promise<number[]> {
   });
   try {
     await producer.connect(5_000);
-    const value = gateMarker(run);
     await producer.send(
       o.ackTopic,
-      partitions.map((partition) => ({ key: `gate:${run}`, value, partition, headers: [{ 'playlog-gate': run }] })),
+      partitions.map((partition) => ({
+        key: `gate:${run}`,
+        value: gateMarker(run, partition, o.secret),
+        partition,
+        headers: [{ 'playlog-gate': run }],
+      })),
     );
     return partitions;
   } finally {
@@ -115,10 +121,10 @@ async function setMarkers(o: GateOptions, run: string): Promise<number[]> {
 /** The loader's lag at its own cluster, in words (or why it cannot be read). */
 async function loaderLag(o: GateOptions): Promise<string> {
   try {
-    const g = await groupProgress(o.loaderBrokers, o.loaderTopic, o.loaderGroup, 3_000);
+    const g = await groupProgress(o.loader, o.loaderTopic, o.loaderGroup, 3_000);
     const lag = g.partitions.reduce((s, p) => s + Math.max(0, p.end - Math.max(0, p.committed)), 0);
     const crossing =
-      lag === 0 && o.ackBrokers !== o.loaderBrokers
+      lag === 0 && o.ack.brokers !== o.loader.brokers
         ? ' (so what is missing has not crossed from the edge: is the link, MirrorMaker, up?)'
         : '';
     return `loader group ${o.loaderGroup} is ${lag} message(s) behind on ${o.loaderTopic}${crossing}`;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createPool, playsWriter, type Pool } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { freshDatabase, type Teardown } from '@playlog/testing';
+import { databaseAs, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 
@@ -68,8 +68,10 @@ async function oracle(db: Pool): Promise<string> {
 
 async function setup(t: Teardown) {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 3, 'test-reporter');
-  t.teardown(() => pool.end());
+  // The reporter's connections as its role; the plays written as the loader's.
+  const pool = createPool(databaseAs(url, 'reporter'), 2, 'test-reporter');
+  const loader = createPool(databaseAs(url, 'loader'), 1, 'test-loader');
+  t.teardown(() => Promise.all([pool.end(), loader.end()]));
   const main = await pool.connect();
   const side = await pool.connect();
   for (const c of [main, side]) c.on('error', () => undefined); // the database is dropped at teardown
@@ -77,7 +79,7 @@ async function setup(t: Teardown) {
     main.release();
     side.release();
   });
-  await playsWriter(pool).write(plays(3_000));
+  await playsWriter(loader).write(plays(3_000));
   const dir = mkdtempSync(join(tmpdir(), 'playlog-aggregate-'));
   const issue = () => issueDay({ main, plays: [side] }, dir, { client: 'acme', day: D, timezone: 'UTC', thresholdSeconds: 30 }, 'final');
   return { db, issue };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
-import { freshDatabase, freshTopic, stack, type Teardown, testPlay, testProducer, uniqueName } from '@playlog/testing';
+import { databaseAs, freshDatabase, freshTopic, stack, type Teardown, testPlay, testProducer, testName } from '@playlog/testing';
 import { runReporter, UsageError, type ReporterIo } from '../src/app.js';
 import { loadReporterConfig } from '../src/config.js';
 import { addDays, today } from '../src/days.js';
@@ -15,14 +15,14 @@ const yesterday = addDays(today('UTC'), -1);
 async function setup(t: Teardown) {
   const { url } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
-  const pool = createPool(url, 1, 'test');
+  const pool = createPool(databaseAs(url, 'loader'), 1, 'test');
   t.teardown(() => pool.end());
   const dir = mkdtempSync(join(tmpdir(), 'playlog-app-'));
   const config = loadReporterConfig({
     DATABASE_URL: url,
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: uniqueName('app-loader'),
+    KAFKA_GROUP_ID: testName('group'),
     REPORT_DIR: dir,
     CLOCK_SKEW_SECONDS: '0',
   });

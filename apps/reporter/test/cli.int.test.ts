@@ -6,7 +6,17 @@ import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { clearOfMidnightUtc, freshDatabase, freshTopic, run, stack, type Teardown, testProducer, uniqueName } from '@playlog/testing';
+import {
+  clearOfMidnightUtc,
+  databaseAs,
+  freshDatabase,
+  freshTopic,
+  run,
+  stack,
+  type Teardown,
+  testName,
+  testProducer,
+} from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 
 /** The reporter CLI as the CronJob runs it: exit codes, backfill, a plain run's restatements, the gate. */
@@ -32,21 +42,21 @@ function play(day: string, hour: number, userId: string): Play {
 }
 
 async function setup(t: Teardown) {
-  const { url } = await freshDatabase(t);
+  const { url, db } = await freshDatabase(t);
   const topic = await freshTopic(t, 1);
-  const pool = createPool(url, 1, 'test');
+  const pool = createPool(databaseAs(url, 'loader'), 1, 'test');
   t.teardown(() => pool.end());
   const dir = mkdtempSync(join(tmpdir(), 'playlog-cli-'));
   const env = {
     DATABASE_URL: url,
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: uniqueName('cli-loader'),
+    KAFKA_GROUP_ID: testName('group'),
     REPORT_DIR: dir,
     // Yesterday has closed the moment today begins, even in the first minutes after midnight.
     CLOCK_SKEW_SECONDS: '0',
   };
-  return { env, dir, topic, pool, writer: playsWriter(pool) };
+  return { env, dir, topic, pool, db, writer: playsWriter(pool) };
 }
 
 /** A message on the topic that no loader reads: the gate waits for it. */
@@ -224,19 +234,11 @@ t.test('days that cannot be reported are usage errors (exit 2, saying why), and 
 t.test('connections refused by the database: exit 1 saying why, instead of waiting on the ones it holds', async (t) => {
   const s = await setup(t);
   await s.writer.write([play(d2, 10, 'u1')]);
-  // A role that may hold 2 connections (a superuser's limit is not enforced), with playlog's privileges.
-  const role = uniqueName('limited');
-  await s.pool.query(`create role ${role} login password 'limited' connection limit 2 in role playlog`);
-  t.teardown(() => s.pool.query(`drop role if exists ${role}`));
-  const url = new URL(s.env.DATABASE_URL);
-  url.username = role;
-  url.password = 'limited';
-  // The report's main connection and 3 per-play ones: the third connect is refused.
-  const r = await reporter(['run', '--date', d2, '--wait', '5'], {
-    ...s.env,
-    DATABASE_URL: url.toString(),
-    REPORT_PER_PLAY_CONNECTIONS: '3',
-  });
+  // A database that takes 2 connections of non-superusers (the reporter's role is one): the report's main
+  // connection and 3 per-play ones cannot all connect.
+  const name = new URL(s.env.DATABASE_URL).pathname.slice(1);
+  await s.db.query(`alter database ${name} connection limit 2`);
+  const r = await reporter(['run', '--date', d2, '--wait', '5'], { ...s.env, REPORT_PER_PLAY_CONNECTIONS: '3' });
   t.equal(r.code, 1, 'exit 1');
   t.match(r.stderr, /too many connections/, 'says why');
   t.notOk(existsSync(join(s.dir, 'cli', d2)), 'nothing written');

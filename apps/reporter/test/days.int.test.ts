@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createPool } from '@playlog/db';
-import { stack } from '@playlog/testing';
+import { databaseAs, stack } from '@playlog/testing';
 import { addDays, reportableDay, startOfDay } from '../src/days.js';
 
 /**
@@ -9,7 +9,7 @@ import { addDays, reportableDay, startOfDay } from '../src/days.js';
  * repeated hours included. Checked against the real server for zones with odd rules, 2010-2026.
  */
 t.test('startOfDay agrees with Postgres for every day of 17 years in zones with odd rules', async (t) => {
-  const pool = createPool(stack.databaseUrl, 1, 'test-days');
+  const pool = createPool(databaseAs(stack.databaseUrl, 'reporter'), 1, 'test-days');
   t.teardown(() => pool.end());
   const zones = [
     'UTC',

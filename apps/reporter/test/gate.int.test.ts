@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createPool } from '@playlog/db';
-import { freshDatabase, freshTopic, stack, startApp, testProducer, uniqueName } from '@playlog/testing';
+import { databaseAs, freshDatabase, freshTopic, kafkaAs, stack, stackGateSecret, startApp, testName, testProducer } from '@playlog/testing';
 import { waitForCompleteness, type GateOptions } from '../src/gate.js';
 
 /**
@@ -9,15 +9,17 @@ import { waitForCompleteness, type GateOptions } from '../src/gate.js';
  */
 t.test('the gate waits for the loader to pass its markers, saying what it waits for', async (t) => {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 2, 'test-gate');
+  const pool = createPool(databaseAs(url, 'reporter'), 2, 'test-gate');
   t.teardown(() => pool.end());
   const topic = await freshTopic(t, 3);
-  const group = uniqueName('gate-loader');
+  const group = testName('group');
   const said: string[] = [];
+  const reporter = kafkaAs(stack.brokers, 'reporter'); // the gate does what the reporter's principal may
   const options = (waitMs: number): GateOptions => ({
-    ackBrokers: stack.brokers,
+    ack: reporter,
     ackTopic: topic,
-    loaderBrokers: stack.brokers,
+    loader: reporter,
+    secret: stackGateSecret(),
     loaderTopic: topic,
     loaderGroup: group,
     waitMs,
@@ -49,8 +51,8 @@ t.test('the gate waits for the loader to pass its markers, saying what it waits 
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: group,
-    KAFKA_DLQ_TOPIC: await freshTopic(t, 1),
-    KAFKA_KEYS_TOPIC: await freshTopic(t, 1),
+    KAFKA_DLQ_TOPIC: await freshTopic(t, 1, 'dlq'),
+    KAFKA_KEYS_TOPIC: await freshTopic(t, 1, 'keys'),
     DATABASE_URL: url,
     LOADER_BATCH_WAIT_MS: '100',
     LOG_LEVEL: 'warn',
@@ -67,13 +69,14 @@ t.test('the gate waits for the loader to pass its markers, saying what it waits 
 
 t.test('an unreachable acknowledging cluster: the gate says so and does not pass', async (t) => {
   const { url } = await freshDatabase(t);
-  const pool = createPool(url, 1, 'test-gate');
+  const pool = createPool(databaseAs(url, 'reporter'), 1, 'test-gate');
   t.teardown(() => pool.end());
   const said: string[] = [];
   const r = await waitForCompleteness(pool, {
-    ackBrokers: '127.0.0.1:1',
+    ack: { ...stack.kafka, brokers: '127.0.0.1:1' },
+    secret: stackGateSecret(),
     ackTopic: 'play-logs',
-    loaderBrokers: stack.brokers,
+    loader: stack.kafka,
     loaderTopic: 'play-logs',
     loaderGroup: 'x',
     waitMs: 12_000, // one try takes 5 s to give up: said, retried, then the deadline

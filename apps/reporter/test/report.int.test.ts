@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
+import { databaseAs, countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 import { clientsForDay } from '../src/usage.js';
@@ -82,9 +82,11 @@ const HEADER = 'date,client,log_type,country,track_id,release_id,play_mode,strea
 
 async function setup(t: Teardown) {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 3, 'test-reporter'); // the writer's, and the reporter's two
-  t.teardown(() => pool.end());
-  const writer = playsWriter(pool);
+  // The reporter's two connections as its role; the plays written as the loader's.
+  const pool = createPool(databaseAs(url, 'reporter'), 2, 'test-reporter');
+  const loader = createPool(databaseAs(url, 'loader'), 1, 'test-loader');
+  t.teardown(() => Promise.all([pool.end(), loader.end()]));
+  const writer = playsWriter(loader);
   const dir = mkdtempSync(join(tmpdir(), 'playlog-reports-'));
   const client = await pool.connect();
   const side = await pool.connect();

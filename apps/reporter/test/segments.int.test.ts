@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { copyOut, createPool, playsWriter, type PoolClient } from '@playlog/db';
 import { normalizePlay, type Play } from '@playlog/schema';
-import { countRows, freshDatabase, type Teardown } from '@playlog/testing';
+import { databaseAs, countRows, freshDatabase, type Teardown } from '@playlog/testing';
 import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 import { writeClientUsage } from '../src/client-usage.js';
@@ -75,8 +75,12 @@ const LATE = latePlay();
 /** A fresh database; the report's main connection and `sides` per-play connections (hours shared out among them). */
 async function setup(t: Teardown, sides = 3) {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 4 + sides, 'test-segments'); // main, sides, the writer's, an admin's, and spares
-  t.teardown(() => pool.end());
+  // The reporter's connections as its role (main, sides, and spares for fresh sessions); the plays written as the
+  // loader's; an admin's.
+  const pool = createPool(databaseAs(url, 'reporter'), 4 + sides, 'test-segments');
+  const loader = createPool(databaseAs(url, 'loader'), 1, 'test-loader');
+  const admin = createPool(databaseAs(url), 2, 'test-admin');
+  t.teardown(() => Promise.all([pool.end(), loader.end(), admin.end()]));
   const main = await pool.connect();
   const plays: PoolClient[] = [];
   for (let i = 0; i < sides; i++) plays.push(await pool.connect());
@@ -85,7 +89,7 @@ async function setup(t: Teardown, sides = 3) {
     for (const c of [main, ...plays]) c.release();
   });
   const dir = mkdtempSync(join(tmpdir(), 'playlog-segments-'));
-  return { db, pool, dir, conns: { main, plays }, writer: playsWriter(pool) };
+  return { db, pool, admin, dir, conns: { main, plays }, writer: playsWriter(loader) };
 }
 
 const scope = { client: 'acme', day: D, timezone: TZ, thresholdSeconds: 30 };
@@ -254,7 +258,7 @@ function endlessCopy(db: PoolClient, streams: Readable[]): PoolClient {
 t.test('writeClientUsage: a session losing its connection fails the file at once, leaving no hour file', async (t) => {
   const s = await setup(t, 3);
   await s.writer.write(PLAYS);
-  const admin = await s.pool.connect();
+  const admin = await s.admin.connect();
   t.teardown(() => admin.release());
   const sessions = [s.conns.plays[0]!, losesConnectionAtCopy(s.conns.plays[1]!, admin, 3), s.conns.plays[2]!];
   const file = join(s.dir, 'client-usage.csv');
@@ -269,7 +273,7 @@ t.test('writeClientUsage: a session losing its connection fails the file at once
 t.test('writeClientUsage: one session losing its connection while it streams an hour fails the file', async (t) => {
   const s = await setup(t, 1);
   await s.writer.write(PLAYS);
-  const admin = await s.pool.connect();
+  const admin = await s.admin.connect();
   t.teardown(() => admin.release());
   const file = join(s.dir, 'client-usage.csv');
   const sessions = [losesConnectionAtCopy(s.conns.plays[0]!, admin, 4)];
@@ -292,7 +296,7 @@ t.test('writeClientUsage: a file that cannot be written fails with its error, an
 t.test('writeClientUsage: a failure stops the other sessions mid-hour, not at the end of their hour', async (t) => {
   const s = await setup(t, 2);
   await s.writer.write(PLAYS);
-  const admin = await s.pool.connect();
+  const admin = await s.admin.connect();
   t.teardown(() => admin.release());
   const endless: Readable[] = [];
   const sessions = [endlessCopy(s.conns.plays[0]!, endless), losesConnectionAtCopy(s.conns.plays[1]!, admin, 1)];
@@ -304,7 +308,7 @@ t.test('writeClientUsage: a failure stops the other sessions mid-hour, not at th
 t.test('a per-play connection lost mid-report: nothing issued, nothing left; fresh connections then issue it', async (t) => {
   const s = await setup(t, 2);
   await s.writer.write(PLAYS);
-  const admin = await s.pool.connect();
+  const admin = await s.admin.connect();
   t.teardown(() => admin.release());
   const conns = { main: s.conns.main, plays: [s.conns.plays[0]!, losesConnectionAtCopy(s.conns.plays[1]!, admin, 3)] };
   await t.rejects(issueDay(conns, s.dir, scope, 'final', 'hashes', 'none'), /terminat|Connection/i);

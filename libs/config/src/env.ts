@@ -103,6 +103,25 @@ export function loadConfig<T>(spec: Spec<T>, source: NodeJS.ProcessEnv = process
   return out as T;
 }
 
+/**
+ * Runs several config loaders and returns their results, or throws one ConfigError naming every bad
+ * variable of all of them (an app's own settings, its Kafka client's, …), so one boot says it all.
+ */
+export function loadAll<const T extends readonly (() => unknown)[]>(...loaders: T): { [K in keyof T]: ReturnType<T[K]> } {
+  const problems: string[] = [];
+  const out = loaders.map((load) => {
+    try {
+      return load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as { [K in keyof T]: ReturnType<T[K]> };
+}
+
 /** A schema with its default when there is one (no default: the variable is required). */
 function withDefault<S extends TSchema>(schema: S, fallback: unknown): S {
   return fallback === undefined ? schema : ({ ...schema, default: fallback } as S);
@@ -172,12 +191,15 @@ export const env = {
   },
 };
 
-/** Defaults shared by every app; they equal what `npm run stack -- env` prints for the local stack. */
+/**
+ * Defaults shared by every app; they equal what `npm run stack -- env` prints for the local stack. The
+ * database URL names no user: each app connects as its own role (credentials.ts, databaseUrlAs).
+ */
 export const defaults = {
   kafkaBrokers: '127.0.0.1:19092',
   kafkaTopic: 'play-logs',
   kafkaKeysTopic: 'playlog-keys',
-  databaseUrl: 'postgres://playlog:playlog@127.0.0.1:15432/playlog',
+  databaseUrl: 'postgres://127.0.0.1:15432/playlog',
 } as const;
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,5 +1,5 @@
 export { createPool, escapeIdentifier, escapeLiteral, type Pool, type PoolClient, type Queryable, type Session } from './connection.js';
-export { keysRepository, readKeyFeed, type KeysRepository } from './keys.js';
+export { keysRepository, readKeySnapshot } from './keys.js';
 export { migrateLatest } from './migrate.js';
 export { dropPartitionsBefore, ensurePartitions, partitionDaysPresent } from './partitions.js';
 export { PLAY_COLUMNS, playCsvLine, playsWriter, type PlaysWriter } from './plays.js';

@@ -1,5 +1,5 @@
-import type { Queryable } from './connection.js';
-import { apiKeyHash, apiKeyPrefix, CLIENT_NAME, generateApiKey, unsafeText, type FeedKey } from '@playlog/schema';
+import type { Pool, Queryable } from './connection.js';
+import { apiKeyHash, apiKeyPrefix, CLIENT_NAME, generateApiKey, unsafeText, type KeySnapshot } from '@playlog/schema';
 
 /** API keys: random, shown once, stored only as a SHA-256 hash. */
 export interface ApiKeyRow {
@@ -15,22 +15,37 @@ export function hashKey(key: string): Buffer {
   return Buffer.from(apiKeyHash(key), 'hex');
 }
 
-const FEED_SQL = 'select id, client, name, key_hash, revoked_at is not null as revoked from api_keys order by id';
-type FeedRow = { id: number; client: string; name: string; key_hash: Buffer; revoked: boolean };
-
-function feedKeys(result: { rows: FeedRow[] }): FeedKey[] {
-  return result.rows.map((r) => ({
-    hash: r.key_hash.toString('hex'),
-    id: Number(r.id),
-    client: r.client,
-    name: r.name,
-    revoked: r.revoked,
-  }));
-}
-
-/** The key feed's snapshot (the loader publishes it; see libs/schema key-feed). */
-export async function readKeyFeed(pool: Queryable): Promise<FeedKey[]> {
-  return feedKeys(await pool.query<FeedRow>(FEED_SQL));
+/**
+ * The key feed's next snapshot (libs/schema key-feed): every active key, with a generation greater than
+ * that of every snapshot read before it. The generation is taken under key_feed's row lock (migration
+ * 008), and the keys are read after it in the same transaction, so a snapshot with a greater generation
+ * always sees at least what a lesser one saw: a publisher that read before a revocation and publishes
+ * after one that read since cannot undo it at the edge. Never below the clock in ms, so a database
+ * restored from a backup still outnumbers what the edge holds.
+ */
+export async function readKeySnapshot(pool: Pool): Promise<KeySnapshot> {
+  const c = await pool.connect();
+  try {
+    await c.query('begin');
+    const g = await c.query<{ generation: number; issued_at: Date }>(
+      `update key_feed set generation = greatest(generation + 1, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+       returning generation, clock_timestamp() as issued_at`,
+    );
+    const keys = await c.query<{ id: number; client: string; name: string; key_hash: Buffer }>(
+      'select id, client, name, key_hash from api_keys where revoked_at is null order by id',
+    );
+    await c.query('commit');
+    return {
+      generation: Number(g.rows[0]!.generation),
+      issuedAt: g.rows[0]!.issued_at.getTime(),
+      keys: keys.rows.map((r) => ({ hash: r.key_hash.toString('hex'), id: Number(r.id), client: r.client, name: r.name })),
+    };
+  } catch (err) {
+    await c.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
 }
 
 export function keysRepository(db: Queryable) {
@@ -56,11 +71,6 @@ export function keysRepository(db: Queryable) {
       return r.rows;
     },
 
-    /** Every key's state as the key feed carries it (hash, never the key). */
-    async feed(): Promise<FeedKey[]> {
-      return readKeyFeed(db);
-    },
-
     /** Returns false when no such key exists or it was already revoked. */
     async revoke(id: number): Promise<boolean> {
       const r = await db.query('update api_keys set revoked_at = now() where id = $1 and revoked_at is null', [id]);
@@ -68,5 +78,3 @@ export function keysRepository(db: Queryable) {
     },
   };
 }
-
-export type KeysRepository = ReturnType<typeof keysRepository>;

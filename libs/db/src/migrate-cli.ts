@@ -1,4 +1,4 @@
-import { commandLine, defaults, env, loadConfig, ConfigError } from '@playlog/config';
+import { commandLine, databaseUrlAs, defaults, env, loadConfig, ConfigError } from '@playlog/config';
 import { migrateLatest } from './migrate.js';
 
 const USAGE = `usage: npm run migrate [-- --help]
@@ -8,7 +8,8 @@ const USAGE = `usage: npm run migrate [-- --help]
 async function main(): Promise<void> {
   commandLine('migrate', USAGE, process.argv.slice(2), {});
   const cfg = loadConfig({ databaseUrl: env.postgresUrl('DATABASE_URL', defaults.databaseUrl) });
-  const applied = await migrateLatest(cfg.databaseUrl);
+  // As playlog_migrate, the schema's owner (or the user DATABASE_URL names).
+  const applied = await migrateLatest(databaseUrlAs('migrate', cfg.databaseUrl));
   console.log(applied.length ? `migrate: applied ${applied.join(', ')}` : 'migrate: schema is up to date');
 }
 

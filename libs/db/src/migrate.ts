@@ -6,6 +6,8 @@ import * as m003 from './migrations/003-gate-marks.js';
 import * as m004 from './migrations/004-play-buckets.js';
 import * as m005 from './migrations/005-daily-usage-by-version.js';
 import * as m006 from './migrations/006-report-segments.js';
+import * as m007 from './migrations/007-roles.js';
+import * as m008 from './migrations/008-key-feed.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +22,8 @@ const migrations: Record<string, Migration> = {
   '004-play-buckets': m004,
   '005-daily-usage-by-version': m005,
   '006-report-segments': m006,
+  '007-roles': m007,
+  '008-key-feed': m008,
 };
 
 const source: Knex.MigrationSource<string> = {

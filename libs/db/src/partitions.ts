@@ -33,9 +33,12 @@ export async function partitionDaysPresent(db: Queryable): Promise<string[]> {
     .sort();
 }
 
-/** Drops every daily partition strictly before `cutoffDay`; returns the days dropped. */
+/**
+ * Drops every daily partition strictly before `cutoffDay`; returns the days dropped. Through the schema
+ * owner's function (migration 007): the loader's role cannot drop a table, and the function refuses a
+ * cutoff inside the last 62 days.
+ */
 export async function dropPartitionsBefore(db: Queryable, cutoffDay: string): Promise<string[]> {
-  const old = (await partitionDaysPresent(db)).filter((d) => d < cutoffDay);
-  for (const d of old) await db.query(`drop table if exists plays_p${d.replaceAll('-', '')}`);
-  return old;
+  const r = await db.query<{ day: string }>('select d::text as day from drop_play_partitions_before($1::date) as d', [cutoffDay]);
+  return r.rows.map((x) => x.day).sort();
 }

@@ -2,7 +2,7 @@ import t from 'tap';
 import { normalizePlay, type Play } from '@playlog/schema';
 import { bucketOf } from '../src/buckets.js';
 import { createPool, playsWriter } from '../src/index.js';
-import { freshDatabase } from './helpers.js';
+import { databaseAs, freshDatabase } from './helpers.js';
 
 const now = Date.now();
 
@@ -34,7 +34,7 @@ t.test('bucketOf: the 15-minute bucket (UTC) of an instant, from its ISO string 
 
 t.test('play_buckets counts exactly the stored reportable plays, on both write paths; refresh_play_buckets agrees', async (t) => {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 1, 'test-buckets');
+  const pool = createPool(databaseAs(url, 'loader'), 1, 'test-buckets');
   t.teardown(() => pool.end());
   const writer = playsWriter(pool);
   const truth = async () =>

@@ -9,6 +9,7 @@ import copyStreams from 'pg-copy-streams';
 import type { Test } from 'tap';
 import { defaults } from '@playlog/config';
 import { copyOut, PG_VERIFIED } from '../src/copy-out.js';
+import { databaseAs } from './helpers.js';
 
 /** Collects a stream's chunks. */
 function sink(): { chunks: Buffer[]; stream: Writable } {
@@ -26,7 +27,7 @@ function sink(): { chunks: Buffer[]; stream: Writable } {
 
 async function client(t: Test): Promise<pg.Client> {
   // The stack's database (libs/testing cannot be used here: it depends on this library).
-  const c = new pg.Client({ connectionString: process.env.DATABASE_URL ?? defaults.databaseUrl });
+  const c = new pg.Client({ connectionString: databaseAs(process.env.DATABASE_URL ?? defaults.databaseUrl) });
   await c.connect();
   t.teardown(() => c.end());
   return c;

@@ -1,19 +1,27 @@
 import type { Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { defaults } from '@playlog/config';
+import { databaseUrlAs, defaults, type Principal } from '@playlog/config';
 import { normalizePlay, type Play } from '@playlog/schema';
 import { createPool, migrateLatest } from '../src/index.js';
 
-/** A fresh, migrated database on the real local Postgres (libs/testing depends on this lib, so not from there). */
+/** `url` (without a user) as `principal` connects with it (libs/config credentials.ts). */
+export function databaseAs(url: string, principal: Principal = 'admin'): string {
+  return databaseUrlAs(principal, url);
+}
+
+/**
+ * A fresh database on the real local Postgres, owned by playlog_migrate and migrated as it (libs/testing
+ * depends on this lib, so not from there). `url` names no user; `db` is the admin's pool.
+ */
 export async function freshDatabase(t: Test) {
   const base = process.env.DATABASE_URL ?? defaults.databaseUrl;
   const name = `playlog_db_${randomBytes(4).toString('hex')}`;
-  const admin = createPool(base, 1, 'test-admin');
-  await admin.query(`create database ${name}`);
+  const admin = createPool(databaseAs(base), 1, 'test-admin');
+  await admin.query(`create database ${name} owner playlog_migrate`);
   const u = new URL(base);
   u.pathname = `/${name}`;
-  await migrateLatest(u.toString());
-  const db = createPool(u.toString(), 2, 'test');
+  await migrateLatest(databaseAs(u.toString(), 'migrate'));
+  const db = createPool(databaseAs(u.toString()), 2, 'test');
   t.teardown(async () => {
     await db.end();
     await admin.query(`drop database if exists ${name} with (force)`);

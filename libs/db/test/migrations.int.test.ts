@@ -3,22 +3,23 @@ import type { Test } from 'tap';
 import t from 'tap';
 import { defaults } from '@playlog/config';
 import { createPool, dailyUsageLeaf, migrateLatest } from '../src/index.js';
+import { databaseAs } from './helpers.js';
 
 /** A database migrated up to `until` only. */
 async function databaseAt(t: Test, until: string) {
   const base = process.env.DATABASE_URL ?? defaults.databaseUrl;
   const name = `playlog_mig_${randomBytes(4).toString('hex')}`;
-  const admin = createPool(base, 1, 'test-admin');
-  await admin.query(`create database ${name}`);
+  const admin = createPool(databaseAs(base), 1, 'test-admin');
+  await admin.query(`create database ${name} owner playlog_migrate`);
   const u = new URL(base);
   u.pathname = `/${name}`;
-  const db = createPool(u.toString(), 2, 'test');
+  const db = createPool(databaseAs(u.toString()), 2, 'test');
   t.teardown(async () => {
     await db.end();
     await admin.query(`drop database if exists ${name} with (force)`);
     await admin.end();
   });
-  t.same((await migrateLatest(u.toString(), until)).at(-1), until);
+  t.same((await migrateLatest(databaseAs(u.toString(), 'migrate'), until)).at(-1), until);
   return { db, url: u.toString() };
 }
 
@@ -56,7 +57,7 @@ t.test('005: the aggregates already stored move into one table per version, and 
   const before = await read();
   t.equal(before.length, 8);
 
-  t.same(await migrateLatest(url, '005-daily-usage-by-version'), ['005-daily-usage-by-version']);
+  t.same(await migrateLatest(databaseAs(url, 'migrate'), '005-daily-usage-by-version'), ['005-daily-usage-by-version']);
   t.same(await read(), before, 'the same rows through daily_usage');
   const leaves = await db.query<{ name: string; level: number }>(
     `select relid::text as name, level from pg_partition_tree('daily_usage') where isleaf order by 1`,

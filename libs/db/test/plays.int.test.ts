@@ -1,10 +1,10 @@
 import t from 'tap';
 import { createPool, playsWriter } from '../src/index.js';
-import { freshDatabase, testPlays as plays } from './helpers.js';
+import { databaseAs, freshDatabase, testPlays as plays } from './helpers.js';
 
 t.test('the writer stores each play once, whatever mix of new and stored plays a batch holds', async (t) => {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 1, 'test-writer');
+  const pool = createPool(databaseAs(url, 'loader'), 1, 'test-writer');
   t.teardown(() => pool.end());
   const writer = playsWriter(pool);
   const count = async () => (await db.query<{ n: number }>('select count(*) as n from plays')).rows[0]!.n;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { decodePlays, encodePlays, normalizePlay, type Play } from '@playlog/schema';
 import { createPool, playsWriter } from '../src/index.js';
-import { freshDatabase } from './helpers.js';
+import { databaseAs, freshDatabase } from './helpers.js';
 
 /**
  * Every play ingest accepts is storable by the loader: generated inputs (any Unicode, control
@@ -45,7 +45,7 @@ const input = fc.record({
 
 t.test('every play normalizePlay accepts survives the Kafka codec and the loader into Postgres', async (t) => {
   const { url, db } = await freshDatabase(t);
-  const pool = createPool(url, 1, 'test-storable');
+  const pool = createPool(databaseAs(url, 'loader'), 1, 'test-storable');
   t.teardown(() => pool.end());
   const writer = playsWriter(pool);
   const ctx = { client: 'acme', apiKeyName: 'prop', now: NOW, clockSkewMs: 0 };

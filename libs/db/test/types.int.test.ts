@@ -2,9 +2,10 @@ import pg from 'pg';
 import t from 'tap';
 import { defaults } from '@playlog/config';
 import { createPool } from '../src/index.js';
+import { databaseAs } from './helpers.js';
 
 // The stack's database (libs/testing cannot be used here: it depends on this library).
-const DATABASE_URL = process.env.DATABASE_URL ?? defaults.databaseUrl;
+const DATABASE_URL = databaseAs(process.env.DATABASE_URL ?? defaults.databaseUrl);
 const QUERY = "select 9007199254740991::int8 as big, date '2026-11-25' as day";
 
 t.test("importing the library leaves pg's global type parsers alone", async (t) => {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import Kafka from 'node-rdkafka';
+import { rdkafkaSettings, type KafkaCluster } from './cluster.js';
 import { KafkaError, KAFKA_ADMIN, KAFKA_OFFSETS } from './errors.js';
 
 export interface TopicSettings {
@@ -9,13 +11,13 @@ export interface TopicSettings {
 
 /** Creates a topic; succeeds quietly if it already exists. */
 export async function ensureTopic(
-  brokers: string,
+  cluster: KafkaCluster,
   topic: string,
   partitions: number,
   settings: TopicSettings = {},
   timeoutMs = 15_000,
 ): Promise<void> {
-  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': brokers, 'client.id': 'playlog-admin' });
+  const admin = Kafka.AdminClient.create(rdkafkaSettings(cluster, 'playlog-admin'));
   try {
     await new Promise<void>((resolve, reject) =>
       admin.createTopic(
@@ -38,8 +40,8 @@ export async function ensureTopic(
   }
 }
 
-export async function deleteTopic(brokers: string, topic: string, timeoutMs = 15_000): Promise<void> {
-  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': brokers, 'client.id': 'playlog-admin' });
+export async function deleteTopic(cluster: KafkaCluster, topic: string, timeoutMs = 15_000): Promise<void> {
+  const admin = Kafka.AdminClient.create(rdkafkaSettings(cluster, 'playlog-admin'));
   try {
     await new Promise<void>((resolve, reject) =>
       admin.deleteTopic(topic, timeoutMs, (err) => {
@@ -50,6 +52,15 @@ export async function deleteTopic(brokers: string, topic: string, timeoutMs = 15
   } finally {
     admin.disconnect();
   }
+}
+
+/**
+ * A group id for a consumer that only reads metadata and offsets (librdkafka wants one; nothing joins
+ * it): under the client id, so that the principal's Describe on its own group prefix covers it
+ * (docs/security.md: `playlog-<app>-`).
+ */
+function probeGroup(clientId: string): string {
+  return `${clientId}-${randomBytes(6).toString('hex')}`;
 }
 
 export interface GroupProgress {
@@ -88,8 +99,11 @@ function disconnect(c: Kafka.KafkaConsumer): Promise<void> {
  * The topic's end offsets and a consumer group's committed offsets, read without joining the group
  * (the reporter's completeness gate uses this to know whether the loader has caught up).
  */
-export async function groupProgress(brokers: string, topic: string, groupId: string, timeoutMs = 10_000): Promise<GroupProgress> {
-  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': brokers, 'group.id': groupId, 'enable.auto.commit': false }, {});
+export async function groupProgress(cluster: KafkaCluster, topic: string, groupId: string, timeoutMs = 10_000): Promise<GroupProgress> {
+  const c = new Kafka.KafkaConsumer(
+    { ...rdkafkaSettings(cluster, 'playlog-progress'), 'group.id': groupId, 'enable.auto.commit': false },
+    {},
+  );
   await call<unknown>((cb) => c.connect({ timeout: timeoutMs }, (err, v) => cb(err, v)), 'connect');
   try {
     const meta = await call<Kafka.Metadata>((cb) => c.getMetadata({ topic, timeout: timeoutMs }, cb), 'metadata');
@@ -117,8 +131,17 @@ export interface PartitionRange {
 }
 
 /** Every partition of a topic with the offsets it holds now (watermarks), read without joining a group. */
-export async function topicRanges(brokers: string, topic: string, timeoutMs = 10_000): Promise<PartitionRange[]> {
-  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': brokers, 'group.id': 'playlog-ranges', 'enable.auto.commit': false }, {});
+export async function topicRanges(
+  cluster: KafkaCluster,
+  topic: string,
+  timeoutMs = 10_000,
+  clientId = 'playlog-ranges',
+): Promise<PartitionRange[]> {
+  const c = new Kafka.KafkaConsumer(
+    { ...rdkafkaSettings(cluster, clientId), 'group.id': probeGroup(clientId), 'enable.auto.commit': false },
+    {},
+  );
+  const brokers = cluster.brokers;
   await call<unknown>((cb) => c.connect({ timeout: timeoutMs }, (err, v) => cb(err, v)), `connect to ${brokers}`);
   try {
     const meta = await call<Kafka.Metadata>((cb) => c.getMetadata({ topic, timeout: timeoutMs }, cb), 'metadata');
@@ -136,9 +159,12 @@ export async function topicRanges(brokers: string, topic: string, timeoutMs = 10
 }
 
 /** The broker id leading each partition of a topic (partition -> leader), from the cluster's metadata. */
-export async function topicLeaders(brokers: string, topic: string, timeoutMs = 10_000): Promise<Map<number, number>> {
-  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': brokers, 'group.id': 'playlog-leaders', 'enable.auto.commit': false }, {});
-  await call<unknown>((cb) => c.connect({ timeout: timeoutMs }, (err, v) => cb(err, v)), `connect to ${brokers}`);
+export async function topicLeaders(cluster: KafkaCluster, topic: string, timeoutMs = 10_000): Promise<Map<number, number>> {
+  const c = new Kafka.KafkaConsumer(
+    { ...rdkafkaSettings(cluster, 'playlog-leaders'), 'group.id': probeGroup('playlog-leaders'), 'enable.auto.commit': false },
+    {},
+  );
+  await call<unknown>((cb) => c.connect({ timeout: timeoutMs }, (err, v) => cb(err, v)), `connect to ${cluster.brokers}`);
   try {
     const meta = await call<Kafka.Metadata>((cb) => c.getMetadata({ topic, timeout: timeoutMs }, cb), 'metadata');
     const t = meta.topics.find((x) => x.name === topic);

@@ -1,9 +1,10 @@
 import Kafka from 'node-rdkafka';
 
+import { rdkafkaSettings, type KafkaCluster } from './cluster.js';
 import { KafkaError, KAFKA_OFFSETS, throttledWarn, unavailable, type KafkaLogger } from './errors.js';
 
 export interface ConsumerOptions {
-  brokers: string;
+  cluster: KafkaCluster;
   groupId: string;
   topic: string;
   clientId: string;
@@ -37,9 +38,8 @@ export class BatchConsumer {
     this.log = opts.log;
     this.consumer = new Kafka.KafkaConsumer(
       {
-        'metadata.broker.list': opts.brokers,
+        ...rdkafkaSettings(opts.cluster, opts.clientId),
         'group.id': opts.groupId,
-        'client.id': opts.clientId,
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
         'enable.partition.eof': false,
@@ -82,7 +82,7 @@ export class BatchConsumer {
   async connect(timeoutMs = 15_000): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.consumer.connect({ timeout: timeoutMs }, (err) =>
-        err ? reject(unavailable(`cannot connect to Kafka at ${this.opts.brokers}: ${err.message}`, err)) : resolve(),
+        err ? reject(unavailable(`cannot connect to Kafka at ${this.opts.cluster.brokers}: ${err.message}`, err)) : resolve(),
       );
     });
     this.consumer.subscribe([this.opts.topic]);

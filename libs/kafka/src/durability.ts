@@ -1,4 +1,5 @@
 import { Admin } from '@platformatic/kafka';
+import { platformaticConnection, type KafkaCluster } from './cluster.js';
 
 /** What a topic promises about keeping an acknowledged record through a broker's loss. */
 export interface TopicDurability {
@@ -15,8 +16,8 @@ export interface TopicDurability {
  * loss. node-rdkafka has no DescribeConfigs, so this uses @platformatic/kafka's admin client (pure
  * JavaScript, kept by Platformatic) for it.
  */
-export async function topicDurability(brokers: string, topic: string, timeoutMs = 5_000): Promise<TopicDurability> {
-  const admin = new Admin({ clientId: 'playlog-durability', bootstrapBrokers: brokers.split(','), timeout: timeoutMs, retries: 0 });
+export async function topicDurability(cluster: KafkaCluster, topic: string, timeoutMs = 5_000): Promise<TopicDurability> {
+  const admin = new Admin({ clientId: 'playlog-durability', ...platformaticConnection(cluster), timeout: timeoutMs, retries: 0 });
   try {
     const meta = await admin.metadata({ topics: [topic] });
     const t = meta.topics.get(topic);

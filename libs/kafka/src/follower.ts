@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Kafka from 'node-rdkafka';
+import { rdkafkaSettings, type KafkaCluster } from './cluster.js';
 import { throttledWarn, type KafkaLogger } from './errors.js';
 import { retryConnect } from './retry.js';
 
@@ -7,7 +8,7 @@ import { retryConnect } from './retry.js';
 const OFFSET_BEGINNING = -2;
 
 export interface FollowerOptions {
-  brokers: string;
+  cluster: KafkaCluster;
   topic: string;
   clientId: string;
   log: KafkaLogger;
@@ -46,10 +47,10 @@ export class TopicFollower {
   constructor(private readonly opts: FollowerOptions) {
     this.consumer = new Kafka.KafkaConsumer(
       {
-        'metadata.broker.list': opts.brokers,
-        // librdkafka wants a group id; nothing joins or commits to it.
+        ...rdkafkaSettings(opts.cluster, opts.clientId),
+        // librdkafka wants a group id; nothing joins or commits to it. Under the client id, so that the
+        // principal's Describe on its group prefix covers it (docs/security.md).
         'group.id': `${opts.clientId}-${randomBytes(6).toString('hex')}`,
-        'client.id': opts.clientId,
         'enable.auto.commit': false,
         'socket.keepalive.enable': true,
         'reconnect.backoff.max.ms': 2_000,
@@ -69,7 +70,7 @@ export class TopicFollower {
     this.stopRetrying = retryConnect(
       () => this.begin(),
       this.opts.log,
-      `topic ${this.opts.topic} at ${this.opts.brokers}`,
+      `topic ${this.opts.topic} at ${this.opts.cluster.brokers}`,
       (why) => (this.problem = why),
     );
   }

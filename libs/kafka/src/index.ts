@@ -1,3 +1,4 @@
+export type { KafkaCluster } from './cluster.js';
 export { ensureTopic, deleteTopic, groupProgress, caughtUp, topicLeaders, topicRanges } from './admin.js';
 export { BatchConsumer, type ConsumedMessage, type PartitionOffset } from './consumer.js';
 export { KafkaError, type KafkaLogger, KAFKA_QUEUE_FULL } from './errors.js';

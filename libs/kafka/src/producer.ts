@@ -1,6 +1,7 @@
 import Kafka from 'node-rdkafka';
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { rdkafkaSettings, type KafkaCluster } from './cluster.js';
 import { KafkaError, KAFKA_QUEUE_FULL, throttledWarn, unavailable, type KafkaLogger } from './errors.js';
 import { retryConnect } from './retry.js';
 
@@ -17,7 +18,7 @@ export interface OutgoingMessage {
 }
 
 export interface ProducerOptions {
-  brokers: string;
+  cluster: KafkaCluster;
   clientId: string;
   log: KafkaLogger;
   registry: Registry;
@@ -77,8 +78,7 @@ export class PlayProducer {
     this.maxInFlight = opts.maxInFlight ?? 200_000;
     this.producer = new Kafka.Producer(
       {
-        'metadata.broker.list': opts.brokers,
-        'client.id': opts.clientId,
+        ...rdkafkaSettings(opts.cluster, opts.clientId),
         'enable.idempotence': true,
         'compression.type': opts.compression ?? 'lz4',
         'linger.ms': opts.lingerMs ?? 5,
@@ -140,7 +140,7 @@ export class PlayProducer {
   async connect(timeoutMs = 15_000): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.producer.connect({ timeout: timeoutMs }, (err) =>
-        err ? reject(unavailable(`cannot connect to Kafka at ${this.opts.brokers}: ${err.message}`, err)) : resolve(),
+        err ? reject(unavailable(`cannot connect to Kafka at ${this.opts.cluster.brokers}: ${err.message}`, err)) : resolve(),
       );
     });
     this.producer.setPollInterval(this.opts.pollIntervalMs ?? 5);
@@ -162,7 +162,7 @@ export class PlayProducer {
         this.problem = undefined;
       },
       this.log,
-      `Kafka at ${this.opts.brokers}`,
+      `Kafka at ${this.opts.cluster.brokers}`,
       (why) => (this.problem = why),
     );
   }

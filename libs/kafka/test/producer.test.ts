@@ -18,7 +18,7 @@ async function closedPort(): Promise<number> {
 async function producer(t: Test, maxInFlight = 100) {
   const registry = new Registry();
   const p = new PlayProducer({
-    brokers: `127.0.0.1:${await closedPort()}`,
+    cluster: { brokers: `127.0.0.1:${await closedPort()}`, settings: {} },
     clientId: 'test',
     log: pino({ level: 'silent' }),
     registry,

@@ -1,8 +1,9 @@
 import { Compile } from 'typebox/compile';
-import { instantIsoUtc, instantKey, parseDateTime } from './datetime.js';
+import { DAY_MS, instantIsoUtc, instantKey, instantMillis, parseDateTime, type Instant } from './datetime.js';
+import type { GateMarker } from './gate.js';
 import { playIdentity } from './identity.js';
 import type { PlayFields, PlayHead } from './normalize.js';
-import { Play } from './play.js';
+import { LIMITS, Play } from './play.js';
 
 /*
  * Kafka message values, UTF-8 JSON, versioned by `v`. Ingest writes format 3; the loader reads all
@@ -10,7 +11,19 @@ import { Play } from './play.js';
  * - Format 3: the plays of a message as columns (below).
  * - Format 2: `{"v":2,"plays":[Play, …]}`, the normalised plays of one message as objects.
  * - Format 1: one play as `{"v":1,…}` (the oldest messages, and the dead-letter topic's values).
+ * Every play of every format passes the same checks when it is read (settle): its playId and playedAt
+ * are computed again from its fields (a format-1 or 2 writer cannot choose them), and its instant must
+ * lie in the window ingest allows around its receipt, which must not be in the future. So a writer of
+ * the topic can neither reserve ids that real plays would then duplicate nor slip a play outside the
+ * window in under an older format (docs/security.md).
  */
+
+/** How a play's window is checked when it is read: the reader's clock, and ingest's allowance for fast clocks. */
+export interface DecodeRules {
+  now: number;
+  /** CLOCK_SKEW_SECONDS, in ms: how far after its receipt a play may be dated (and a receipt after `now`). */
+  skewMs: number;
+}
 
 /**
  * Format 3, what ingest writes: the plays of one message as columns, with what is the same for many
@@ -121,7 +134,7 @@ const invalid = (message: string) => new DecodeError('invalid', message);
 const isArr = (x: unknown, n: number): x is unknown[] => Array.isArray(x) && x.length === n;
 
 /** A format-3 message back into plays, recomputing playId and playedAt; one bad play is refused alone. */
-function decodeV3(m: Record<string, unknown>): DecodedPlays {
+function decodeV3(m: Record<string, unknown>, rules: DecodeRules): DecodedPlays {
   const d = m.d;
   if (!Array.isArray(d)) throw invalid('not a format-3 message: /d must be an array');
   const n = d.length;
@@ -165,29 +178,43 @@ function decodeV3(m: Record<string, unknown>): DecodedPlays {
       receivedAt: head?.[2],
       synthetic: head?.[3],
     };
-    const instant = typeof item.dateTimePlayed === 'string' ? parseDateTime(item.dateTimePlayed) : undefined;
-    if (!instant) {
-      out.refused.push({
-        value: Buffer.from(JSON.stringify(item), 'utf8'),
-        reason: 'not a play: /dateTimePlayed is not a zoned ISO 8601 instant',
-      });
-      continue;
-    }
-    if (typeof item.client === 'string' && typeof item.userId === 'string' && typeof item.trackId === 'number') {
-      item.playedAt = instantIsoUtc(instant);
-      item.playId = playIdentity({
-        client: item.client,
-        clientPlayId: typeof item.clientPlayId === 'string' ? item.clientPlayId : null,
-        logType: String(item.logType),
-        userId: item.userId,
-        trackId: item.trackId,
-        instant: instantKey(instant),
-      });
-    }
-    if (check.Check(item)) out.plays.push(item);
-    else out.refused.push({ value: Buffer.from(JSON.stringify(item), 'utf8'), reason: whyNotAPlay(item) });
+    settle(item, rules, out);
   }
   return out;
+}
+
+/**
+ * A play as read from any format, finished and checked: `playedAt` and `playId` computed from its fields
+ * (whatever the item carried), then the schema, then the window around its receipt. Adds it to `out`'s
+ * plays, or to its refused with the reason and `source` (the item as it came, for the dead letter).
+ */
+function settle(item: Record<string, unknown>, rules: DecodeRules, out: DecodedPlays, source: unknown = item): void {
+  const refuse = (reason: string): void => {
+    out.refused.push({ value: Buffer.from(JSON.stringify(source), 'utf8'), reason });
+  };
+  const instant: Instant | undefined = typeof item.dateTimePlayed === 'string' ? parseDateTime(item.dateTimePlayed) : undefined;
+  if (!instant) return refuse('not a play: /dateTimePlayed is not a zoned ISO 8601 instant');
+  if (typeof item.client === 'string' && typeof item.userId === 'string' && typeof item.trackId === 'number') {
+    item.playedAt = instantIsoUtc(instant);
+    item.playId = playIdentity({
+      client: item.client,
+      clientPlayId: typeof item.clientPlayId === 'string' ? item.clientPlayId : null,
+      logType: String(item.logType),
+      userId: item.userId,
+      trackId: item.trackId,
+      instant: instantKey(instant),
+    });
+  }
+  if (!check.Check(item)) return refuse(whyNotAPlay(item));
+  const received = Date.parse(item.receivedAt as string);
+  if (received > rules.now + rules.skewMs) return refuse(`not a play: /receivedAt ${item.receivedAt as string} is in the future`);
+  const at = instantMillis(instant);
+  if (at > received + rules.skewMs || at <= received - LIMITS.windowDays * DAY_MS) {
+    return refuse(
+      `not a play: /dateTimePlayed is outside the ${LIMITS.windowDays}-day window of its receipt (${item.receivedAt as string})`,
+    );
+  }
+  out.plays.push(item as Play);
 }
 
 /** A format-1 value: one play. The dead-letter topic holds refused plays this way. */
@@ -207,19 +234,8 @@ export interface DecodedPlays {
   plays: Play[];
   /** Items of a format-2 or 3 message that are not plays; the message's other plays are still good. */
   refused: RefusedPlay[];
-  /** The run id, when the message is a gate marker (see gateMarker): it holds no play. */
-  gate?: string;
-}
-
-/**
- * A gate marker: the reporter writes one to every partition of the topic where plays are first
- * acknowledged (the edge's, in two sites) when a run starts. Kafka keeps order within a partition, and
- * MirrorMaker keeps partitions and their order, so once the loader has stored everything before the
- * marker of every partition, every play acknowledged before the run is in Postgres. The loader records
- * the markers it passes (libs/db gate marks); the reporter waits for all of them.
- */
-export function gateMarker(run: string, at = new Date()): Buffer {
-  return Buffer.from(JSON.stringify({ v: 'gate', run, at: at.toISOString() }), 'utf8');
+  /** The marker, when the message is a gate marker (gate.ts; not yet authenticated): it holds no play. */
+  gate?: GateMarker;
 }
 
 function whyNotAPlay(item: unknown): string {
@@ -232,7 +248,10 @@ function whyNotAPlay(item: unknown): string {
  * whole is unreadable (empty, not JSON, no known format); the loader dead-letters such a message with
  * that reason. One bad item in a format-2 or 3 message is returned in `refused` instead, beside the rest.
  */
-export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
+export function decodePlays(
+  value: Buffer | null | undefined,
+  rules: DecodeRules = { now: Date.now(), skewMs: DEFAULT_SKEW_MS },
+): DecodedPlays {
   if (!value || value.length === 0) throw new DecodeError('unparsable', 'empty message');
   let parsed: unknown;
   try {
@@ -242,28 +261,37 @@ export function decodePlays(value: Buffer | null | undefined): DecodedPlays {
   }
   const v = typeof parsed === 'object' && parsed !== null ? (parsed as { v?: unknown }).v : undefined;
   if (v === 'gate') {
-    const run = (parsed as { run?: unknown }).run;
+    const { run, p, at, mac } = parsed as { run?: unknown; p?: unknown; at?: unknown; mac?: unknown };
     if (typeof run !== 'string' || !/^[0-9a-f-]{36}$/.test(run)) throw invalid('not a gate marker: /run must be a uuid');
-    return { plays: [], refused: [], gate: run };
+    if (typeof p !== 'number' || typeof at !== 'string' || typeof mac !== 'string') {
+      throw invalid('not a gate marker: /p, /at and /mac are required');
+    }
+    return { plays: [], refused: [], gate: { run, partition: p, at, mac } };
   }
-  if (v === 3) return decodeV3(parsed as Record<string, unknown>);
+  if (v === 3) return decodeV3(parsed as Record<string, unknown>, rules);
   if (v === 2) {
     const items = (parsed as { plays?: unknown }).plays;
     if (!Array.isArray(items)) throw invalid('not a play batch: /plays must be an array');
     const out: DecodedPlays = { plays: [], refused: [] };
     for (const item of items) {
-      if (check.Check(item)) out.plays.push(item);
+      if (typeof item === 'object' && item !== null && !Array.isArray(item)) settle({ ...(item as object) }, rules, out, item);
       else out.refused.push({ value: Buffer.from(JSON.stringify(item) ?? 'null', 'utf8'), reason: whyNotAPlay(item) });
     }
     return out;
   }
-  if (!check.Check(parsed)) throw invalid(whyNotAPlay(parsed));
-  return { plays: [parsed], refused: [] };
+  if (v !== 1) throw invalid(whyNotAPlay(parsed));
+  const out: DecodedPlays = { plays: [], refused: [] };
+  settle({ ...(parsed as object) }, rules, out, parsed);
+  if (out.refused.length > 0) throw invalid(out.refused[0]!.reason);
+  return out;
 }
 
+/** Ingest's default CLOCK_SKEW_SECONDS, for a reader that is not told otherwise. */
+const DEFAULT_SKEW_MS = 300_000;
+
 /** One format-1 value back into a play; throws like decodePlays. */
-export function decodePlay(value: Buffer | null | undefined): Play {
-  const { plays, refused } = decodePlays(value);
+export function decodePlay(value: Buffer | null | undefined, rules?: DecodeRules): Play {
+  const { plays, refused } = decodePlays(value, rules);
   if (plays.length !== 1 || refused.length > 0) throw invalid(refused[0]?.reason ?? 'not a single play');
   return plays[0]!;
 }

@@ -4,7 +4,16 @@ export { playIdentity } from './identity.js';
 export { PlayInput } from './rules.js';
 export { completePlay, fromV12Item, normalizePlay, playHead, readPlay, type PlayContext, type PlayFields } from './normalize.js';
 export { LIMITS, Play, type LogType } from './play.js';
-export { DecodeError, decodePlay, decodePlays, encodeBatches, encodePlay, encodePlays, gateMarker, type PlayBatch } from './codec.js';
+export { DecodeError, decodePlay, decodePlays, encodeBatches, encodePlay, encodePlays, type PlayBatch } from './codec.js';
+export { gateMarker, gateMarkerValid, gateSecret } from './gate.js';
 export { CLIENT_NAME, unsafeText } from './text.js';
 export { API_KEY_FORMAT, apiKeyHash, apiKeyPrefix, generateApiKey } from './api-key.js';
-export { decodeFeedRecord, keyFeedMessages, type FeedKey, type FeedRecord } from './key-feed.js';
+export {
+  feedSigningKey,
+  feedVerifyingKeys,
+  readFeedRecord,
+  snapshotMessage,
+  type FeedKey,
+  type FeedRejection,
+  type KeySnapshot,
+} from './key-feed.js';

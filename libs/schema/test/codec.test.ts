@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import {
   DecodeError,
@@ -6,6 +7,8 @@ import {
   encodePlay,
   encodePlays,
   gateMarker,
+  gateMarkerValid,
+  gateSecret,
   normalizePlay,
   type Play,
   type PlayContext,
@@ -151,10 +154,21 @@ t.test('the loader refuses, item by item, a playMode, endReason or receivedAt Po
   t.equal(JSON.parse(refused[0]!.value.toString()).playMode, 'on\u0000line', 'each refused alone, as it came');
 });
 
-t.test('a gate marker holds no play and names its run; a malformed one is refused', async (t) => {
+t.test('a gate marker holds no play and names its run; only the secret it was made with authenticates it', async (t) => {
   const run = '0b8f5a1e-3c1d-4b7e-9a2f-5d6c7e8f9a0b';
-  t.same(decodePlays(gateMarker(run)), { plays: [], refused: [], gate: run });
+  const secret = gateSecret(randomBytes(32).toString('base64'));
+  const { plays, refused, gate } = decodePlays(gateMarker(run, 2, secret));
+  t.same({ plays, refused }, { plays: [], refused: [] });
+  t.match(gate, { run, partition: 2 });
+  t.ok(gateMarkerValid(gate!, 2, secret), 'valid in its own partition, with its secret');
+  t.notOk(gateMarkerValid(gate!, 3, secret), 'copied into another partition: not valid');
+  t.notOk(gateMarkerValid(gate!, 2, gateSecret(randomBytes(32).toString('base64'))), 'made with another secret: not valid');
+  t.notOk(gateMarkerValid({ ...gate!, at: new Date().toISOString() }, 2, secret), 'its time changed: not valid');
+  const forged = { v: 'gate', run, p: 2, at: gate!.at, mac: Buffer.alloc(32).toString('base64') };
+  t.notOk(gateMarkerValid(decodePlays(Buffer.from(JSON.stringify(forged))).gate!, 2, secret), 'a made-up MAC: not valid');
   t.throws(() => decodePlays(Buffer.from('{"v":"gate","run":"x"}')), /not a gate marker/);
+  t.throws(() => decodePlays(Buffer.from(`{"v":"gate","run":"${run}"}`)), /\/p, \/at and \/mac are required/);
+  t.throws(() => gateSecret('c2hvcnQ='), /at least 32 bytes/);
 });
 
 t.test('a message that cannot be read as a whole is a DecodeError saying which kind', async (t) => {
@@ -171,4 +185,30 @@ t.test('a message that cannot be read as a whole is a DecodeError saying which k
     t.ok(err instanceof DecodeError, String(value));
     t.equal(err.kind, kind, String(value));
   }
+});
+
+t.test('formats 1 and 2 pass the checks of format 3: the id and instant are computed again, the window holds', async (t) => {
+  const real = play('victim');
+  // A writer of the topic that chooses a play id (to make the real play a duplicate) and a UTC instant.
+  const forged = { ...play('forger'), playId: real.playId, playedAt: '2020-01-01T00:00:00.000000Z' };
+  for (const value of [Buffer.from(JSON.stringify({ v: 2, plays: [forged] })), encodePlay(forged)]) {
+    const [read] = decodePlays(value, { now: ctx.now, skewMs: 300_000 }).plays;
+    t.not(read!.playId, real.playId, 'the id is not the one written: it is computed from the fields');
+    t.equal(read!.playId, play('forger').playId, 'the forger’s own play’s id');
+    t.equal(read!.playedAt, play('forger').playedAt, 'the instant from dateTimePlayed, not the one written');
+  }
+
+  const old = { ...real, dateTimePlayed: '2026-09-01T00:00:00Z' }; // 86 days before its receipt
+  const rules = { now: ctx.now, skewMs: 300_000 };
+  t.match(decodePlays(Buffer.from(JSON.stringify({ v: 2, plays: [old] })), rules).refused, [
+    { reason: /outside the 61-day window of its receipt/ },
+  ]);
+  t.throws(() => decodePlay(encodePlay(old), rules), /outside the 61-day window/, 'format 1 too');
+  t.match(decodePlays(encodePlays([old]), rules).refused, [{ reason: /outside the 61-day window/ }], 'and format 3');
+  const ahead = { ...real, dateTimePlayed: '2026-11-26T12:06:00Z' }; // 6 min after its receipt, skew 5 min
+  t.match(decodePlays(encodePlays([ahead]), rules).refused, [{ reason: /outside the 61-day window/ }], 'dated after its receipt + skew');
+  const future = { ...real, receivedAt: '2027-01-01T00:00:00.000Z', dateTimePlayed: '2027-01-01T00:00:00Z' };
+  t.match(decodePlays(encodePlays([future]), rules).refused, [{ reason: /receivedAt 2027-01-01T00:00:00.000Z is in the future/ }]);
+  const [deadLetter] = decodePlays(Buffer.from(JSON.stringify({ v: 2, plays: [old] })), rules).refused;
+  t.equal(deadLetter!.value.toString(), JSON.stringify(old), 'dead-lettered as it came');
 });

@@ -5,13 +5,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { defaults } from '@playlog/config';
-import { createPool, keysRepository, migrateLatest, type Pool } from '@playlog/db';
-import { deleteTopic, ensureTopic, PlayProducer, topicRanges } from '@playlog/kafka';
-import { keyFeedMessages, normalizePlay, type Play } from '@playlog/schema';
+import type { KeyObject } from 'node:crypto';
+import { databaseUrlAs, defaults, kafkaClientConfig, secretFile, type Principal } from '@playlog/config';
+import { createPool, keysRepository, migrateLatest, readKeySnapshot, type Pool } from '@playlog/db';
+import { deleteTopic, ensureTopic, PlayProducer, topicRanges, type KafkaCluster } from '@playlog/kafka';
+import { feedSigningKey, gateSecret, normalizePlay, snapshotMessage, type Play } from '@playlog/schema';
 
 /**
  * Play `i` of `client` at `dateTimePlayed` (ISO), normalised as ingest would: user `u<i>`, track `i`,
@@ -41,10 +43,37 @@ export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
+/**
+ * `brokers` as `principal` (default admin, which may do everything: the tests' own topics, fixtures and
+ * reads), with the local stack's credentials for it (libs/config credentials.ts).
+ */
+export function kafkaAs(brokers: string, principal: Principal = 'admin'): KafkaCluster {
+  return kafkaClientConfig(principal, { PLAYLOG_CREDENTIALS_DIR: process.env.PLAYLOG_CREDENTIALS_DIR, KAFKA_BROKERS: brokers });
+}
+
+const brokers = process.env.KAFKA_BROKERS ?? defaults.kafkaBrokers;
+/** The local stack the tests run on. */
 export const stack = {
-  brokers: process.env.KAFKA_BROKERS ?? defaults.kafkaBrokers,
+  /** Its bootstrap list (for an app's KAFKA_BROKERS: the app connects as its own principal). */
+  brokers,
+  /** Its Kafka as the admin principal (read when first used: the unit tier runs without a stack). */
+  get kafka(): KafkaCluster {
+    return kafkaAs(brokers);
+  },
+  /** Its database URL without a user: an app given it connects as its own role. */
   databaseUrl: process.env.DATABASE_URL ?? defaults.databaseUrl,
 };
+
+/**
+ * Stand-in credentials for tests of configuration that build no connection (files that exist, not
+ * certificates): an app's config is loaded with PLAYLOG_CREDENTIALS_DIR set to this.
+ */
+export const FIXTURE_CREDENTIALS = fileURLToPath(new URL('../fixtures/credentials', import.meta.url));
+
+/** `url` (a database URL without a user) as `principal` connects with it: admin is the superuser. */
+export function databaseAs(url: string, principal: Principal = 'admin'): string {
+  return databaseUrlAs(principal, url, { PLAYLOG_CREDENTIALS_DIR: process.env.PLAYLOG_CREDENTIALS_DIR });
+}
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -56,14 +85,18 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-/** A new, migrated database (on the single stack's Postgres, or `server`'s), dropped when the test ends. */
+/**
+ * A new database (on the single stack's Postgres, or `server`'s), owned by playlog_migrate and migrated
+ * as it, dropped when the test ends. `url` names no user, so an app given it connects as its own role;
+ * `db` is the admin's pool on it, for a test's fixtures and checks.
+ */
 export async function freshDatabase(t: Teardown, server = stack.databaseUrl): Promise<{ url: string; db: Pool }> {
   const name = uniqueName('playlog_t');
-  const admin = createPool(server, 1, 'test-admin');
-  await admin.query(`create database ${name}`);
+  const admin = createPool(databaseAs(server), 1, 'test-admin');
+  await admin.query(`create database ${name} owner playlog_migrate`);
   const url = withDatabase(server, name);
-  await migrateLatest(url);
-  const db = createPool(url, 4, 'test');
+  await migrateLatest(databaseAs(url, 'migrate'));
+  const db = createPool(databaseAs(url), 4, 'test');
   t.teardown(async () => {
     await db.end();
     // Let the test's own connections finish closing first; force only what is left after 3 s.
@@ -83,11 +116,22 @@ export async function countRows(db: Pool, table: string, where = 'true', params:
   return (await db.query<{ n: number }>(`select count(*)::int as n from ${table} where ${where}`, params)).rows[0]!.n;
 }
 
-/** A new topic, deleted when the test ends. */
-export async function freshTopic(t: Teardown, partitions = 3): Promise<string> {
-  const topic = uniqueName('play-logs-t').replaceAll('_', '-');
-  await ensureTopic(stack.brokers, topic, partitions);
-  t.teardown(() => deleteTopic(stack.brokers, topic).catch(() => undefined));
+/**
+ * What a test topic is for: its name starts with the role's name on the local stack and `-t-`, which is
+ * where the local ACLs grant each principal what it has on the role's real topic (docs/security.md).
+ */
+const TOPIC_ROLES = { plays: 'play-logs', dlq: 'play-logs-dlq', keys: 'playlog-keys' } as const;
+
+/** A fresh name for a test's topic or consumer group of `role`: `<role's name>-t-…` (docs/security.md). */
+export function testName(role: keyof typeof TOPIC_ROLES | 'group'): string {
+  return uniqueName(`${role === 'group' ? 'playlog-loader' : TOPIC_ROLES[role]}-t`).replaceAll('_', '-');
+}
+
+/** A new topic (plays unless `role` says otherwise), deleted when the test ends. */
+export async function freshTopic(t: Teardown, partitions = 3, role: keyof typeof TOPIC_ROLES = 'plays'): Promise<string> {
+  const topic = testName(role);
+  await ensureTopic(stack.kafka, topic, partitions);
+  t.teardown(() => deleteTopic(stack.kafka, topic).catch(() => undefined));
   return topic;
 }
 
@@ -103,23 +147,23 @@ export interface KeyFeed {
   create(client: string, name?: string): Promise<string>;
   /** Revokes a key in the database and publishes the feed, as the keys CLI does. */
   revoke(id: number): Promise<void>;
-  /** Publishes every key's state and a heartbeat, as the loader does every KEY_SYNC_SECONDS. */
+  /** Publishes a signed snapshot of the keys, as the loader does every KEY_SYNC_SECONDS. */
   publish(): Promise<void>;
 }
 
 /** A producer on the local broker (or `brokers`) for a test's own messages, closed when the test ends. */
-export async function testProducer(t: Teardown, brokers = stack.brokers): Promise<PlayProducer> {
-  const producer = new PlayProducer({ brokers, clientId: 'test', log: pino({ level: 'silent' }), registry: new Registry() });
+export async function testProducer(t: Teardown, cluster = stack.kafka): Promise<PlayProducer> {
+  const producer = new PlayProducer({ cluster, clientId: 'test', log: pino({ level: 'silent' }), registry: new Registry() });
   await producer.connect();
   t.teardown(() => producer.close());
   return producer;
 }
 
 /** The keys of `db` published to `topic` on `brokers`, as the keys CLI and the loader do. */
-async function keyFeedOn(t: Teardown, db: Pool, brokers: string, topic: string): Promise<KeyFeed> {
-  const producer = await testProducer(t, brokers);
+async function keyFeedOn(t: Teardown, db: Pool, cluster: KafkaCluster, topic: string): Promise<KeyFeed> {
+  const producer = await testProducer(t, cluster);
   const keys = keysRepository(db);
-  const publish = async () => producer.send(topic, keyFeedMessages(await keys.feed()));
+  const publish = async () => producer.send(topic, [snapshotMessage(await readKeySnapshot(db), stackSigningKey())]);
   await publish();
   return {
     topic,
@@ -136,9 +180,19 @@ async function keyFeedOn(t: Teardown, db: Pool, brokers: string, topic: string):
   };
 }
 
-/** A fresh key-feed topic for the keys of `db`, published once (a heartbeat, so ingest can be ready). */
+/** The local stack's key-feed signing key (what the loader and the keys CLI sign with). */
+export function stackSigningKey(): KeyObject {
+  return secretFile('KEY_FEED_SIGNING_KEY_FILE', 'key-feed.key', ([pem]) => feedSigningKey(pem!));
+}
+
+/** The local stack's gate secret (what the reporter makes its markers with and the loader checks them by). */
+export function stackGateSecret(): KeyObject {
+  return secretFile('GATE_SECRET_FILE', 'gate.secret', ([s]) => gateSecret(s!));
+}
+
+/** A fresh key-feed topic for the keys of `db`, published once (a snapshot, so ingest can be ready). */
 export async function freshKeyFeed(t: Teardown, db: Pool): Promise<KeyFeed> {
-  return keyFeedOn(t, db, stack.brokers, await freshTopic(t, 1));
+  return keyFeedOn(t, db, stack.kafka, await freshTopic(t, 1, 'keys'));
 }
 
 const DAY_MS = 86_400_000;
@@ -258,10 +312,19 @@ export async function startApp(
  * The two-site local stack (PLAYLOG_TOPOLOGY=two-site; tools/stack/two-site.sh): addresses, its stack
  * commands, and fresh topics that MirrorMaker carries across (its flows take the -t- test topics).
  */
+const EDGE_BROKERS = '127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093';
+const CORE_BROKERS = '127.0.0.1:49092';
 export const twoSite = {
-  edgeBrokers: '127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093',
-  coreBrokers: '127.0.0.1:49092',
-  coreDatabaseUrl: 'postgres://playlog:playlog@127.0.0.1:45432/playlog',
+  edgeBrokers: EDGE_BROKERS,
+  coreBrokers: CORE_BROKERS,
+  /** Each site's Kafka as the admin principal. */
+  get edge(): KafkaCluster {
+    return kafkaAs(EDGE_BROKERS);
+  },
+  get core(): KafkaCluster {
+    return kafkaAs(CORE_BROKERS);
+  },
+  coreDatabaseUrl: 'postgres://127.0.0.1:45432/playlog',
   /** Runs `npm run stack -- …args` on the two-site stack. */
   stack(...args: string[]) {
     return run('bash', ['tools/stack/stack.sh', ...args], { PLAYLOG_TOPOLOGY: 'two-site' });
@@ -269,8 +332,8 @@ export const twoSite = {
 };
 
 /** Waits until `topic` exists on `brokers` (MirrorMaker creates a mirrored topic on its next pass). */
-async function topicAppears(brokers: string, topic: string): Promise<void> {
-  await eventually(async () => (await topicRanges(brokers, topic, 3_000)).length > 0, 60_000, `${topic} at ${brokers}`);
+async function topicAppears(cluster: KafkaCluster, topic: string): Promise<void> {
+  await eventually(async () => (await topicRanges(cluster, topic, 3_000)).length > 0, 60_000, `${topic} at ${cluster.brokers}`);
 }
 
 /**
@@ -278,17 +341,17 @@ async function topicAppears(brokers: string, topic: string): Promise<void> {
  * min.insync.replicas 2, no unclean election), and its mirror at the core once MirrorMaker has made it.
  */
 export async function freshEdgeTopic(t: Teardown): Promise<{ edge: string; core: string }> {
-  const edge = uniqueName('play-logs-t').replaceAll('_', '-');
-  await ensureTopic(twoSite.edgeBrokers, edge, 6, {
+  const edge = testName('plays');
+  await ensureTopic(twoSite.edge, edge, 6, {
     replicationFactor: 3,
     config: { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false' },
   });
   const core = `edge.${edge}`;
   t.teardown(async () => {
-    await deleteTopic(twoSite.edgeBrokers, edge).catch(() => undefined);
-    await deleteTopic(twoSite.coreBrokers, core).catch(() => undefined);
+    await deleteTopic(twoSite.edge, edge).catch(() => undefined);
+    await deleteTopic(twoSite.core, core).catch(() => undefined);
   });
-  await topicAppears(twoSite.coreBrokers, core);
+  await topicAppears(twoSite.core, core);
   return { edge, core };
 }
 
@@ -297,15 +360,15 @@ export async function freshEdgeTopic(t: Teardown): Promise<{ edge: string; core:
  * (`edge`: what ingest there reads) once MirrorMaker has carried it.
  */
 export async function freshCoreKeyFeed(t: Teardown, db: Pool): Promise<KeyFeed & { edge: string }> {
-  const core = uniqueName('playlog-keys-t').replaceAll('_', '-');
-  await ensureTopic(twoSite.coreBrokers, core, 1, { config: { 'cleanup.policy': 'compact' } });
+  const core = testName('keys');
+  await ensureTopic(twoSite.core, core, 1, { config: { 'cleanup.policy': 'compact' } });
   const edge = `core.${core}`;
   t.teardown(async () => {
-    await deleteTopic(twoSite.coreBrokers, core).catch(() => undefined);
-    await deleteTopic(twoSite.edgeBrokers, edge).catch(() => undefined);
+    await deleteTopic(twoSite.core, core).catch(() => undefined);
+    await deleteTopic(twoSite.edge, edge).catch(() => undefined);
   });
-  const feed = await keyFeedOn(t, db, twoSite.coreBrokers, core);
-  await topicAppears(twoSite.edgeBrokers, edge);
+  const feed = await keyFeedOn(t, db, twoSite.core, core);
+  await topicAppears(twoSite.edge, edge);
   return { ...feed, edge };
 }
 export { mixedPlays } from './plays.js';

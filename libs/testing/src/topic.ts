@@ -10,13 +10,13 @@ import { stack } from './index.js';
  * is there" and "nothing else was written" are facts, not races with the broker. Throws rather than
  * return part.
  */
-export async function readToEnd(topic: string, brokers = stack.brokers, timeoutMs = 30_000): Promise<Kafka.Message[]> {
+export async function readToEnd(topic: string, cluster = stack.kafka, timeoutMs = 30_000): Promise<Kafka.Message[]> {
   const read: Kafka.Message[] = [];
   let upToEnd = 0;
   let caughtUp!: () => void;
   const done = new Promise<void>((resolve) => (caughtUp = resolve));
   const follower = new TopicFollower({
-    brokers,
+    cluster,
     topic,
     clientId: 'playlog-test-read',
     log: pino({ level: 'silent' }),

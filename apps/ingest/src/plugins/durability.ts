@@ -31,7 +31,7 @@ export default fp(
       let next: string | undefined;
       let retryMs = 60_000;
       try {
-        const d = await topicDurability(cfg.kafkaBrokers, cfg.kafkaTopic);
+        const d = await topicDurability(cfg.kafka, cfg.kafkaTopic);
         const wrong: string[] = [];
         if (d.replicationFactor < REQUIRED.replicationFactor)
           wrong.push(`replication factor ${d.replicationFactor} (needs ${REQUIRED.replicationFactor})`);

@@ -18,7 +18,7 @@ declare module 'fastify' {
 export default fp(
   async (app, opts: { config: IngestConfig }) => {
     const producer = new PlayProducer({
-      brokers: opts.config.kafkaBrokers,
+      cluster: opts.config.kafka,
       clientId: 'playlog-ingest',
       log: app.log.child({ component: 'producer' }),
       registry: app.metrics.registry,

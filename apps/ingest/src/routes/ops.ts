@@ -5,7 +5,7 @@ import type { IngestConfig } from '../config.js';
 export function notReadyReasons(app: FastifyInstance, cfg: IngestConfig): string[] {
   const reasons: string[] = [];
   const s = app.producer.state();
-  if (!s.reachable) reasons.push(`Kafka unreachable at KAFKA_BROKERS=${cfg.kafkaBrokers}${s.problem ? ` (${s.problem})` : ''}`);
+  if (!s.reachable) reasons.push(`Kafka unreachable at KAFKA_BROKERS=${cfg.kafka.brokers}${s.problem ? ` (${s.problem})` : ''}`);
   const feed = app.keyFeed.state();
   if (feed.problem) reasons.push(`key feed KAFKA_KEYS_TOPIC=${cfg.kafkaKeysTopic} unreadable (${feed.problem})`);
   const keys = app.keys.usable(cfg.kafkaKeysTopic);

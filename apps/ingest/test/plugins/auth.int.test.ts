@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { keyFeedMessages } from '@playlog/schema';
-import { keysRepository } from '@playlog/db';
-import { createKey, eventually, freshDatabase, freshTopic, stack, testProducer } from '@playlog/testing';
+import { snapshotMessage } from '@playlog/schema';
+import { readKeySnapshot } from '@playlog/db';
+import { createKey, eventually, freshDatabase, freshTopic, stack, stackSigningKey, testProducer } from '@playlog/testing';
 import { buildApp } from '../../src/app.js';
 import { loadIngestConfig } from '../../src/config.js';
 import { bulkPlay, ingestFixture, readAllPlays, v12Item } from '../helpers.js';
@@ -97,12 +97,12 @@ t.test('API keys from the key feed', async (t) => {
 t.test('keys not confirmed for KEY_STALE_SECONDS: 503 and not ready, until the feed speaks again', async (t) => {
   const { db } = await freshDatabase(t);
   const topic = await freshTopic(t);
-  const feedTopic = await freshTopic(t, 1);
+  const feedTopic = await freshTopic(t, 1, 'keys');
   const key = await createKey(db, 'acme');
   const producer = await testProducer(t);
-  const rows = await keysRepository(db).feed();
+  const snapshot = await readKeySnapshot(db);
   // Confirmed two minutes ago, the last time: as when the core (or the link to it) has been down that long.
-  await producer.send(feedTopic, keyFeedMessages(rows, new Date(Date.now() - 120_000)));
+  await producer.send(feedTopic, [snapshotMessage({ ...snapshot, issuedAt: Date.now() - 120_000 }, stackSigningKey())]);
   const app = await buildApp(
     loadIngestConfig({ KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, KAFKA_KEYS_TOPIC: feedTopic, KEY_STALE_SECONDS: '60' }),
   );
@@ -127,7 +127,7 @@ t.test('keys not confirmed for KEY_STALE_SECONDS: 503 and not ready, until the f
   t.equal(refused.json().code, 'PLAYLOG_AUTH_UNAVAILABLE');
   t.ok(refused.headers['retry-after'], 'with Retry-After');
 
-  await producer.send(feedTopic, keyFeedMessages(rows)); // the core is back
+  await producer.send(feedTopic, [snapshotMessage(await readKeySnapshot(db), stackSigningKey())]); // the core is back
   await eventually(async () => (await app.inject('/readyz')).statusCode === 200, 10_000, 'ready again');
   const accepted = await app.inject({
     method: 'POST',
