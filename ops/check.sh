@@ -63,14 +63,28 @@ section k8s
 for overlay in local production/edge production/core; do
   ext=() apps=ingest,loader,reporter,migrate out="$WORK/${overlay//\//-}"
   case $overlay in
-    production/edge) apps=ingest ;; # no database at the edge: no Secret at all
-    production/core) apps=loader,reporter,migrate ext=(--external-secret playlog-db) ;; # from the secret store, not the repo
+    # From the secret store (k8s/README.md, "Secrets"), not the repo: at the edge the key feed's public key
+    # and MirrorMaker's credentials copied from the core; at the core the databases' URLs, the key feed's
+    # signing key, the gate secret, and the credentials copied from the edge.
+    production/edge) apps=ingest
+      ext=(--external-secret playlog-key-feed --external-secret core-mirrormaker --external-secret core-cluster-ca-cert) ;;
+    production/core) apps=loader,reporter,migrate
+      ext=(--external-secret playlog-db-migrate --external-secret playlog-db-loader --external-secret playlog-db-reporter
+        --external-secret playlog-key-feed-signing --external-secret playlog-gate --external-secret edge-reporter
+        --external-secret edge-mirrormaker --external-secret edge-cluster-ca-cert) ;;
   esac
   if one "k8s/$overlay: kustomize build" sh -c "'$KUSTOMIZE' build k8s/overlays/$overlay >'$out.yaml'"; then
     checks "k8s/$overlay: manifests" "$PY" ops/lib/k8s_manifests.py "$overlay" "$out.yaml" "$out-env.json" "${ext[@]}"
     checks "k8s/$overlay: app env" node ops/lib/app-env.mjs --require-all --apps "$apps" "k8s/$overlay" "$out-env.json"
   fi
 done
+# The KafkaUsers are generated from docs/security.md's table (tools/stack/acls.mjs kafkausers), and the local
+# overlay's Postgres makes the roles with the same file the local stack runs.
+one "k8s: users.yaml of site-edge, site-core and overlays/local are what docs/security.md's table generates" sh -c '
+  node tools/stack/acls.mjs kafkausers --cluster edge --kafka edge | diff -u k8s/components/site-edge/users.yaml - &&
+  node tools/stack/acls.mjs kafkausers --cluster core --kafka core | diff -u k8s/components/site-core/users.yaml - &&
+  node tools/stack/acls.mjs kafkausers --cluster single --kafka kafka | diff -u k8s/overlays/local/infra/users.yaml -'
+one "k8s: overlays/local/infra/roles.sql is libs/db/sql/roles.sql" diff -u libs/db/sql/roles.sql k8s/overlays/local/infra/roles.sql
 # Each production site deploys the rules (a rule about an app the site does not run never fires there).
 one "k8s: components/monitoring/prometheusrule.yaml is ops/prometheus/playlog.rules.yaml (else run ops/prometheus/render-prometheusrule.py), in both production sites" \
   "$PY" -c "

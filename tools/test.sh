@@ -3,7 +3,8 @@
 # Tiers: lint (eslint + prettier + type-check of the tests + knip's unused exports + the OpenAPI lint), unit (no services), integration (real broker and database),
 # e2e (the built apps as processes, and broker outages), faults (fault and fuzz suite: load under broker,
 # database and process faults with an oracle, on one site and on two sites joined by MirrorMaker; bad
-# requests at scale), ops (docker/k8s/Prometheus checks).
+# requests at scale), security (each part tried as an attacker would: Kafka listeners, ACLs, the signed
+# key feed, gate markers, Postgres roles; one site and two), ops (docker/k8s/Prometheus checks).
 # Default: all of them, in that order.
 # The last line is "N passed, N failed" (assertions, summed over the tiers).
 set -uo pipefail
@@ -11,12 +12,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 
 tiers=("$@")
-[[ ${#tiers[@]} -gt 0 ]] || tiers=(lint unit integration e2e faults ops)
+[[ ${#tiers[@]} -gt 0 ]] || tiers=(lint unit integration e2e faults security ops)
 
 bash tools/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 needs_stack=false
-for t in "${tiers[@]}"; do [[ $t == integration || $t == e2e || $t == faults || $t == ops ]] && needs_stack=true; done
+two_site_last="" # the last tier that needs the two-site stack: it is stopped after that one
+for t in "${tiers[@]}"; do
+  [[ $t == integration || $t == e2e || $t == faults || $t == security || $t == ops ]] && needs_stack=true
+  [[ $t == faults || $t == security ]] && two_site_last=$t
+done
 if $needs_stack; then
   bash tools/stack/stack.sh up || { echo "0 passed, 1 failed"; exit 1; }
   eval "$(bash tools/stack/stack.sh env)" # tests and apps use the stack this run started
@@ -27,10 +32,11 @@ files() { # tier -> test files
   local all
   all=$(find apps libs tools e2e faults -path '*/node_modules' -prune -o -path '*/test/*' -name '*.test.ts' -print | sort)
   case $1 in
-    unit) grep -vE '\.(int|e2e|fault)\.test\.ts$' <<<"$all" ;;
+    unit) grep -vE '\.(int|e2e|fault|security)\.test\.ts$' <<<"$all" ;;
     integration) grep -E '\.int\.test\.ts$' <<<"$all" ;;
     e2e) grep -E '\.e2e\.test\.ts$' <<<"$all" ;;
     faults) grep -E '\.fault\.test\.ts$' <<<"$all" ;;
+    security) grep -E '\.security\.test\.ts$' <<<"$all" ;;
   esac
 }
 
@@ -47,18 +53,18 @@ for tier in "${tiers[@]}"; do
       if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p tsconfig.json && npx knip && node tools/openapi/openapi.mjs --check; then passed=$((passed + 1)); echo "lint: ok"
       else failed=$((failed + 1)); npx prettier --check . 2>&1 | tail -20; echo "lint: FAILED"; fi
       ;;
-    unit | integration | e2e | faults)
+    unit | integration | e2e | faults | security)
       mapfile -t list < <(files "$tier")
       if [[ ${#list[@]} -eq 0 ]]; then echo "$tier: no tests"; continue; fi
       log=.tap/$tier.tap
       timeout=120; [[ $tier == unit ]] || timeout=600
-      # The faults tier also runs the two-site suite: the edge and core sites joined by MirrorMaker.
-      if [[ $tier == faults ]] && ! PLAYLOG_TOPOLOGY=two-site bash tools/stack/stack.sh up; then
-        echo "faults: the two-site stack did not start"; failed=$((failed + 1)); continue
+      # The faults and security tiers also run on two sites: the edge and core joined by MirrorMaker.
+      if [[ $tier == faults || $tier == security ]] && ! PLAYLOG_TOPOLOGY=two-site bash tools/stack/stack.sh up; then
+        echo "$tier: the two-site stack did not start"; failed=$((failed + 1)); continue
       fi
       npx tap --reporter=tap --timeout="$timeout" "${list[@]}" 2>&1 | tee "$log" | grep -E '^(not ok|ok|# \{)' || true
-      # Its five JVMs are not needed by the tiers after this one.
-      [[ $tier == faults ]] && PLAYLOG_TOPOLOGY=two-site bash tools/stack/stack.sh down >/dev/null
+      # Its five JVMs are not needed by the tiers after the last that uses them.
+      [[ $tier == "$two_site_last" ]] && PLAYLOG_TOPOLOGY=two-site bash tools/stack/stack.sh down >/dev/null
       summary=$(grep -E '^# \{ total: ' "$log" | tail -1)
       p=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); f=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
       if [[ -z $summary ]]; then f=1; p=0; echo "$tier: tap printed no summary (crashed?)"; fi

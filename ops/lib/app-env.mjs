@@ -27,6 +27,39 @@ const [label, file] = args;
 const envs = JSON.parse(readFileSync(file, 'utf8'));
 
 const { env, loadConfig } = await load('libs/config/dist/index.js');
+
+/**
+ * What each app reads besides its own spec: its Kafka client's settings (libs/config credentials.ts)
+ * and the files of its secrets. A deployment must set them all (--require-all). The files themselves
+ * are checked by the manifests' check (each a key of a mounted Secret or ConfigMap); here stand-ins of
+ * the right kind (libs/testing's fixtures) take their place, so the loaders can parse them.
+ */
+const KAFKA = ['KAFKA_SECURITY_PROTOCOL', 'KAFKA_SSL_CA_LOCATION', 'KAFKA_SSL_CERTIFICATE_LOCATION', 'KAFKA_SSL_KEY_LOCATION'];
+const CREDENTIALS = {
+  ingest: [...KAFKA, 'KEY_FEED_PUBLIC_KEY_FILE'],
+  loader: [...KAFKA, 'KEY_FEED_SIGNING_KEY_FILE', 'GATE_SECRET_FILE'],
+  reporter: [...KAFKA, 'GATE_SECRET_FILE'],
+  migrate: [],
+};
+const fixtures = new URL('libs/testing/fixtures/credentials/', root).pathname;
+const STAND_INS = {
+  KAFKA_SSL_CA_LOCATION: 'ca.crt',
+  KAFKA_SSL_CERTIFICATE_LOCATION: 'admin.crt',
+  KAFKA_SSL_KEY_LOCATION: 'admin.key',
+  EDGE_KAFKA_SSL_CA_LOCATION: 'ca.crt',
+  EDGE_KAFKA_SSL_CERTIFICATE_LOCATION: 'admin.crt',
+  EDGE_KAFKA_SSL_KEY_LOCATION: 'admin.key',
+  KEY_FEED_PUBLIC_KEY_FILE: 'key-feed.pub',
+  KEY_FEED_SIGNING_KEY_FILE: 'key-feed.key',
+  GATE_SECRET_FILE: 'gate.secret',
+};
+const withStandIns = (given) =>
+  Object.fromEntries(
+    Object.entries(given).map(([k, v]) => {
+      if (k === 'PLAYLOG_CREDENTIALS_DIR' && v) return [k, fixtures.replace(/\/$/, '')]; // each file under it by its usual name
+      return [k, k in STAND_INS && v ? fixtures + STAND_INS[k] : v];
+    }),
+  );
 const apps = {
   ingest: await load('apps/ingest/dist/config.js').then((m) => [m.ingestConfigSpec, m.loadIngestConfig]),
   loader: await load('apps/loader/dist/config.js').then((m) => [m.loaderConfigSpec, m.loadLoaderConfig]),
@@ -47,13 +80,13 @@ for (const [app, [spec, loadFn]] of Object.entries(apps).filter(([app]) => !only
   const problems = [];
   if (!given) problems.push('no environment found for this app');
   else {
-    const variables = Object.values(spec).map((r) => r.variable);
+    const variables = [...Object.values(spec).map((r) => r.variable), ...CREDENTIALS[app]];
     if (requireAll) {
       const missing = variables.filter((v) => !(v in given));
       if (missing.length) problems.push(`not wired: ${missing.join(', ')}`);
     }
     try {
-      loadFn({ ...given });
+      loadFn(withStandIns(given));
     } catch (err) {
       problems.push(String(err.message).replace(/\n\s*/g, '; '));
     }

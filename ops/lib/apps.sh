@@ -6,8 +6,12 @@
 # LOADER_URL. The key feed is a topic of its own too: the loader publishes the check database's keys there.
 
 OPS_DB=playlog_ops_check
-OPS_TOPIC=playlog-ops-check
-OPS_KEYS_TOPIC=playlog-ops-check-keys
+# Named as the tests name their own (libs/testing testName): the local ACLs grant each app on them what
+# it has on the real ones (docs/security.md).
+OPS_TOPIC=play-logs-t-ops-check
+OPS_DLQ_TOPIC=play-logs-dlq-t-ops-check
+OPS_KEYS_TOPIC=playlog-keys-t-ops-check
+OPS_GROUP=playlog-loader-t-ops-check
 APP_PIDS=()
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -21,30 +25,38 @@ wait_ready() { # url seconds
 }
 
 start_apps() {
-  eval "$(bash "$REPO/tools/stack/stack.sh" env)"
-  local admin_url="$DATABASE_URL" db_url="${DATABASE_URL%/*}/$OPS_DB"
+  eval "$(bash "$REPO/tools/stack/stack.sh" env)" # the apps connect as themselves (DATABASE_URL without a user)
+  local db_url="${DATABASE_URL%%\?*}" admin_url
+  db_url="${db_url%/*}/$OPS_DB?sslmode=verify-full"
+  admin_url="$(bash "$REPO/tools/stack/stack.sh" env --as admin | sed -n "s/^export DATABASE_URL='\(.*\)'$/\1/p")"
   (cd "$REPO" && node --input-type=module -e "
     import pg from 'pg';
     const c = new pg.Client({ connectionString: process.argv[1] });
     await c.connect();
     const r = await c.query('select 1 from pg_database where datname = \$1', [process.argv[2]]);
-    if (r.rowCount === 0) await c.query('create database ' + process.argv[2]);
+    if (r.rowCount === 0) await c.query('create database ' + process.argv[2] + ' owner playlog_migrate');
     await c.end();
   " "$admin_url" "$OPS_DB") || return 1
   (cd "$REPO" && DATABASE_URL="$db_url" node libs/db/dist/migrate-cli.js) >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; return 1; }
   (cd "$REPO" && node --input-type=module -e "
+    import { kafkaClientConfig } from '@playlog/config';
     import { ensureTopic } from '@playlog/kafka';
-    await ensureTopic(process.argv[1], process.argv[2], 6);
-    await ensureTopic(process.argv[1], process.argv[2] + '-dlq', 1);
-    await ensureTopic(process.argv[1], process.argv[3], 1);
-  " "$KAFKA_BROKERS" "$OPS_TOPIC" "$OPS_KEYS_TOPIC") || return 1
+    const admin = kafkaClientConfig('admin', process.env);
+    await ensureTopic(admin, process.argv[1], 6);
+    await ensureTopic(admin, process.argv[2], 1);
+    await ensureTopic(admin, process.argv[3], 1, { config: { 'cleanup.policy': 'compact' } });
+  " "$OPS_TOPIC" "$OPS_DLQ_TOPIC" "$OPS_KEYS_TOPIC") || return 1
   local ip mp lp
   ip=$(free_port) mp=$(free_port) lp=$(free_port)
   INGEST_URL="http://127.0.0.1:$ip" INGEST_METRICS_URL="http://127.0.0.1:$mp" LOADER_URL="http://127.0.0.1:$lp"
-  export OPS_DB_URL="$db_url"
+  export OPS_APPS_DB_URL="$db_url" # no user: each app (and the keys CLI) as its own role
+  # What reads the check's plays back (smoke --database-url): a role that may read plays, the reporter's.
+  OPS_DB_URL="$(bash "$REPO/tools/stack/stack.sh" env --as reporter | sed -n "s/^export DATABASE_URL='\(.*\)'$/\1/p")"
+  export OPS_DB_URL="${OPS_DB_URL/\/playlog\?//$OPS_DB?}"
   # The loader first: it publishes the keys (and the heartbeat) that ingest needs to be ready.
-  (cd "$REPO" && exec env HOST=127.0.0.1 LOADER_PORT="$lp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_GROUP_ID=playlog-ops-check \
-    KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 node apps/loader/dist/main.js) >"$WORK/loader.log" 2>&1 &
+  (cd "$REPO" && exec env HOST=127.0.0.1 LOADER_PORT="$lp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_GROUP_ID="$OPS_GROUP" \
+    KAFKA_DLQ_TOPIC="$OPS_DLQ_TOPIC" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 \
+    node apps/loader/dist/main.js) >"$WORK/loader.log" 2>&1 &
   APP_PIDS+=($!)
   (cd "$REPO" && exec env HOST=127.0.0.1 PORT="$ip" METRICS_PORT="$mp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" \
     PLAYLOG_LOG_PRETTY=0 node apps/ingest/dist/main.js) >"$WORK/ingest.log" 2>&1 &
@@ -55,7 +67,7 @@ start_apps() {
 
 # An API key named "smoke" in the check's own database; the key is the CLI's last line.
 smoke_key() {
-  (cd "$REPO" && DATABASE_URL="$OPS_DB_URL" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" PLAYLOG_LOG_PRETTY=0 \
+  (cd "$REPO" && DATABASE_URL="$OPS_APPS_DB_URL" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" PLAYLOG_LOG_PRETTY=0 \
     node apps/ingest/dist/keys-cli.js create --client ops-check --name smoke | tail -1)
 }
 

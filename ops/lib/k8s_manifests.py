@@ -14,6 +14,7 @@ import functools
 import json
 import pathlib
 import re
+import subprocess
 import sys
 
 import jsonschema
@@ -26,11 +27,14 @@ CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule.json",
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.json",
+    # KEDA 2.20.2's own CRD schema, unchanged ($comment: its source and commit).
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "triggerauthentication.json",
     # Strimzi 1.2.0's own CRD schemas, unchanged (each file's $comment names its source and commit).
     ("kafka.strimzi.io/v1", "Kafka"): "strimzi/kafka.json",
     ("kafka.strimzi.io/v1", "KafkaNodePool"): "strimzi/kafkanodepool.json",
     ("kafka.strimzi.io/v1", "KafkaTopic"): "strimzi/kafkatopic.json",
     ("kafka.strimzi.io/v1", "KafkaMirrorMaker2"): "strimzi/kafkamirrormaker2.json",
+    ("kafka.strimzi.io/v1", "KafkaUser"): "strimzi/kafkauser.json",
 }
 def cpu_quantity(q) -> float | None:
     """A Kubernetes CPU quantity ("2", "1500m", 0.5) in CPUs."""
@@ -71,6 +75,10 @@ OVERLAYS = {
     "production/edge": {"site": "edge", "apps": {"ingest"}},
     "production/core": {"site": "core", "apps": {"loader", "reporter", "migrate"}},
 }
+# Settings that name a file of credentials (libs/config credentials.ts; the apps' configs).
+CREDENTIAL_FILES = ["KAFKA_SSL_CA_LOCATION", "KAFKA_SSL_CERTIFICATE_LOCATION", "KAFKA_SSL_KEY_LOCATION", "EDGE_KAFKA_SSL_CA_LOCATION",
+                    "EDGE_KAFKA_SSL_CERTIFICATE_LOCATION", "EDGE_KAFKA_SSL_KEY_LOCATION", "KEY_FEED_PUBLIC_KEY_FILE",
+                    "KEY_FEED_SIGNING_KEY_FILE", "GATE_SECRET_FILE"]
 DB_APPS = {"loader", "reporter", "migrate"}  # ingest's keys come from the key feed, never Postgres
 EDGE_TOPIC = "play-logs"  # where ingest writes, at the edge
 KEYS_TOPIC = "playlog-keys"  # the API-key feed at the core (loader, keys CLI)
@@ -299,6 +307,53 @@ def main():
           f"/readyz at the apps' ports, every ConfigMap/Secret reference resolves", probs)
     pathlib.Path(a.env_out).write_text(json.dumps(envs, indent=1))
 
+    # --- credentials: every file an app's settings name is a key of a Secret or ConfigMap mounted there
+    probs = []
+    kafka_names = set(by.get("Kafka", {}))
+    users = {n: u for n, u in by.get("KafkaUser", {}).items()}
+    made_by_strimzi = set(users) | {f"{k}-cluster-ca-cert" for k in kafka_names}
+    for d, pod, _ in workloads(docs):
+        vols = {v["name"]: v for v in pod.get("volumes", [])}
+        for c in pod["containers"]:
+            if c["name"] not in APPS:
+                continue
+            cid = f'{d["kind"]}/{d["metadata"]["name"]}/{c["name"]}'
+            env = envs.get(c["name"], {})
+            for var in CREDENTIAL_FILES:
+                path = env.get(var)
+                if not path:
+                    continue
+                mount = next((m for m in c.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")), None)
+                vol = vols.get(mount["name"]) if mount else None
+                src = (vol or {}).get("secret") or (vol or {}).get("configMap")
+                if not src:
+                    probs.append(f"{cid}: {var}={path} is in no Secret or ConfigMap volume mounted in the container")
+                    continue
+                name = src.get("secretName") or src.get("name")
+                file = path[len(mount["mountPath"].rstrip("/")) + 1:]
+                items = {i["path"]: i["key"] for i in src.get("items", [])}
+                key = items.get(file, None if items else file)
+                if key is None:
+                    probs.append(f"{cid}: {var}={path}: the volume {mount['name']} projects no file {file}")
+                    continue
+                store = secrets if "secretName" in src else cms
+                if name in store:
+                    if key not in store[name]:
+                        probs.append(f"{cid}: {var}: {name} has no key {key}")
+                elif "secretName" in src and name in made_by_strimzi:
+                    if key not in ("user.crt", "user.key", "ca.crt"):
+                        probs.append(f"{cid}: {var}: Strimzi's Secret {name} has no key {key}")
+                elif name not in a.external_secret:
+                    probs.append(f"{cid}: {var}: {name} is neither in the overlay, nor made by Strimzi here, nor named an external secret")
+            # An app connects to Kafka as its own KafkaUser where the overlay makes them.
+            user = next((v.get("secret", {}).get("secretName") for m in c.get("volumeMounts", []) for v in [vols.get(m["name"], {})]
+                         if m["mountPath"] == "/var/run/playlog/kafka-user"), None)
+            principal = {"ingest": "ingest", "loader": "loader", "reporter": "reporter"}.get(c["name"])
+            if principal and users and user != principal:
+                probs.append(f"{cid}: connects to Kafka with the Secret {user}, not its own KafkaUser {principal}")
+    check(f"k8s/{ov}: every credential file an app reads (certificates, keys, the gate secret) is a key of a mounted "
+          f"Secret or ConfigMap: in the overlay, made by Strimzi, or from the secret store; each app is its own KafkaUser", probs)
+
     # --- Services, ServiceMonitors, PDBs select something real
     probs = []
     pods = list(workloads(docs))
@@ -467,6 +522,7 @@ def main():
           + ("only ingest reachable from outside" if want_open else "nothing reachable from outside")
           + ", Kafka/Postgres only from the apps" + (" (and the other site, on the link listener only)" if link_ports else ""), probs)
 
+    kafka_trust_checks(ov, site, by, envs)
     if site:
         strimzi_checks(ov, site, by, envs, nps, pods, strimzi_brokers, strimzi_mm2)
 
@@ -475,6 +531,49 @@ def main():
         for p in problems:
             print(f"    - {p}")
     return 0 if all(not p for _, p in results) else 1
+
+
+def kafka_trust_checks(ov, site, by, envs):
+    """Every Kafka listener mutual TLS, the authorizer on, and the KafkaUsers exactly docs/security.md's
+    table for the site (tools/stack/acls.mjs reads it); every app connects over TLS."""
+    probs = []
+    kafkas = by.get("Kafka", {})
+    for name, k in kafkas.items():
+        for lis in k["spec"]["kafka"]["listeners"]:
+            if lis.get("tls") is not True or lis.get("authentication", {}).get("type") != "tls":
+                probs.append(f"Kafka/{name} listener {lis['name']}: not mutual TLS (tls: true, authentication: tls)")
+        if k["spec"]["kafka"].get("authorization", {}).get("type") != "simple":
+            probs.append(f"Kafka/{name}: no authorization (type simple): every authenticated client could do everything")
+        if "userOperator" not in k["spec"].get("entityOperator", {}):
+            probs.append(f"Kafka/{name}: no user operator, so its KafkaUsers are never made")
+    cluster = site or "single"
+    table = json.loads(subprocess.run(["node", str(REPO / "tools/stack/acls.mjs"), "table", "--cluster", cluster],
+                                      check=True, capture_output=True, text=True).stdout)
+    want = {(b["principal"], b["resource"], b["name"], "prefix" if b["pattern"] == "prefixed" else "literal", b["operation"]) for b in table}
+    got = set()
+    for name, u in by.get("KafkaUser", {}).items():
+        sp = u["spec"]
+        if sp.get("authentication", {}).get("type") != "tls":
+            probs.append(f"KafkaUser/{name}: authentication is not tls")
+        if sp.get("authorization", {}).get("type") != "simple":
+            probs.append(f"KafkaUser/{name}: authorization is not simple")
+        if u["metadata"].get("labels", {}).get("strimzi.io/cluster") not in kafkas:
+            probs.append(f"KafkaUser/{name}: label strimzi.io/cluster names no Kafka in the overlay")
+        for acl in sp.get("authorization", {}).get("acls", []):
+            r = acl["resource"]
+            if acl.get("type", "allow") != "allow" or acl.get("host", "*") != "*":
+                probs.append(f"KafkaUser/{name}: an ACL that is not a plain allow from any host: {acl}")
+            for op in acl["operations"]:
+                got.add((name, r["type"], r.get("name", ""), r.get("patternType", "literal"), op))
+    for b in sorted(want - got):
+        probs.append(f"KafkaUser {b[0]} lacks {b[4]} on {b[1]} {b[2]} ({b[3]}), which docs/security.md's table grants")
+    for b in sorted(got - want):
+        probs.append(f"KafkaUser {b[0]} has {b[4]} on {b[1]} {b[2]} ({b[3]}), which docs/security.md's table does not grant")
+    for app, env in sorted(envs.items()):
+        if app != "migrate" and env.get("KAFKA_SECURITY_PROTOCOL") != "ssl":
+            probs.append(f"{app}: KAFKA_SECURITY_PROTOCOL={env.get('KAFKA_SECURITY_PROTOCOL')!r}, not ssl (mutual TLS as its KafkaUser)")
+    check(f"k8s/{ov}: every Kafka listener mutual TLS, authorization simple, a user operator; the KafkaUsers are exactly "
+          f"docs/security.md's table for {cluster}; every app connects over TLS", probs)
 
 
 def edge_retention_seconds(topic, kafka):
@@ -520,11 +619,11 @@ def strimzi_checks(ov, site, by, envs, nps, pods, strimzi_brokers, strimzi_mm2):
         for tname, t in topics.items():
             if t["metadata"].get("labels", {}).get("strimzi.io/cluster") == name and t["spec"].get("replicas", 0) > brokers_n:
                 probs.append(f"KafkaTopic {tname}: {t['spec'].get('replicas')} replicas but Kafka/{name} has {brokers_n} brokers")
-        internal_port = next((p["port"] for p in k["spec"]["kafka"]["listeners"] if p["type"] == "internal" and not p["tls"]), None)
+        internal_port = next((p["port"] for p in k["spec"]["kafka"]["listeners"] if p["type"] == "internal"), None)
     for app, env in sorted(envs.items()):
         for host, port in brokers(env.get("KAFKA_BROKERS")):
             if not host.startswith(f"{kafka}-kafka-bootstrap") or port != internal_port:
-                probs.append(f"{app}: KAFKA_BROKERS has {host}:{port}, not Kafka/{kafka}'s bootstrap on its plain listener ({internal_port})")
+                probs.append(f"{app}: KAFKA_BROKERS has {host}:{port}, not Kafka/{kafka}'s bootstrap on its internal listener ({internal_port})")
 
     def topic_rules(name, partitions=None, durable=True, compact=False, who=""):
         t = topics.get(name)

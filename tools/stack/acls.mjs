@@ -6,6 +6,9 @@
 //       makes the cluster's ACLs exactly the table's (adds what is missing, removes what it does not list)
 //   node tools/stack/acls.mjs table --cluster single|edge|core [--local]
 //       prints the cluster's bindings as JSON (--local: with the local stack's test-topic prefixes)
+//   node tools/stack/acls.mjs kafkausers --cluster single|edge|core --kafka NAME
+//       prints the cluster's Strimzi KafkaUsers (mutual TLS, authorization simple), one per principal: the
+//       k8s/ files users.yaml are made with it
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -30,7 +33,7 @@ const PATTERNS = { literal: 3, prefixed: 4 };
 const ALLOW = 3;
 /** Operations no app principal may hold (CONTRACT: "no app may delete records or topics or change configs"). */
 const NEVER_FOR_APPS = ['All', 'Delete', 'Alter', 'AlterConfigs', 'ClusterAction'];
-/** The principals that are Playlog's own apps (the others: mirrormaker; admin and broker are super users). */
+/** The principals that are Playlog's own apps (the others: mirrormaker, keda; admin and broker are super users). */
 export const APPS = ['ingest', 'loader', 'reporter', 'keys'];
 export const CLUSTERS = ['single', 'edge', 'core'];
 
@@ -157,6 +160,49 @@ async function apply(cluster, bootstrap, pki) {
   }
 }
 
+/**
+ * The Strimzi KafkaUsers of a cluster (the Kafka resource `kafka`), as YAML: one per principal of the
+ * table, `authentication: tls`, its ACLs grouped by resource. Without the local test prefixes.
+ */
+export function kafkaUsersYaml(cluster, kafka) {
+  const byUser = new Map();
+  for (const b of bindingsFor(cluster)) {
+    const resources = byUser.get(b.principal) ?? new Map();
+    byUser.set(b.principal, resources);
+    const k = `${b.resource}\u0000${b.name}\u0000${b.pattern}`;
+    const r = resources.get(k) ?? { resource: b.resource, name: b.name, pattern: b.pattern, operations: [] };
+    r.operations.push(b.operation);
+    resources.set(k, r);
+  }
+  const docs = [...byUser].map(([user, resources]) => {
+    const acls = [...resources.values()].map((r) => {
+      const name = r.resource === 'cluster' ? '' : `, name: ${r.name}, patternType: ${r.pattern === 'prefixed' ? 'prefix' : 'literal'}`;
+      return `      - resource: { type: ${r.resource}${name} }\n        operations: [${r.operations.join(', ')}]`;
+    });
+    return [
+      'apiVersion: kafka.strimzi.io/v1',
+      'kind: KafkaUser',
+      'metadata:',
+      `  name: ${user}`,
+      `  labels: { strimzi.io/cluster: ${kafka} }`,
+      'spec:',
+      '  authentication: { type: tls }',
+      '  authorization:',
+      '    type: simple',
+      '    acls:',
+      ...acls,
+    ].join('\n');
+  });
+  return [
+    `# Generated from docs/security.md ("Who may do what on Kafka") by`,
+    `#   node tools/stack/acls.mjs kafkausers --cluster ${cluster} --kafka ${kafka}`,
+    `# Do not edit: change the table and run it again (ops/check.sh fails when this differs from the table).`,
+    `# Each user's certificate and key are in the Secret of its name, made and renewed by Strimzi's User Operator.`,
+    docs.join('\n---\n'),
+    '',
+  ].join('\n');
+}
+
 function arg(argv, name) {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -168,8 +214,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     if (command === 'apply') await apply(cluster, arg(rest, 'bootstrap') ?? '', arg(rest, 'pki') ?? '');
     else if (command === 'table') console.log(JSON.stringify(bindingsFor(cluster, { local: rest.includes('--local') }), null, 2));
+    else if (command === 'kafkausers') process.stdout.write(kafkaUsersYaml(cluster, arg(rest, 'kafka') ?? cluster));
     else {
-      console.error('usage: node tools/stack/acls.mjs apply --cluster C --bootstrap B --pki DIR | table --cluster C [--local]');
+      console.error(
+        'usage: node tools/stack/acls.mjs apply --cluster C --bootstrap B --pki DIR | table --cluster C [--local] | kafkausers --cluster C --kafka NAME',
+      );
       process.exit(2);
     }
   } catch (err) {

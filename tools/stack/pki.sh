@@ -48,8 +48,10 @@ ensure_pki() {
       -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
     chmod 600 "$dir/ca.key"
   fi
-  pki_cert broker serverAuth,clientAuth "IP:127.0.0.1,DNS:localhost"
-  pki_cert postgres serverAuth "IP:127.0.0.1,DNS:localhost"
+  # PLAYLOG_PKI_HOSTS: more names the servers answer to (docker/compose.yaml: its services' names).
+  local hosts="IP:127.0.0.1,DNS:localhost${PLAYLOG_PKI_HOSTS:+,$PLAYLOG_PKI_HOSTS}"
+  pki_cert broker serverAuth,clientAuth "$hosts"
+  pki_cert postgres serverAuth "$hosts"
   for p in "${PRINCIPALS[@]}"; do pki_cert "$p" clientAuth; done
   if [[ ! -s $dir/key-feed.key ]]; then
     openssl genpkey -algorithm ED25519 -out "$dir/key-feed.key" 2>/dev/null && chmod 600 "$dir/key-feed.key"

@@ -1,5 +1,5 @@
 export { ConfigError, defaults, env, loadAll, loadConfig, logLevels } from './env.js';
-export { databaseUrlAs, kafkaClientConfig, secretFile, type KafkaClient, type Principal } from './credentials.js';
+export { credentialsDir, databaseUrlAs, kafkaClientConfig, secretFile, type KafkaClient, type Principal } from './credentials.js';
 /** @public No code names it, but the apps' exported config specs are made of it, so their declarations do. */
 export type { Reader } from './env.js';
 export { createLogger, loggerOptions } from './logger.js';
