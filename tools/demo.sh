@@ -23,11 +23,13 @@ bash tools/setup.sh
 stack up
 # The settings of each site's apps: one site, both from `env`; two sites, ingest at the edge, the rest at the core.
 # (VAR=value words for env(1): a service started with `env … node … &` is the process $! names.)
+# `env` quotes a value with shell characters (DATABASE_URL's query): one word each, quotes dropped.
+words() { sed -e 's/^export //' -e "s/='\(.*\)'$/=\1/"; }
 if [[ $TOPOLOGY == two-site ]]; then
-  mapfile -t CORE_VARS < <(stack env core | sed 's/^export //')
-  mapfile -t EDGE_VARS < <(stack env edge | sed 's/^export //')
+  mapfile -t CORE_VARS < <(stack env core | words)
+  mapfile -t EDGE_VARS < <(stack env edge | words)
 else
-  mapfile -t CORE_VARS < <(stack env | sed 's/^export //')
+  mapfile -t CORE_VARS < <(stack env | words)
   EDGE_VARS=("${CORE_VARS[@]}")
 fi
 core() { env "${CORE_VARS[@]}" "$@"; }

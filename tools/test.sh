@@ -77,7 +77,7 @@ for tier in "${tiers[@]}"; do
       if [[ -z $summary ]]; then failed=$((failed + 1)); echo "ops: no summary"; tail -20 .tap/ops.log
       else passed=$((passed + ${summary%% *})); f=${summary#*, }; failed=$((failed + ${f%% *})); fi
       ;;
-    *) echo "unknown tier $tier (lint, unit, integration, e2e, faults, ops)"; failed=$((failed + 1)) ;;
+    *) echo "unknown tier $tier (lint, unit, integration, e2e, faults, security, ops)"; failed=$((failed + 1)) ;;
   esac
 done
 

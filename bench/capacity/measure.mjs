@@ -11,9 +11,10 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { createPool, keysRepository } from '@playlog/db';
+import { kafkaClientConfig, secretFile } from '@playlog/config';
+import { createPool, keysRepository, readKeySnapshot } from '@playlog/db';
 import { deleteTopic, ensureTopic, groupProgress, PlayProducer, topicRanges } from '@playlog/kafka';
-import { keyFeedMessages } from '@playlog/schema';
+import { feedSigningKey, snapshotMessage } from '@playlog/schema';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import {
@@ -32,8 +33,9 @@ import {
 } from '../lib/common.mjs';
 
 const PLAYS = Number(process.env.BENCH_PLAYS ?? 200_000);
-const EDGE = '127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093';
-const CORE = '127.0.0.1:49092';
+// The two sites, as the admin principal (mutual TLS; the local stack's credentials).
+const EDGE = kafkaClientConfig('admin', { ...process.env, KAFKA_BROKERS: '127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093' });
+const CORE = kafkaClientConfig('admin', { ...process.env, KAFKA_BROKERS: '127.0.0.1:49092' });
 const STACK = join(REPO, '.stack', 'two-site');
 const stackCmd = (...args) => runSync('bash', ['tools/stack/stack.sh', ...args], { PLAYLOG_TOPOLOGY: 'two-site' });
 
@@ -59,7 +61,7 @@ async function until(what, probe, timeoutMs = 600_000) {
 
 async function main() {
   const out = outDir('capacity');
-  const { url } = await freshDatabase('bench_capacity');
+  const { url, adminUrl } = await freshDatabase('bench_capacity');
   const edgeTopic = uniqueName('play-logs-t-cap').replaceAll('_', '-');
   await ensureTopic(EDGE, edgeTopic, 6, {
     replicationFactor: 3,
@@ -71,11 +73,12 @@ async function main() {
   await ensureTopic(CORE, keysTopic, 1, { config: { 'cleanup.policy': 'compact' } });
   onCleanup(() => deleteTopic(CORE, keysTopic).catch(() => undefined));
   onCleanup(() => deleteTopic(EDGE, `core.${keysTopic}`).catch(() => undefined));
-  const db = createPool(url, 1, 'playlog-bench');
+  const db = createPool(adminUrl, 1, 'playlog-bench');
   const { key } = await keysRepository(db).create('capacity', 'bench');
-  const producer = new PlayProducer({ brokers: CORE, clientId: 'bench', log: pino({ level: 'silent' }), registry: new Registry() });
+  const producer = new PlayProducer({ cluster: CORE, clientId: 'bench', log: pino({ level: 'silent' }), registry: new Registry() });
   await producer.connect();
-  await producer.send(keysTopic, keyFeedMessages(await keysRepository(db).feed()));
+  const signingKey = secretFile('KEY_FEED_SIGNING_KEY_FILE', 'key-feed.key', ([pem]) => feedSigningKey(pem));
+  await producer.send(keysTopic, [snapshotMessage(await readKeySnapshot(db), signingKey)]);
   await producer.close();
   await until(
     `the mirrors of ${edgeTopic} and ${keysTopic}`,
@@ -93,7 +96,7 @@ async function main() {
   const port = await freePort();
   const ingest = startProcess('node', ['apps/ingest/dist/main.js'], {
     env: {
-      KAFKA_BROKERS: EDGE,
+      KAFKA_BROKERS: EDGE.brokers,
       KAFKA_TOPIC: edgeTopic,
       KAFKA_KEYS_TOPIC: `core.${keysTopic}`,
       PORT: String(port),
@@ -153,13 +156,13 @@ async function main() {
   );
   const catchUpSeconds = (Date.now() - t1) / 1000; // includes its restart (about 2 s)
 
-  const group = uniqueName('bench-capacity');
+  const group = uniqueName('playlog-loader-t-cap').replaceAll('_', '-');
   const loader = startProcess('node', ['apps/loader/dist/main.js'], {
     env: {
-      KAFKA_BROKERS: CORE,
+      KAFKA_BROKERS: CORE.brokers,
       KAFKA_TOPIC: `edge.${edgeTopic}`,
       KAFKA_GROUP_ID: group,
-      KAFKA_DLQ_TOPIC: `edge.${edgeTopic}-dlq`,
+      KAFKA_DLQ_TOPIC: uniqueName('play-logs-dlq-t-cap').replaceAll('_', '-'),
       KAFKA_KEYS_TOPIC: keysTopic,
       DATABASE_URL: url,
       LOADER_PORT: String(await freePort()),
@@ -168,7 +171,7 @@ async function main() {
     logFile: join(out, 'loader.log'),
   });
   const t2 = Date.now();
-  const c = new pg.Client({ connectionString: url });
+  const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   onCleanup(() => c.end());
   await until(

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { kafkaClientConfig } from '@playlog/config';
 import { normalizePlay } from '@playlog/schema';
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
 import {
@@ -33,7 +34,7 @@ import {
   yesterdayUtc,
 } from '../lib/common.mjs';
 import { readTopicPlayIds } from '../lib/kafka.mjs';
-import { ingestBodies, startIngest, V12_PATH } from './targets.mjs';
+import { createKey, ingestBodies, startIngest, V12_PATH } from './targets.mjs';
 
 const num = (name, dflt) => Number(process.env[name] ?? dflt);
 const cfg = {
@@ -51,6 +52,10 @@ const cfg = {
   seed: num('BENCH_SEED', 4242),
 };
 const DAY = yesterdayUtc(); // deterministic plays, all inside the accepted window
+/** The ingest principal's Kafka client settings as environment variables (the seed-style peer connects as ingest does). */
+const asIngest = Object.fromEntries(
+  Object.entries(kafkaClientConfig('ingest').settings).map(([k, v]) => [`KAFKA_${k.toUpperCase().replaceAll('.', '_')}`, v]),
+);
 const CLIENT = 'bench';
 let overloadRuns = 0;
 
@@ -127,7 +132,7 @@ async function startPeer(topic) {
     join(venv, 'bin', 'gunicorn'),
     ['-w', '2', '-b', `127.0.0.1:${port}`, '--chdir', 'bench/ingest/peer', 'app:app'],
     {
-      env: { KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic },
+      env: { KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC: topic, ...asIngest },
     },
   );
   await waitHttp(`http://127.0.0.1:${port}/healthz`, 30_000, proc);
@@ -180,7 +185,7 @@ async function overload(label, ingestEnv, key, rate, out) {
   const seed = cfg.seed + 1 + overloadRuns++; // each overload run sends plays no other run sent
   const gen = playGenerator({ seed, day: DAY, users: 2000, tracks: 5000 });
   const bodies = Array.from({ length: nBodies }, () => Buffer.from(JSON.stringify({ plays: Array.from({ length: B }, () => gen()) })));
-  const topic = await freshTopic('bench-ingest-over');
+  const topic = await freshTopic('plays');
   const logFile = join(out, `ingest-${label}.log`);
   const { proc, base, metrics } = await startIngest({ ...ingestEnv, KAFKA_TOPIC: topic }, { logFile });
   const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.overloadSockets });
@@ -311,11 +316,8 @@ async function main() {
   console.log(`bench/ingest: ${JSON.stringify(cfg)}\n${notes}`);
 
   const db = await freshDatabase('bench_ingest');
-  const key = runSync('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', CLIENT], { DATABASE_URL: db.url })
-    .trim()
-    .split('\n')
-    .pop();
-  const topic = await freshTopic('bench-ingest');
+  const key = createKey(db.url, CLIENT);
+  const topic = await freshTopic('plays');
   const { bulk, v12 } = ingestBodies({ seed: cfg.seed, day: DAY, pool: cfg.pool, batch: cfg.batch });
   console.log(`plays: ${cfg.pool} (${bulk.length} bulk bodies of ${cfg.batch}, ${v12.length} single-item bodies), day ${DAY}`);
 
@@ -326,7 +328,11 @@ async function main() {
   // The same ingest as one process (INGEST_WORKERS=1), like for like with the one-process bare server:
   // on this 2-core machine two workers share the cores with autocannon and the broker (see RESULTS.md).
   const ingestOne = await startIngest({ ...ingestEnv, INGEST_WORKERS: '1' });
-  const peer = await startPeer(await freshTopic('bench-ingest-peer'));
+  // The same ingest as (a) over the private stack's plaintext listener, without authentication: what TLS
+  // and authentication to Kafka cost it (issue 27). Only on the private stack, which has that listener.
+  const ingestPlain =
+    stack.plaintext && (await startIngest({ ...ingestEnv, KAFKA_BROKERS: stack.plaintext.brokers, KAFKA_SECURITY_PROTOCOL: 'plaintext' }));
+  const peer = await startPeer(await freshTopic('plays'));
   const barePort = await freePort();
   const bare = startProcess('node', ['bench/ingest/bare-server.mjs'], { env: { PORT: String(barePort) } });
   const bareBase = `http://127.0.0.1:${barePort}`;
@@ -350,6 +356,18 @@ async function main() {
       bodies: bulk,
       plays: cfg.batch,
     },
+    ...(ingestPlain
+      ? {
+          ap: {
+            label: '(ap) ingest bulk, Kafka over plaintext without authentication',
+            proc: ingestPlain.proc,
+            url: `${ingestPlain.base}/v1/play-logs`,
+            connections: cfg.bulkConnections,
+            bodies: bulk,
+            plays: cfg.batch,
+          },
+        }
+      : {}),
     b: {
       label: '(b) bare bulk + TypeBox',
       proc: bare,
@@ -394,12 +412,10 @@ async function main() {
       duration,
     });
 
-  for (const id of ['a', 'a1', 'b', 'c', 'c1', 'd', 'e']) await run(id, cfg.warmup);
-  const results = { a: [], a1: [], b: [], c: [], c1: [], d: [], e: [] };
-  const orders = [
-    ['a', 'a1', 'b', 'c', 'c1', 'd', 'e'],
-    ['e', 'b', 'a1', 'a', 'd', 'c1', 'c'],
-  ];
+  const ids = ['a', ...(ingestPlain ? ['ap'] : []), 'a1', 'b', 'c', 'c1', 'd', 'e'];
+  for (const id of ids) await run(id, cfg.warmup);
+  const results = Object.fromEntries(ids.map((id) => [id, []]));
+  const orders = [ids, [...ids].reverse()];
   for (let round = 0; round < cfg.rounds; round++) {
     for (const id of orders[round % 2]) {
       const r = await run(id, cfg.duration);
@@ -415,6 +431,7 @@ async function main() {
   await peer.proc.stop();
   await ingest.proc.stop();
   await ingestOne.proc.stop();
+  if (ingestPlain) await ingestPlain.proc.stop();
 
   const med = (id, f) => median(results[id].map((r) => r[f]));
   const summary = Object.fromEntries(
@@ -453,6 +470,15 @@ async function main() {
     v12One: summary.c1.eventsPerSec / summary.d.eventsPerSec,
     v12OnePerRound: perRound('c1', 'd'),
   };
+  if (summary.ap) {
+    // Issue 27: bulk plays per ingest CPU-second over TLS (a) against plaintext (ap), same run.
+    ratios.tlsPerCpu = summary.a.eventsPerSec / summary.a.serverCpu / (summary.ap.eventsPerSec / summary.ap.serverCpu);
+    ratios.tlsPerCpuPerRound = results.a.map(
+      (r, i) => r.eventsPerSec / r.serverCpuPerSec / (results.ap[i].eventsPerSec / results.ap[i].serverCpuPerSec),
+    );
+    ratios.tlsPlays = summary.a.eventsPerSec / summary.ap.eventsPerSec;
+    ratios.tlsPlaysPerRound = perRound('a', 'ap');
+  }
   console.log(
     `ratios: bulk ${fmt.f3(ratios.bulk)}, 7digital ${fmt.f3(ratios.v12)} (1 process ${fmt.f3(ratios.v12One)}), ` +
       `plays per CPU-second ${fmt.f3(ratios.cpuVsBare)} (1 process ${fmt.f3(ratios.cpuOneVsBare)})`,
@@ -540,8 +566,13 @@ function markdown({ cfg: c, summary: s, ratios, results, overloads, notes, loadA
       rows,
     ),
     '',
-    `Per round events/s: (a) ${per('a')}; (a1) ${per('a1')}; (b) ${per('b')}; (c) ${per('c')}; (c1) ${per('c1')}; (d) ${per('d')}; (e) ${per('e')}.`,
+    `Per round events/s: (a) ${per('a')};${s.ap ? ` (ap) ${per('ap')};` : ''} (a1) ${per('a1')}; (b) ${per('b')}; (c) ${per('c')}; (c1) ${per('c1')}; (d) ${per('d')}; (e) ${per('e')}.`,
     '',
+    ...(s.ap
+      ? [
+          `- what TLS and authentication to Kafka cost ingest, (a)/(ap) bulk plays per ingest CPU-second (issue 27's goal: at most 10 %, so ≥ 0.9): ratio of medians **${fmt.f3(ratios.tlsPerCpu)}**, median of per-round ratios ${fmt.f3(median(ratios.tlsPerCpuPerRound))} (per round ${ratios.tlsPerCpuPerRound.map(fmt.f3).join(', ')}); plays/s ${fmt.f3(ratios.tlsPlays)} (median of rounds ${fmt.f3(median(ratios.tlsPlaysPerRound))})`,
+        ]
+      : []),
     `- bulk (a)/(b) = **${fmt.f3(ratios.bulk)}** (goal ≥ 0.6; per round ${ratios.bulkPerRound.map(fmt.f3).join(', ')})`,
     `- 7digital (c)/(d) = **${fmt.f3(ratios.v12)}** (goal ≥ 0.5; per round ${ratios.v12PerRound.map(fmt.f3).join(', ')})`,
     `- 7digital, one process each, (c1)/(d): ratio of medians **${fmt.f3(ratios.v12One)}**, median of per-round ratios ${fmt.f3(median(ratios.v12OnePerRound))} (per round ${ratios.v12OnePerRound.map(fmt.f3).join(', ')})`,

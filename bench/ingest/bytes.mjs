@@ -59,9 +59,9 @@ function topicBytes(topic) {
 
 /** Writes every request's messages with `inFlight` requests outstanding, as 32 connections would. */
 async function write(variant, requests) {
-  const topic = await freshTopic(`bench-bytes-${variant.id}`, 6);
+  const topic = await freshTopic('plays', 6);
   const producer = new PlayProducer({
-    brokers: stack.brokers,
+    cluster: stack.kafka,
     clientId: `bench-bytes-${variant.id}`,
     lingerMs: 1,
     log: pino({ level: 'silent' }),

@@ -8,8 +8,8 @@
 // ROUNDS (5) of SECS (5) seconds each, CONNECTIONS (64). RATE=0: closed loop, as many requests as the
 // connections get answered (throughput and latency rather than CPU at a rate).
 import autocannon from 'autocannon';
-import { cpuSeconds, freshDatabase, freshTopic, median, runMain, runSync, yesterdayUtc } from '../lib/common.mjs';
-import { ingestBodies, startIngest, V12_PATH } from './targets.mjs';
+import { cpuSeconds, freshDatabase, freshTopic, median, runMain, yesterdayUtc } from '../lib/common.mjs';
+import { createKey, ingestBodies, startIngest, V12_PATH } from './targets.mjs';
 
 const variants = JSON.parse(process.env.AB ?? '{"now":{}}');
 const route = process.env.ROUTE ?? 'v12';
@@ -20,10 +20,7 @@ const connections = Number(process.env.CONNECTIONS ?? 64);
 
 async function main() {
   const db = await freshDatabase('bench_fixed_rate');
-  const key = runSync('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', 'bench'], { DATABASE_URL: db.url })
-    .trim()
-    .split('\n')
-    .pop();
+  const key = createKey(db.url);
   const { bulk, v12 } = ingestBodies({ seed: 4242, day: yesterdayUtc(), pool: 50_000, batch: 100 });
   const body = route === 'bulk' ? bulk : v12;
   const path = route === 'v12' ? V12_PATH : '/v1/play-logs';
@@ -32,7 +29,7 @@ async function main() {
     const { proc, base } = await startIngest(
       {
         DATABASE_URL: db.url,
-        KAFKA_TOPIC: await freshTopic('bench-fixed-rate'),
+        KAFKA_TOPIC: await freshTopic('plays'),
         CLIENT_RATE_LIMIT_PLAYS_PER_SECOND: '0',
         INGEST_WORKERS: '1',
         ...env,

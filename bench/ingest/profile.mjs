@@ -4,20 +4,17 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { cpuSeconds, fmt, freshDatabase, freshTopic, outDir, runMain, runSync, table, yesterdayUtc } from '../lib/common.mjs';
+import { cpuSeconds, fmt, freshDatabase, freshTopic, outDir, runMain, table, yesterdayUtc } from '../lib/common.mjs';
 import { summarize } from '../lib/cpuprofile.mjs';
-import { ingestBodies, startIngest, V12_PATH } from './targets.mjs';
+import { createKey, ingestBodies, startIngest, V12_PATH } from './targets.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 
 async function main() {
   const out = outDir('ingest');
   const db = await freshDatabase('bench_ingest_prof');
-  const key = runSync('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', 'bench'], { DATABASE_URL: db.url })
-    .trim()
-    .split('\n')
-    .pop();
-  const topic = await freshTopic('bench-ingest-prof');
+  const key = createKey(db.url);
+  const topic = await freshTopic('plays');
   const { bulk, v12 } = ingestBodies({ seed: 4242, day: yesterdayUtc(), pool: 50_000, batch: 100 });
   const sections = [];
   for (const [route, path, bodies, connections, playsPer] of [

@@ -1,6 +1,12 @@
 // What bench/ingest's scripts share: the same plays as request bodies, and a started ingest.
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
-import { freePort, stack, startProcess, waitHttp } from '../lib/common.mjs';
+import { freePort, runSync, stack, startProcess, waitHttp } from '../lib/common.mjs';
+
+/** A new API key for `client` in the database at `databaseUrl`, made by the built keys CLI: the bearer token. */
+export function createKey(databaseUrl, client = 'bench') {
+  const out = runSync('node', ['apps/ingest/dist/keys-cli.js', 'create', '--client', client], { DATABASE_URL: databaseUrl });
+  return out.trim().split('\n').pop();
+}
 
 /** The 1.2 subscription route, country and user in the query (the route bench/ingest measures). */
 export const V12_PATH = '/1.2/user/subscription/log?country=GB&userId=u';

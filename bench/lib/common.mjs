@@ -9,14 +9,28 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { databaseUrlAs, kafkaClientConfig } from '@playlog/config';
 import { migrateLatest } from '@playlog/db';
 import { deleteTopic, ensureTopic } from '@playlog/kafka';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://127.0.0.1:15432/playlog?sslmode=verify-full';
+/**
+ * The stack the bench runs on (its private one, by default: bench/lib/run-bench.sh), as the stack's apps
+ * reach it: mutual TLS and one role each. The bench's own work (topics, databases, reading back) is the
+ * admin principal's. `plaintext`: the private stack's extra plaintext, unauthenticated listener and
+ * database access, which the benches measure the cost of TLS and authentication against.
+ */
 export const stack = {
-  brokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:19092',
-  databaseUrl: process.env.DATABASE_URL ?? 'postgres://playlog:playlog@127.0.0.1:15432/playlog',
+  brokers,
+  databaseUrl,
+  kafka: kafkaClientConfig('admin', { ...process.env, KAFKA_BROKERS: brokers }),
+  adminUrl: databaseUrlAs('admin', databaseUrl),
+  plaintext: process.env.BENCH_PLAINTEXT_PORT
+    ? { brokers: `127.0.0.1:${process.env.BENCH_PLAINTEXT_PORT}`, pgPort: new URL(databaseUrl).port }
+    : undefined,
 };
 
 /** Load is only ever sent to this machine: refuse any other address. */
@@ -91,7 +105,7 @@ export function withDatabase(url, name) {
 }
 
 export async function adminQuery(sql, params) {
-  const c = new pg.Client({ connectionString: stack.databaseUrl });
+  const c = new pg.Client({ connectionString: stack.adminUrl });
   await c.connect();
   try {
     return await c.query(sql, params);
@@ -100,14 +114,25 @@ export async function adminQuery(sql, params) {
   }
 }
 
-/** A new database migrated with Playlog's own migrations; dropped at cleanup. */
+/**
+ * A new database, owned by playlog_migrate and migrated as it; dropped at cleanup. `url` names no user
+ * (an app given it connects as its own role), `adminUrl` is the bench's own.
+ */
 export async function freshDatabase(prefix) {
   const name = uniqueName(prefix);
-  await adminQuery(`create database ${name}`);
+  await adminQuery(`create database ${name} owner playlog_migrate`);
   const url = withDatabase(stack.databaseUrl, name);
   onCleanup(() => adminQuery(`drop database if exists ${name} with (force)`));
-  await migrateLatest(url);
-  return { name, url };
+  await migrateLatest(databaseUrlAs('migrate', url));
+  return { name, url, adminUrl: databaseUrlAs('admin', url) };
+}
+
+/** `url`'s database as `role` over plaintext, no authentication: the private stack's baseline only. */
+export function plaintextDatabaseUrl(url, role) {
+  const u = new URL(url);
+  u.username = role;
+  u.search = '?sslmode=disable';
+  return u.toString();
 }
 
 export async function dropDatabase(name) {
@@ -116,11 +141,21 @@ export async function dropDatabase(name) {
 
 // ---- Kafka ------------------------------------------------------------------------------------
 
-/** A new topic; deleted at cleanup. Hyphens only (Kafka warns about mixing '.' and '_'). */
-export async function freshTopic(prefix, partitions = 6) {
-  const topic = uniqueName(prefix).replaceAll('_', '-');
-  await ensureTopic(stack.brokers, topic, partitions);
-  onCleanup(() => deleteTopic(stack.brokers, topic).catch(() => undefined));
+const ROLES = { plays: 'play-logs', dlq: 'play-logs-dlq', keys: 'playlog-keys' };
+
+/**
+ * A new topic of `role` (plays, dlq, keys); deleted at cleanup. Named `<role's name>-t-bench-…`, where the
+ * local ACLs give each app what it has on the role's real topic (docs/security.md).
+ */
+/** A new consumer group name the loader's principal may use (`playlog-loader-t-bench-…`). */
+export function freshGroup() {
+  return uniqueName('playlog-loader-t-bench').replaceAll('_', '-');
+}
+
+export async function freshTopic(role, partitions = 6) {
+  const topic = uniqueName(`${ROLES[role]}-t-bench`).replaceAll('_', '-');
+  await ensureTopic(stack.kafka, topic, partitions, role === 'keys' ? { config: { 'cleanup.policy': 'compact' } } : {});
+  onCleanup(() => deleteTopic(stack.kafka, topic).catch(() => undefined));
   return topic;
 }
 

@@ -9,7 +9,10 @@ function cb2p(fn) {
 
 /** Low and high watermarks of every partition of a topic. */
 export async function watermarks(topic) {
-  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': stack.brokers, 'group.id': uniqueName('bench-wm') }, {});
+  const c = new Kafka.KafkaConsumer(
+    { ...stack.kafka.settings, 'metadata.broker.list': stack.brokers, 'group.id': uniqueName('bench-wm') },
+    {},
+  );
   await cb2p((cb) => c.connect({ timeout: 10_000 }, cb));
   try {
     const meta = await cb2p((cb) => c.getMetadata({ topic, timeout: 10_000 }, cb));
@@ -33,6 +36,7 @@ export async function readTopicPlayIds(topic, timeoutMs = 180_000) {
   const wms = await watermarks(topic);
   const c = new Kafka.KafkaConsumer(
     {
+      ...stack.kafka.settings,
       'metadata.broker.list': stack.brokers,
       'group.id': uniqueName('bench-reader'),
       'enable.auto.commit': false,
@@ -75,6 +79,7 @@ export async function readTopicPlayIds(topic, timeoutMs = 180_000) {
 export async function fastProducer() {
   const p = new Kafka.Producer(
     {
+      ...stack.kafka.settings,
       'metadata.broker.list': stack.brokers,
       'client.id': 'playlog-bench-prefill',
       'enable.idempotence': true,

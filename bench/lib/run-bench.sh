@@ -34,6 +34,10 @@ if [[ ${BENCH_STACK:-private} == private ]]; then
   export PLAYLOG_STACK_DIR="$PWD/bench/out/stack"
   export PLAYLOG_KAFKA_PORT=${BENCH_KAFKA_PORT:-39092} PLAYLOG_KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-39093}
   export PLAYLOG_PG_PORT=${BENCH_PG_PORT:-35432}
+  # The private stack also takes plaintext without authentication (Kafka on this extra port, Postgres on its
+  # own): the baseline the benches measure what TLS and authentication cost against (issue 27). The
+  # shared stack never does (tools/stack/lib.sh refuses it there).
+  export PLAYLOG_BENCH_PLAINTEXT_PORT=${BENCH_PLAINTEXT_PORT:-39094} BENCH_PLAINTEXT_PORT=${BENCH_PLAINTEXT_PORT:-39094}
   # Reuse the Kafka jars the shared stack already fetched, if any (else stack.sh fetches them via Maven).
   if [[ ! -d $PLAYLOG_STACK_DIR/kafka/libs && -f .stack/kafka/libs/.pom.cksum ]]; then
     mkdir -p "$PLAYLOG_STACK_DIR/kafka" && cp -a .stack/kafka/libs "$PLAYLOG_STACK_DIR/kafka/"
@@ -47,7 +51,7 @@ else
   bash tools/stack/stack.sh status >/dev/null || { echo "bench: the shared stack is not up (npm run stack -- up)" >&2; exit 1; }
 fi
 eval "$(bash tools/stack/stack.sh env)"
-export KAFKA_BROKERS DATABASE_URL
+export KAFKA_BROKERS DATABASE_URL PLAYLOG_CREDENTIALS_DIR
 echo "bench: $name against Kafka $KAFKA_BROKERS and Postgres ${DATABASE_URL%%/playlog}/…"
 script="bench/$name/bench.mjs"; [[ $name == */* ]] && script="bench/$name.mjs" # e.g. ingest/profile
 timeout --kill-after=30 "${BENCH_TIMEOUT_SECONDS:-1900}" node "$script"

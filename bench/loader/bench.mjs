@@ -1,5 +1,8 @@
 // bench/loader (issue 5): the same N plays, pre-filled on a topic, loaded into Postgres by
-//   (a) Playlog's loader (apps/loader/dist/main.js, fresh group, fresh database),
+//   (a) Playlog's loader (apps/loader/dist/main.js, fresh group, fresh database), as it runs: mutual TLS
+//       to Kafka and to Postgres, as its own principal and role,
+//   (ap) the same loader over plaintext without authentication (the private stack's baseline listener and
+//       database access): what TLS and authentication cost it (issue 27),
 //   (b) psql \copy of the same rows as CSV (playCsvLine) into the same plays table,
 //   (c) a naive consumer: 500-row multi-row INSERTs, offsets committed after each.
 // (a) and (c) are timed from process start until the group's committed offsets reach the end.
@@ -10,6 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { databaseUrlAs } from '@playlog/config';
 import { PLAY_COLUMNS, playCsvLine } from '@playlog/db';
 import { caughtUp, groupProgress } from '@playlog/kafka';
 import { encodePlays, normalizePlay } from '@playlog/schema';
@@ -20,17 +24,18 @@ import {
   fmt,
   freePort,
   freshDatabase,
+  freshGroup,
   freshTopic,
   loadAvgNow,
   machineNotes,
   median,
   outDir,
+  plaintextDatabaseUrl,
   rssSampler,
   runMain,
   stack,
   startProcess,
   table,
-  uniqueName,
   yesterdayUtc,
 } from '../lib/common.mjs';
 import { fastProducer, watermarks } from '../lib/kafka.mjs';
@@ -42,12 +47,14 @@ const cfg = {
   plays: num('BENCH_PLAYS', 1_000_000),
   rounds: num('BENCH_ROUNDS', 3),
   batchSize: num('BENCH_LOADER_BATCH_SIZE', 5_000),
-  batchSize2: num('BENCH_LOADER_BATCH_SIZE_2', 10_000), // a second loader variant (a2); 0: none
+  batchSize2: num('BENCH_LOADER_BATCH_SIZE_2', 0), // a second loader variant (a2); 0: none
   naiveRows: num('BENCH_NAIVE_ROWS', 500),
   perMessage: num('BENCH_PLAYS_PER_MESSAGE', 100), // as ingest writes a 100-play bulk request
   partitions: num('BENCH_PARTITIONS', 6),
   seed: num('BENCH_SEED', 5151),
   profile: (process.env.BENCH_PROFILE ?? '1') === '1', // one extra, untimed loader run under --cpu-prof
+  // Which runs (default all): e.g. a,ap for only the cost of TLS and authentication (issue 27).
+  only: process.env.BENCH_LOADER_IDS ? process.env.BENCH_LOADER_IDS.split(',') : undefined,
   runTimeoutSeconds: num('BENCH_RUN_TIMEOUT_SECONDS', 300),
 };
 const DAY = yesterdayUtc();
@@ -137,7 +144,7 @@ async function timeConsumer(label, { topic, command, args, env, appName, dbUrl }
   let pgCpu = 0;
   for (;;) {
     if (!proc.running()) throw new Error(`${label} exited early: ${JSON.stringify(await proc.exited)}`);
-    const p = await groupProgress(stack.brokers, topic, env.KAFKA_GROUP_ID).catch(() => undefined);
+    const p = await groupProgress(stack.kafka, topic, env.KAFKA_GROUP_ID).catch(() => undefined);
     const now = performance.now();
     if (p) {
       const committed = p.partitions.reduce((s, x) => s + Math.max(0, x.committed), 0);
@@ -169,15 +176,22 @@ async function timeConsumer(label, { topic, command, args, env, appName, dbUrl }
   };
 }
 
-async function runLoader(topic, dlq, batchSize, extraArgs = []) {
+async function runLoader(topic, dlq, batchSize, extraArgs = [], plaintext = false) {
   const db = await freshDatabase('bench_loader_a');
   const port = await freePort();
   const env = {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
     KAFKA_DLQ_TOPIC: dlq,
-    KAFKA_GROUP_ID: uniqueName('bench-loader'),
+    KAFKA_GROUP_ID: freshGroup(),
     DATABASE_URL: db.url,
+    ...(plaintext
+      ? {
+          KAFKA_BROKERS: stack.plaintext.brokers,
+          KAFKA_SECURITY_PROTOCOL: 'plaintext',
+          DATABASE_URL: plaintextDatabaseUrl(db.url, 'playlog_loader'),
+        }
+      : {}),
     LOADER_BATCH_SIZE: String(batchSize),
     LOADER_PORT: String(port),
     HOST: '127.0.0.1',
@@ -189,20 +203,20 @@ async function runLoader(topic, dlq, batchSize, extraArgs = []) {
     args: [...extraArgs, 'apps/loader/dist/main.js'],
     env,
     appName: 'playlog-loader',
-    dbUrl: db.url,
+    dbUrl: db.adminUrl,
   });
-  r.rows = await countRows(db.url);
+  r.rows = await countRows(db.adminUrl);
   await dropDatabase(db.name);
   return r;
 }
 
 async function runNaive(topic, days) {
   const db = await freshDatabase('bench_loader_c');
-  await ensureDays(db.url, days);
+  await ensureDays(db.adminUrl, days);
   const env = {
     KAFKA_BROKERS: stack.brokers,
     KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: uniqueName('bench-naive'),
+    KAFKA_GROUP_ID: freshGroup(),
     DATABASE_URL: db.url,
     ROWS: String(cfg.naiveRows),
   };
@@ -212,20 +226,29 @@ async function runNaive(topic, days) {
     args: ['bench/loader/naive-consumer.mjs'],
     env,
     appName: 'playlog-bench-naive',
-    dbUrl: db.url,
+    dbUrl: db.adminUrl,
   });
-  r.rows = await countRows(db.url);
+  r.rows = await countRows(db.adminUrl);
   await dropDatabase(db.name);
   return r;
 }
 
 async function runCopy(csvPath, days) {
   const db = await freshDatabase('bench_loader_b');
-  await ensureDays(db.url, days);
+  await ensureDays(db.adminUrl, days);
   const t0 = performance.now();
   const r = spawnSync(
     'psql',
-    [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy plays (${COLUMNS}) from '${csvPath}' with (format csv)`],
+    // As the loader's role, over TLS with its certificate, as the loader connects.
+    [
+      databaseUrlAs('loader', db.url),
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-c',
+      `\\copy plays (${COLUMNS}) from '${csvPath}' with (format csv)`,
+    ],
     {
       encoding: 'utf8',
       timeout: cfg.runTimeoutSeconds * 1000,
@@ -233,7 +256,7 @@ async function runCopy(csvPath, days) {
   );
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`psql \\copy failed: ${r.stderr || r.error}`);
-  const rows = await countRows(db.url);
+  const rows = await countRows(db.adminUrl);
   await dropDatabase(db.name);
   return { seconds, rowsPerSec: cfg.plays / seconds, rows };
 }
@@ -243,15 +266,17 @@ async function main() {
   const notes = await machineNotes();
   console.log(`bench/loader: ${JSON.stringify(cfg)}\n${notes}`);
   const started = performance.now();
-  const topic = await freshTopic('bench-loader', cfg.partitions);
-  const dlq = await freshTopic('bench-loader-dlq', 1);
+  const topic = await freshTopic('plays', cfg.partitions);
+  const dlq = await freshTopic('dlq', 1);
   const csvPath = join(out, 'plays.csv');
   const pre = await prefill(topic, csvPath);
   console.log(
     `prefill: ${fmt.int(pre.delivered)} messages on ${topic} and ${fmt.int(pre.csvBytes / 2 ** 20)} MiB of CSV in ${fmt.f1(pre.seconds)} s; days ${pre.days.join(', ')}`,
   );
 
-  const ids = cfg.batchSize2 > 0 ? ['a', 'a2', 'b', 'c'] : ['a', 'b', 'c'];
+  const ids = ['a', ...(stack.plaintext ? ['ap'] : []), ...(cfg.batchSize2 > 0 ? ['a2'] : []), 'b', 'c'].filter(
+    (id) => !cfg.only || cfg.only.includes(id),
+  );
   const results = Object.fromEntries(ids.map((id) => [id, []]));
   for (let round = 0; round < cfg.rounds; round++) {
     const order = ids.map((_, i) => ids[(i + round) % ids.length]); // rotate the order every round
@@ -259,11 +284,13 @@ async function main() {
       const r =
         id === 'a'
           ? await runLoader(topic, dlq, cfg.batchSize)
-          : id === 'a2'
-            ? await runLoader(topic, dlq, cfg.batchSize2)
-            : id === 'b'
-              ? await runCopy(csvPath, pre.days)
-              : await runNaive(topic, pre.days);
+          : id === 'ap'
+            ? await runLoader(topic, dlq, cfg.batchSize, [], true)
+            : id === 'a2'
+              ? await runLoader(topic, dlq, cfg.batchSize2)
+              : id === 'b'
+                ? await runCopy(csvPath, pre.days)
+                : await runNaive(topic, pre.days);
       if (r.rows !== cfg.plays) throw new Error(`(${id}) loaded ${r.rows} rows, expected ${cfg.plays}`);
       results[id].push(r);
       console.log(
@@ -297,13 +324,28 @@ async function main() {
       { seconds: med(id, 'seconds'), rowsPerSec: med(id, 'rowsPerSec'), steadyRowsPerSec: med(id, 'steadyRowsPerSec') },
     ]),
   );
-  const ratios = {
-    loaderVsCopy: summary.a.rowsPerSec / summary.b.rowsPerSec,
-    loaderVsNaive: summary.a.rowsPerSec / summary.c.rowsPerSec,
-    perRoundVsCopy: results.a.map((r, i) => r.rowsPerSec / results.b[i].rowsPerSec),
-    perRoundVsNaive: results.a.map((r, i) => r.rowsPerSec / results.c[i].rowsPerSec),
-    steadyVsCopy: summary.a.steadyRowsPerSec / summary.b.rowsPerSec,
-  };
+  const ratios = {};
+  if (summary.b) {
+    ratios.loaderVsCopy = summary.a.rowsPerSec / summary.b.rowsPerSec;
+    ratios.perRoundVsCopy = results.a.map((r, i) => r.rowsPerSec / results.b[i].rowsPerSec);
+    ratios.steadyVsCopy = summary.a.steadyRowsPerSec / summary.b.rowsPerSec;
+  }
+  if (summary.c) {
+    ratios.loaderVsNaive = summary.a.rowsPerSec / summary.c.rowsPerSec;
+    ratios.perRoundVsNaive = results.a.map((r, i) => r.rowsPerSec / results.c[i].rowsPerSec);
+  }
+  // What TLS and authentication cost the loader: its plays per CPU-second (its process; and with its
+  // Postgres backends, which do the server side of TLS) over TLS against plaintext, same run.
+  const perCpu = (r) => cfg.plays / r.procCpu;
+  const perCpuWithDb = (r) => cfg.plays / (r.procCpu + r.pgCpu);
+  if (summary.ap) {
+    ratios.tlsPerCpu = median(results.a.map(perCpu)) / median(results.ap.map(perCpu));
+    ratios.tlsPerCpuPerRound = results.a.map((r, i) => perCpu(r) / perCpu(results.ap[i]));
+    ratios.tlsPerCpuWithDb = median(results.a.map(perCpuWithDb)) / median(results.ap.map(perCpuWithDb));
+    ratios.tlsPerCpuWithDbPerRound = results.a.map((r, i) => perCpuWithDb(r) / perCpuWithDb(results.ap[i]));
+    ratios.tlsRows = summary.a.rowsPerSec / summary.ap.rowsPerSec;
+    ratios.tlsRowsPerRound = results.a.map((r, i) => r.rowsPerSec / results.ap[i].rowsPerSec);
+  }
   if (summary.a2) {
     ratios.a2VsCopy = summary.a2.rowsPerSec / summary.b.rowsPerSec;
     ratios.a2VsNaive = summary.a2.rowsPerSec / summary.c.rowsPerSec;
@@ -340,10 +382,13 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
     fmt.f1(median(results[id].map((r) => r.pgCpu))),
   ];
   const rows = [
-    consumerRow('a', `(a) Playlog loader, LOADER_BATCH_SIZE=${c.batchSize}`),
+    consumerRow('a', `(a) Playlog loader, LOADER_BATCH_SIZE=${c.batchSize} (mutual TLS to Kafka and Postgres)`),
+    ...(s.ap ? [consumerRow('ap', '(ap) the same loader over plaintext, no authentication')] : []),
     ...(s.a2 ? [consumerRow('a2', `(a2) Playlog loader, LOADER_BATCH_SIZE=${c.batchSize2}`)] : []),
-    ['(b) psql \\copy', fmt.f1(s.b.seconds), fmt.int(s.b.rowsPerSec), '', per('b'), '', '', ''],
-    [
+    ...(s.b ? [['(b) psql \\copy', fmt.f1(s.b.seconds), fmt.int(s.b.rowsPerSec), '', per('b'), '', '', '']] : []),
+  ];
+  if (s.c) {
+    rows.push([
       `(c) naive ${c.naiveRows}-row INSERTs`,
       fmt.f1(s.c.seconds),
       fmt.int(s.c.rowsPerSec),
@@ -352,8 +397,8 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
       fmt.int(Math.max(...results.c.map((r) => r.rssMiB))),
       fmt.f1(median(results.c.map((r) => r.procCpu))),
       fmt.f1(median(results.c.map((r) => r.pgCpu))),
-    ],
-  ];
+    ]);
+  }
   const lines = [
     `${fmt.int(c.plays)} distinct plays on a ${c.partitions}-partition topic (pre-filled in ${fmt.f1(pre.seconds)} s), medians of ${c.rounds} rounds, order rotating per round. Whole run ${fmt.f1(totalSeconds)} s.`,
     '',
@@ -371,8 +416,21 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
       rows,
     ),
     '',
-    `- (a)/(b) loader vs \\copy = **${fmt.f3(ratios.loaderVsCopy)}** (goal ≥ 0.7; per round ${ratios.perRoundVsCopy.map(fmt.f3).join(', ')}; steady state after the first commit ${fmt.f3(ratios.steadyVsCopy)})`,
-    `- (a)/(c) loader vs naive = **${fmt.f2(ratios.loaderVsNaive)}×** (goal ≥ 3×; per round ${ratios.perRoundVsNaive.map(fmt.f2).join(', ')})`,
+    ...(s.b
+      ? [
+          `- (a)/(b) loader vs \\copy = **${fmt.f3(ratios.loaderVsCopy)}** (goal ≥ 0.7; per round ${ratios.perRoundVsCopy.map(fmt.f3).join(', ')}; steady state after the first commit ${fmt.f3(ratios.steadyVsCopy)})`,
+        ]
+      : []),
+    ...(s.c
+      ? [
+          `- (a)/(c) loader vs naive = **${fmt.f2(ratios.loaderVsNaive)}×** (goal ≥ 3×; per round ${ratios.perRoundVsNaive.map(fmt.f2).join(', ')})`,
+        ]
+      : []),
+    ...(s.ap
+      ? [
+          `- (a)/(ap) what TLS and authentication cost the loader (issue 27's goal: at most 10 %, so ≥ 0.9): plays per loader CPU-second, ratio of medians **${fmt.f3(ratios.tlsPerCpu)}**, median of per-round ratios ${fmt.f3(median(ratios.tlsPerCpuPerRound))} (per round ${ratios.tlsPerCpuPerRound.map(fmt.f3).join(', ')}); counting its Postgres backends too ${fmt.f3(ratios.tlsPerCpuWithDb)} (median of rounds ${fmt.f3(median(ratios.tlsPerCpuWithDbPerRound))}); rows/s ${fmt.f3(ratios.tlsRows)} (median of rounds ${fmt.f3(median(ratios.tlsRowsPerRound))})`,
+        ]
+      : []),
     ...(s.a2
       ? [
           `- (a2) with LOADER_BATCH_SIZE=${c.batchSize2}: vs \\copy **${fmt.f3(ratios.a2VsCopy)}**, vs naive **${fmt.f2(ratios.a2VsNaive)}×**`,

@@ -3,6 +3,7 @@
 // the offsets synchronously; repeat. Env: KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP_ID, DATABASE_URL, ROWS.
 import Kafka from 'node-rdkafka';
 import pg from 'pg';
+import { databaseUrlAs, kafkaClientConfig } from '@playlog/config';
 import { PLAY_COLUMNS as COLUMNS } from '@playlog/db';
 import { decodePlays } from '@playlog/schema';
 
@@ -36,11 +37,13 @@ function insertSql(n) {
 }
 const fullSql = insertSql(rowsPerInsert);
 
-const db = new pg.Client({ connectionString: process.env.DATABASE_URL, application_name: 'playlog-bench-naive' });
+// As the loader's principal and role, as the loader connects (mutual TLS to both).
+const db = new pg.Client({ connectionString: databaseUrlAs('loader', process.env.DATABASE_URL), application_name: 'playlog-bench-naive' });
 await db.connect();
 
 const consumer = new Kafka.KafkaConsumer(
   {
+    ...kafkaClientConfig('loader').settings,
     'metadata.broker.list': process.env.KAFKA_BROKERS,
     'group.id': process.env.KAFKA_GROUP_ID,
     'enable.auto.commit': false,

@@ -19,6 +19,7 @@ import { perPlayCopy } from '../../apps/reporter/dist/per-play.js';
 import {
   fmt,
   freshDatabase,
+  freshGroup,
   freshTopic,
   loadAvgNow,
   machineCpuSeconds,
@@ -29,7 +30,6 @@ import {
   runMain,
   stack,
   table,
-  uniqueName,
   yesterdayUtc,
 } from '../lib/common.mjs';
 
@@ -176,7 +176,7 @@ async function runReporter(dbUrl, topic, reportDir, compress = 'none', perPlayCo
       REPORT_DIR: reportDir,
       KAFKA_BROKERS: stack.brokers,
       KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: uniqueName('bench-none'),
+      KAFKA_GROUP_ID: freshGroup(),
       REPORT_COMPRESS: compress,
       REPORT_PER_PLAY_CONNECTIONS: String(perPlayConnections),
     },
@@ -236,19 +236,19 @@ async function main() {
   console.log(`bench/reporter: ${JSON.stringify(cfg)} day ${DAY}\n${notes}`);
   const started = performance.now();
   const db = await freshDatabase('bench_reporter');
-  const topic = await freshTopic('bench-reporter', 1); // empty: the completeness gate passes at once
+  const topic = await freshTopic('plays', 1); // empty: the completeness gate passes at once
   // A just-started broker may not have its group coordinator yet, and the reporter's gate fails at once
   // on that (exit 1): wait until an offsets query works.
   for (let i = 0; ; i++) {
     try {
-      await groupProgress(stack.brokers, topic, 'bench-reporter-warmup');
+      await groupProgress(stack.kafka, topic, 'bench-reporter-warmup');
       break;
     } catch (err) {
       if (i >= 60) throw err;
       await new Promise((res) => setTimeout(res, 500));
     }
   }
-  const c = new pg.Client({ connectionString: db.url });
+  const c = new pg.Client({ connectionString: db.adminUrl });
   await c.connect();
   onCleanup(() => c.end().catch(() => undefined));
 
@@ -325,19 +325,19 @@ async function main() {
             `files ${fmt.int(r.bytes.daily)} + ${fmt.int(r.bytes.client)} bytes; ${JSON.stringify(r.phases)}`,
         );
       } else if (id === 'b') {
-        const r = psqlTimed(db.url, BARE_AGGREGATE);
+        const r = psqlTimed(db.adminUrl, BARE_AGGREGATE);
         results.b.push(r);
         console.log(`round ${round + 1} (b) bare GROUP BY: ${fmt.f1(r.seconds)} s (psql wall ${fmt.f1(r.wall)} s)`);
       } else if (id === 'c') {
-        const r = psqlTimed(db.url, clientCopy);
+        const r = psqlTimed(db.adminUrl, clientCopy);
         results.c.push(r);
         console.log(`round ${round + 1} (c) client-usage COPY: ${fmt.f1(r.seconds)} s (psql wall ${fmt.f1(r.wall)} s)`);
       } else if (id === 'd') {
-        const r = psqlTimed(db.url, twoLevel);
+        const r = psqlTimed(db.adminUrl, twoLevel);
         results.d.push(r);
         console.log(`round ${round + 1} (d) two-level GROUP BY: ${fmt.f1(r.seconds)} s`);
       } else {
-        const r = psqlTimed(db.url, intFirst);
+        const r = psqlTimed(db.adminUrl, intFirst);
         results.e.push(r);
         console.log(`round ${round + 1} (e) bare GROUP BY, integer keys first: ${fmt.f1(r.seconds)} s`);
       }

@@ -34,6 +34,8 @@ validator = Draft202012Validator(PLAY)
 producer = Producer(
     {
         "bootstrap.servers": os.environ["KAFKA_BROKERS"],
+        # Over mutual TLS as the stack's ingest principal, as Playlog's ingest connects (bench/ingest/bench.mjs).
+        **{k.removeprefix("KAFKA_").lower().replace("_", "."): v for k, v in os.environ.items() if k.startswith("KAFKA_SSL_") or k == "KAFKA_SECURITY_PROTOCOL"},
         "acks": "all",
         "enable.idempotence": True,
         "compression.type": "lz4",
