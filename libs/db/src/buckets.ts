@@ -6,8 +6,17 @@ import type { Queryable } from './connection.js';
  */
 const BUCKET_MS = 15 * 60_000;
 
+const QUARTERS = ['00', '15', '30', '45'];
+const CANONICAL = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-9]{2}(?:[.][0-9]+)?Z$/;
+
 /** The bucket of an instant given as ISO 8601 UTC (a play's playedAt), as ISO 8601. */
 export function bucketOf(playedAt: string | Date): string {
+  if (typeof playedAt === 'string' && CANONICAL.test(playedAt)) {
+    // `YYYY-MM-DDThh:mm…Z`, as plays carry it: the bucket is the hour and the quarter its minute falls in,
+    // which is cheaper to cut from the text than to compute through a Date (the loader does it per play).
+    const minute = Number(playedAt.slice(14, 16));
+    return `${playedAt.slice(0, 14)}${QUARTERS[Math.floor(minute / 15)]}:00.000Z`;
+  }
   const ms = typeof playedAt === 'string' ? Date.parse(playedAt.slice(0, 19) + 'Z') : playedAt.getTime();
   return new Date(Math.floor(ms / BUCKET_MS) * BUCKET_MS).toISOString();
 }

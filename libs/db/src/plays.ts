@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
 import { addToBuckets, countBuckets } from './buckets.js';
+import { playsCopyBinary } from './copy-binary.js';
 import type { Pool, PoolClient } from './connection.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -13,7 +14,7 @@ function isSqlState(err: unknown): boolean {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57');
 }
 
-/** The plays columns in the order playCsvLine writes them (COPY's column list). */
+/** The plays columns in the order COPY gets them (copy-binary.ts and playCsvLine write them so). */
 export const PLAY_COLUMNS = [
   'play_id',
   'played_at',
@@ -49,8 +50,27 @@ export function playCsvLine(p: Play): string {
 }
 
 /** The UTC days (YYYY-MM-DD) whose partitions a batch of plays needs. */
-export function partitionDays(plays: Play[]): string[] {
+export function partitionDays(plays: readonly Play[]): string[] {
   return [...new Set(plays.map((p) => p.playedAt.slice(0, 10)))].sort();
+}
+
+/**
+ * A batch of plays made ready for the writer: the binary COPY body and what the write needs besides, so
+ * the CPU work can happen away from the thread that talks to Postgres (the loader's decode worker).
+ */
+export interface PreparedPlays {
+  /** The plays as the body of a binary COPY (copy-binary.ts). */
+  body: Buffer;
+  count: number;
+  /** Reportable plays per client and 15-minute bucket (buckets.ts): what play_buckets gains if all are new. */
+  buckets: Map<string, number>;
+  /** The UTC days whose partitions the plays need. */
+  days: string[];
+}
+
+/** Throws (with a SQLSTATE) if a play has no binary form: see copy-binary.ts. */
+export function preparePlays(plays: readonly Play[]): PreparedPlays {
+  return { body: playsCopyBinary(plays), count: plays.length, buckets: countBuckets(plays), days: partitionDays(plays) };
 }
 
 /** After a batch met plays already stored, this many batches go straight to the staging path. */
@@ -76,31 +96,32 @@ export function playsWriter(pool: Pool) {
     missing.forEach((d) => knownPartitions.add(d));
   }
 
-  async function copy(client: PoolClient, table: string, plays: Play[]): Promise<void> {
-    const stream = client.query(copyStreams.from(`copy ${table} (${PLAY_COLUMNS.join(',')}) from stdin with (format csv)`));
-    await pipeline(Readable.from(batchLines(plays)), stream);
+  /** COPY of a batch's binary body (copy-binary.ts) into `table`. */
+  async function copy(client: PoolClient, table: string, body: Buffer): Promise<void> {
+    const stream = client.query(copyStreams.from(`copy ${table} (${PLAY_COLUMNS.join(',')}) from stdin with (format binary)`));
+    await pipeline(Readable.from([body]), stream);
   }
 
-  async function direct(client: PoolClient, plays: Play[]): Promise<boolean> {
+  async function direct(client: PoolClient, batch: PreparedPlays): Promise<boolean> {
     await client.query('begin');
     try {
-      await copy(client, 'plays', plays);
+      await copy(client, 'plays', batch.body);
     } catch (err) {
       await client.query('rollback');
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) return false;
       throw err;
     }
     // Every play was new: the buckets count them all, in the same transaction.
-    await addToBuckets(client, countBuckets(plays));
+    await addToBuckets(client, batch.buckets);
     await client.query('commit');
     return true;
   }
 
-  async function staged(client: PoolClient, plays: Play[]): Promise<number> {
+  async function staged(client: PoolClient, body: Buffer): Promise<number> {
     await client.query('begin');
     // One staging table per connection, emptied at each commit: no DDL churn per batch.
     await client.query('create temp table if not exists plays_stage (like plays including defaults) on commit delete rows');
-    await copy(client, 'plays_stage', plays);
+    await copy(client, 'plays_stage', body);
     // Only the plays that were new count in the buckets.
     const res = await client.query<{ client: string; playedAt: Date; synthetic: boolean }>(
       `insert into plays select * from plays_stage on conflict do nothing returning client, played_at as "playedAt", synthetic`,
@@ -111,8 +132,11 @@ export function playsWriter(pool: Pool) {
   }
 
   return {
-    async write(plays: Play[]): Promise<{ inserted: number; duplicates: number }> {
-      if (plays.length === 0) return { inserted: 0, duplicates: 0 };
+    /** Plays, or a batch of them prepared (preparePlays) elsewhere. */
+    async write(plays: readonly Play[] | PreparedPlays): Promise<{ inserted: number; duplicates: number }> {
+      // Before a connection is taken: a play that cannot be written is refused (a SQLSTATE) with none held.
+      const batch = 'body' in plays ? plays : preparePlays(plays);
+      if (batch.count === 0) return { inserted: 0, duplicates: 0 };
       const client = await pool.connect();
       let broken: Error | undefined;
       // A checked-out client that loses its connection emits 'error'; unhandled, that would crash the
@@ -120,15 +144,15 @@ export function playsWriter(pool: Pool) {
       const onError = (err: Error) => (broken = err);
       client.on('error', onError);
       try {
-        await ensurePartitions(client, partitionDays(plays));
+        await ensurePartitions(client, batch.days);
         let inserted: number;
-        if (stagedLeft === 0 && (await direct(client, plays))) {
-          inserted = plays.length;
+        if (stagedLeft === 0 && (await direct(client, batch))) {
+          inserted = batch.count;
         } else {
           stagedLeft = stagedLeft > 0 ? stagedLeft - 1 : STAGED_AFTER_CONFLICT;
-          inserted = await staged(client, plays);
+          inserted = await staged(client, batch.body);
         }
-        return { inserted, duplicates: plays.length - inserted };
+        return { inserted, duplicates: batch.count - inserted };
       } catch (err) {
         // Refused data leaves a healthy connection once rolled back; anything else is discarded.
         const rolledBack = await client.query('rollback').then(
@@ -144,15 +168,6 @@ export function playsWriter(pool: Pool) {
       }
     },
   };
-}
-
-function* batchLines(plays: Play[]): Generator<string> {
-  const CHUNK = 500;
-  for (let i = 0; i < plays.length; i += CHUNK) {
-    let s = '';
-    for (let j = i; j < Math.min(i + CHUNK, plays.length); j++) s += playCsvLine(plays[j]!);
-    yield s;
-  }
 }
 
 export type PlaysWriter = ReturnType<typeof playsWriter>;

@@ -1,3 +1,4 @@
+import { Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { DAY_MS, instantIsoUtc, instantKey, instantMillis, parseDateTime, type Instant } from './datetime.js';
 import type { GateMarker } from './gate.js';
@@ -133,7 +134,10 @@ const invalid = (message: string) => new DecodeError('invalid', message);
 
 const isArr = (x: unknown, n: number): x is unknown[] => Array.isArray(x) && x.length === n;
 
-/** A format-3 message back into plays, recomputing playId and playedAt; one bad play is refused alone. */
+/**
+ * A format-3 message back into plays, recomputing playId and playedAt; one bad play is refused alone.
+ * What a request's plays share (the header table) is checked once per header, not once per play.
+ */
 function decodeV3(m: Record<string, unknown>, rules: DecodeRules): DecodedPlays {
   const d = m.d;
   if (!Array.isArray(d)) throw invalid('not a format-3 message: /d must be an array');
@@ -153,9 +157,15 @@ function decodeV3(m: Record<string, unknown>, rules: DecodeRules): DecodedPlays 
   const hi = m.hi as unknown[] | undefined;
   const cp = m.cp as unknown[] | undefined;
   const uad = m.uad as unknown[];
+  // Each header's receipt in ms when the header passes its rules; NaN sends its plays the long way (settle
+  // with the whole schema), which finds and words the problem.
+  const received = (heads as unknown[][]).map(([client, apiKeyName, receivedAt, synthetic]) =>
+    checkHead.Check({ client, apiKeyName, receivedAt, synthetic }) ? Date.parse(receivedAt as string) : Number.NaN,
+  );
   const out: DecodedPlays = { plays: [], refused: [] };
   for (let i = 0; i < n; i++) {
-    const head = heads[(hi ? hi[i] : 0) as number] as unknown[] | undefined;
+    const h = (hi ? hi[i] : 0) as number;
+    const head = heads[h] as unknown[] | undefined;
     const agentAt = ua![i] as number;
     const item = {
       v: 1,
@@ -178,7 +188,7 @@ function decodeV3(m: Record<string, unknown>, rules: DecodeRules): DecodedPlays 
       receivedAt: head?.[2],
       synthetic: head?.[3],
     };
-    settle(item, rules, out);
+    settle(item, rules, out, item, received[h]);
   }
   return out;
 }
@@ -187,13 +197,12 @@ function decodeV3(m: Record<string, unknown>, rules: DecodeRules): DecodedPlays 
  * A play as read from any format, finished and checked: `playedAt` and `playId` computed from its fields
  * (whatever the item carried), then the schema, then the window around its receipt. Adds it to `out`'s
  * plays, or to its refused with the reason and `source` (the item as it came, for the dead letter).
+ * `receivedMs`, when a number, says the item's shared header (client, key name, receipt, synthetic) has
+ * already passed its rules, so only the play's own fields are checked here.
  */
-function settle(item: Record<string, unknown>, rules: DecodeRules, out: DecodedPlays, source: unknown = item): void {
-  const refuse = (reason: string): void => {
-    out.refused.push({ value: Buffer.from(JSON.stringify(source), 'utf8'), reason });
-  };
+function settle(item: Record<string, unknown>, rules: DecodeRules, out: DecodedPlays, source: unknown, receivedMs = Number.NaN): void {
   const instant: Instant | undefined = typeof item.dateTimePlayed === 'string' ? parseDateTime(item.dateTimePlayed) : undefined;
-  if (!instant) return refuse('not a play: /dateTimePlayed is not a zoned ISO 8601 instant');
+  if (!instant) return refuse(out, source, 'not a play: /dateTimePlayed is not a zoned ISO 8601 instant');
   if (typeof item.client === 'string' && typeof item.userId === 'string' && typeof item.trackId === 'number') {
     item.playedAt = instantIsoUtc(instant);
     item.playId = playIdentity({
@@ -205,16 +214,26 @@ function settle(item: Record<string, unknown>, rules: DecodeRules, out: DecodedP
       instant: instantKey(instant),
     });
   }
-  if (!check.Check(item)) return refuse(whyNotAPlay(item));
-  const received = Date.parse(item.receivedAt as string);
-  if (received > rules.now + rules.skewMs) return refuse(`not a play: /receivedAt ${item.receivedAt as string} is in the future`);
+  // The header checked already, and playId and playedAt computed above: the play's own fields decide.
+  // Either way, a refusal is worded from the whole schema.
+  const headChecked = !Number.isNaN(receivedMs);
+  if (!(headChecked ? item.playId !== '' && checkOwnFields.Check(item) : check.Check(item))) return refuse(out, source, whyNotAPlay(item));
+  const received = headChecked ? receivedMs : Date.parse(item.receivedAt as string);
+  if (received > rules.now + rules.skewMs)
+    return refuse(out, source, `not a play: /receivedAt ${item.receivedAt as string} is in the future`);
   const at = instantMillis(instant);
   if (at > received + rules.skewMs || at <= received - LIMITS.windowDays * DAY_MS) {
     return refuse(
+      out,
+      source,
       `not a play: /dateTimePlayed is outside the ${LIMITS.windowDays}-day window of its receipt (${item.receivedAt as string})`,
     );
   }
   out.plays.push(item as Play);
+}
+
+function refuse(out: DecodedPlays, source: unknown, reason: string): void {
+  out.refused.push({ value: Buffer.from(JSON.stringify(source), 'utf8'), reason });
 }
 
 /** A format-1 value: one play. The dead-letter topic holds refused plays this way. */
@@ -223,6 +242,10 @@ export function encodePlay(play: Play): Buffer {
 }
 
 const check = Compile(Play);
+/** What a format-3 header holds, checked once per header; and what is each play's own, checked per play. */
+const HEAD_FIELDS = ['client', 'apiKeyName', 'receivedAt', 'synthetic'] as const;
+const checkHead = Compile(Type.Pick(Play, HEAD_FIELDS));
+const checkOwnFields = Compile(Type.Omit(Play, [...HEAD_FIELDS, 'v', 'playId', 'playedAt']));
 
 export interface RefusedPlay {
   /** The refused item alone, as a format-1 value, for the dead-letter topic. */

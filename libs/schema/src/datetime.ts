@@ -13,13 +13,14 @@ export interface Instant {
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-function daysIn(year: number, month: number): number {
+/** Days in a month (1-12) of a proleptic Gregorian year. */
+export function daysIn(year: number, month: number): number {
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
 
 /** The `n` ASCII digits of `s` from `at` as a number, or -1 if any is not a digit. */
-function digits(s: string, at: number, n: number): number {
+export function digits(s: string, at: number, n: number): number {
   let v = 0;
   for (let k = at; k < at + n; k++) {
     const d = s.charCodeAt(k) - 48;
