@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { LoaderConfig } from './config.js';
 import { deadLetters } from './dead-letter.js';
+import { decoders } from './decoder.js';
 import { keySync } from './key-sync.js';
 import { LoadLoop } from './loop.js';
 import { partitionMaintenance } from './maintenance.js';
@@ -47,6 +48,9 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
     log: log.child({ component: 'producer' }),
     registry,
   });
+  const decoder = decoders(config.decodeWorkers, (err) =>
+    log.error({ err }, 'decode worker failed; decoding on the main thread from now on'),
+  );
   const loop = new LoadLoop(
     consumer,
     playsWriter(pool),
@@ -61,6 +65,7 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
       writeConcurrency: config.writeConcurrency,
       gateSecret: config.gateSecret,
       clockSkewMs: config.clockSkewSeconds * 1000,
+      decoder,
     },
   );
   const probes = probeServer(registry, {
@@ -128,6 +133,7 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
       coverage.stop();
       maintenance.stop();
       await loop.stop();
+      await decoder.close();
       await consumer.close();
       await producer.close();
       await probes.close();

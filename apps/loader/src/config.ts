@@ -21,6 +21,8 @@ export const loaderConfigSpec = {
   dbPoolMax: env.int('LOADER_DB_POOL_MAX', 3, 1, 50),
   /** Batches written at once, each on its own connection (offsets still commit in order). */
   writeConcurrency: env.int('LOADER_WRITE_CONCURRENCY', 2, 1, 16),
+  /** Threads that decode batches and render their COPY rows beside the loop's (0: on the loop's thread). */
+  decodeWorkers: env.int('LOADER_DECODE_WORKERS', 1, 0, 8),
   /** Daily partitions of plays older than this are dropped (0: keep all). At least the 61-day window. */
   retentionDays: env.int('PLAY_RETENTION_DAYS', 400, 0, 100_000),
   /** Liveness fails when the loop has not ticked for this long. */

@@ -1,9 +1,12 @@
 import type { KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchConsumer, ConsumedMessage, KafkaLogger, PartitionOffset } from '@playlog/kafka';
 import type { GateMark, GateMarks, PlaysWriter } from '@playlog/db';
-import { DecodeError, decodePlays, encodePlay, gateMarkerValid, type Play } from '@playlog/schema';
+import { encodePlay, gateMarkerValid, type DecodeRules, type Play } from '@playlog/schema';
 import type { DeadLetter, DeadLetters } from './dead-letter.js';
+import { decodeFully, type DecodedBatch } from './decode.js';
+import { inlineDecoder, type Decoder } from './decoder.js';
 import type { LoaderMetrics } from './metrics.js';
 import type { Throttle } from './throttle.js';
 
@@ -16,21 +19,16 @@ export interface LoopOptions {
   gateSecret: KeyObject;
   /** CLOCK_SKEW_SECONDS in ms: how far after its receipt a play may be dated (ingest's rule, checked again). */
   clockSkewMs: number;
-}
-
-interface Decoded {
-  play: Play;
-  message: ConsumedMessage;
+  /** Where batches are decoded and rendered for COPY (decoder.ts); default: inline, on the loop's thread. */
+  decoder?: Decoder;
 }
 
 interface Batch {
   /** Next offset to commit per partition, once the batch is durable. */
   offsets: Map<string, PartitionOffset>;
-  messages: number;
-  good: Decoded[];
-  dead: DeadLetter[];
-  /** Gate markers met in the batch (libs/schema gateMarker), recorded once it is committed in order. */
-  gates: GateMark[];
+  messages: ConsumedMessage[];
+  /** Plays the messages hold, as their play-count headers say (estimate: see itemsIn). */
+  rows: number;
 }
 
 /** SQLSTATE classes that mean "this data cannot be stored", as opposed to "the database is unwell". */
@@ -71,12 +69,15 @@ export class LoadLoop {
   private wake: AbortController = new AbortController();
   /** Plays per message in the last read; starts at what ingest writes, so a first read never overshoots much. */
   private playsPerMessage = 500;
+  /** Bytes per play or refusal in the last decoded batch: the estimate for a message without a play count. */
+  private bytesPerItem = 200;
   /** Messages read but not yet in a batch (see collect). */
   private carried: ConsumedMessage[] = [];
   lastTick = Date.now();
   /** What the loop is backing off from, while it is: the database, or Kafka (the dead-letter topic). */
   backingOffFrom: BackOffTarget | undefined;
   private forgedMarkers = 0;
+  private readonly decoder: Decoder;
 
   constructor(
     private readonly consumer: BatchConsumer,
@@ -87,7 +88,9 @@ export class LoadLoop {
     private readonly metrics: LoaderMetrics,
     private readonly log: KafkaLogger,
     private readonly opts: LoopOptions,
-  ) {}
+  ) {
+    this.decoder = opts.decoder ?? inlineDecoder();
+  }
 
   start(): void {
     this.running = this.loop().catch((err: unknown) => {
@@ -122,48 +125,67 @@ export class LoadLoop {
   private async loop(): Promise<void> {
     const writes = new Set<Promise<boolean>>();
     let previous: Promise<boolean> = Promise.resolve(true);
+    // Since when no write has been in flight (the database idle, as far as the loader is concerned).
+    let idleSince = performance.now();
     while (!this.stopping) {
       const batch = await this.collect();
       this.tick();
-      if (batch.messages === 0) continue;
-      while (writes.size >= this.opts.writeConcurrency) await Promise.race(writes);
+      if (batch.messages.length === 0) continue;
+      // Decoding starts now (on the decoder's thread, while earlier batches are being written).
+      const rules: DecodeRules = { now: Date.now(), skewMs: this.opts.clockSkewMs };
+      const decoded = this.decoder.decode(
+        batch.messages.map((m) => m.value),
+        rules,
+      );
+      if (writes.size >= this.opts.writeConcurrency) {
+        const waitFrom = performance.now();
+        while (writes.size >= this.opts.writeConcurrency) await Promise.race(writes);
+        this.metrics.slotWaitSeconds.inc((performance.now() - waitFrom) / 1000);
+      }
       if (this.stopping) break; // the batch in hand is not committed: it is read again next time
       const wait = this.throttle.delayMs();
       if (wait > 0) {
         this.metrics.throttleSeconds.inc(wait / 1000);
         await this.pause(wait);
       }
-      const write = this.store(batch, previous);
+      if (writes.size === 0) this.metrics.writesIdleSeconds.inc((performance.now() - idleSince) / 1000);
+      const write = this.store(batch, decoded, rules, previous);
       previous = write;
       writes.add(write);
-      const done = () => writes.delete(write);
+      const done = () => {
+        writes.delete(write);
+        if (writes.size === 0) idleSince = performance.now();
+      };
       write.then(done, done);
     }
     await Promise.allSettled(writes);
   }
 
   /**
-   * Reads and decodes until the batch holds batchSize plays or batchWaitMs has passed since the first
-   * message. A message holds one play or many (ingest writes a request's plays together), so each read
-   * asks for as many messages as the remaining room needs at the last seen plays per message. Messages
-   * read beyond the room (the mix changed: bulk chunks after single plays) are carried over to start
-   * the next batch, so a batch passes batchSize by less than one message.
+   * Reads until the batch holds about batchSize plays or batchWaitMs has passed since the first message.
+   * A message holds one play or many (ingest writes a request's plays together, and says how many in its
+   * play-count header), so each read asks for as many messages as the remaining room needs at the last
+   * seen plays per message. Messages read beyond the room (the mix changed: bulk chunks after single
+   * plays) are carried over to start the next batch, so a batch passes batchSize by less than one message.
+   * Messages are decoded later, away from this thread (decoder.ts).
    */
   private async collect(): Promise<Batch> {
     const limit = this.throttle.batchLimit(this.opts.batchSize);
-    const batch: Batch = { offsets: new Map(), messages: 0, good: [], dead: [], gates: [] };
+    const batch: Batch = { offsets: new Map(), messages: [], rows: 0 };
     const started = Date.now();
-    let rows = 0;
     /** Adds messages while there is room, carries the rest; returns how many it added. */
-    const take = (messages: ConsumedMessage[]): number => {
-      for (const [i, message] of messages.entries()) {
-        if (rows >= limit) {
-          this.carried.push(...messages.slice(i));
-          return i;
-        }
-        rows += this.decodeInto(batch, message);
+    const take = (messages: ConsumedMessage[]): void => {
+      const before = batch.rows;
+      let used = 0;
+      for (const message of messages) {
+        if (batch.rows >= limit) break;
+        batch.messages.push(message);
+        noteOffset(batch.offsets, message);
+        batch.rows += this.itemsIn(message);
+        used++;
       }
-      return messages.length;
+      if (used < messages.length) this.carried.push(...messages.slice(used));
+      if (used > 0) this.playsPerMessage = Math.max(1, (batch.rows - before) / used);
     };
     if (this.carried.length > 0) {
       // Only partitions still ours: after a rebalance their new owner reads the rest.
@@ -172,35 +194,28 @@ export class LoadLoop {
       this.carried = [];
       take(carried);
     }
-    while (!this.stopping && rows < limit) {
+    while (!this.stopping && batch.rows < limit) {
       const elapsed = Date.now() - started;
-      if (batch.messages > 0 && elapsed >= this.opts.batchWaitMs) break;
-      const want = Math.max(1, Math.floor((limit - rows) / this.playsPerMessage));
+      if (batch.messages.length > 0 && elapsed >= this.opts.batchWaitMs) break;
+      const want = Math.max(1, Math.ceil((limit - batch.rows) / this.playsPerMessage));
       const got = await this.consumer.nextBatch(want, Math.min(100, Math.max(10, this.opts.batchWaitMs - elapsed)));
-      const before = rows;
-      const used = take(got);
-      if (used > 0) this.playsPerMessage = Math.max(1, (rows - before) / used);
-      if (got.length === 0 && (batch.messages > 0 || elapsed >= this.opts.batchWaitMs)) break;
+      take(got);
+      if (got.length === 0 && (batch.messages.length > 0 || elapsed >= this.opts.batchWaitMs)) break;
     }
     return batch;
   }
 
-  /** Adds one message's plays (or its reasons for refusal) to the batch; returns how many items it held. */
-  private decodeInto(batch: Batch, message: ConsumedMessage): number {
-    batch.messages++;
-    noteOffset(batch.offsets, message);
-    try {
-      const { plays, refused, gate } = decodePlays(message.value, { now: Date.now(), skewMs: this.opts.clockSkewMs });
-      if (gate && gateMarkerValid(gate, message.partition, this.opts.gateSecret)) {
-        batch.gates.push({ run: gate.run, topic: message.topic, partition: message.partition, offset: message.offset });
-      } else if (gate) this.forgedMarker(message);
-      for (const play of plays) batch.good.push({ play, message });
-      for (const r of refused) batch.dead.push({ message, kind: 'invalid', reason: r.reason, value: r.value });
-      return plays.length + refused.length;
-    } catch (err) {
-      batch.dead.push({ message, kind: err instanceof DecodeError ? err.kind : 'invalid', reason: (err as Error).message });
-      return 1;
+  /**
+   * How many plays a message holds: its play-count header (ingest's, format 3), or for a message without
+   * one (older formats, other writers) an estimate from its size. Only the batch's size depends on it.
+   */
+  private itemsIn(message: ConsumedMessage): number {
+    const header = message.headers?.find((h) => 'play-count' in h)?.['play-count'];
+    if (header !== undefined) {
+      const n = Number(String(header));
+      if (Number.isSafeInteger(n) && n > 0) return Math.min(n, 100_000);
     }
+    return Math.max(1, Math.round((message.value?.length ?? 0) / this.bytesPerItem));
   }
 
   /**
@@ -219,15 +234,29 @@ export class LoadLoop {
   }
 
   /**
-   * Writes a decoded batch (retrying while the database is down), dead-letters, then, once `previous`
-   * (the batch before it) has committed its own, records its gate markers and commits its offsets. Resolves to whether it committed: a batch
-   * abandoned on shutdown is read again next time, and so is every batch after it.
+   * Takes the batch's decoding, writes its plays (retrying while the database is down), dead-letters what
+   * was refused, then, once `previous` (the batch before it) has committed its own, records its gate markers
+   * and commits its offsets. Resolves to whether it committed: a batch abandoned on shutdown is read again
+   * next time, and so is every batch after it.
    */
-  private async store({ offsets, good, dead, gates }: Batch, previous: Promise<boolean>): Promise<boolean> {
+  private async store(batch: Batch, decoding: Promise<DecodedBatch>, rules: DecodeRules, previous: Promise<boolean>): Promise<boolean> {
+    const { messages, offsets } = batch;
+    const decoded = await decoding;
     const startedAt = Date.now();
-    const rows = good.length + dead.length;
+    this.metrics.decodeSeconds.inc(decoded.seconds);
+    const dead: DeadLetter[] = decoded.refused.map((r) => ({ message: messages[r.at]!, kind: r.kind, reason: r.reason, value: r.value }));
+    const rows = decoded.plays + dead.length;
+    if (rows > 0) this.bytesPerItem = Math.max(1, messages.reduce((n, m) => n + (m.value?.length ?? 0), 0) / rows);
+    // Markers are authenticated here: the gate's secret stays on this thread.
+    const gates: GateMark[] = [];
+    for (const { at, marker } of decoded.gates) {
+      const m = messages[at]!;
+      if (gateMarkerValid(marker, m.partition, this.opts.gateSecret)) {
+        gates.push({ run: marker.run, topic: m.topic, partition: m.partition, offset: m.offset });
+      } else this.forgedMarker(m);
+    }
     this.throttle.started(rows);
-    const refused = await this.retrying('write batch', 'database', () => this.write(good));
+    const refused = await this.retrying('write batch', 'database', () => this.write(messages, decoded, rules));
     if (!refused) return false; // stopping while the database was down: nothing committed
     dead.push(...refused.value);
     if (dead.length > 0 && !(await this.retrying('dead-letter', 'kafka', () => this.sendDead(dead)))) return false;
@@ -256,30 +285,53 @@ export class LoadLoop {
   }
 
   /**
-   * Writes the batch; if the database refuses its data, splits it in halves until the refused plays are
-   * alone, and dead-letters those (as the Kafka Connect JDBC sink retries row by row, in log₂ steps).
+   * Writes the batch as prepared; if the database refuses its data (or a play had no binary form), decodes
+   * it again here and splits it in halves until the refused plays are alone, and dead-letters those (as the
+   * Kafka Connect JDBC sink retries row by row, in log₂ steps).
    */
-  private async write(good: Decoded[]): Promise<DeadLetter[]> {
+  private async write(messages: ConsumedMessage[], decoded: DecodedBatch, rules: DecodeRules): Promise<DeadLetter[]> {
+    if (decoded.prepared) {
+      try {
+        this.count(await this.writer.write(decoded.prepared));
+        return [];
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        this.log.warn({ err }, 'batch refused by the database; splitting it');
+      }
+    }
+    const { plays, from } = decodeFully(
+      messages.map((m) => m.value),
+      rules,
+    );
     const dead: DeadLetter[] = [];
-    await this.writeOrSplit(good, dead);
+    await this.writeOrSplit(
+      plays,
+      from.map((at) => messages[at]!),
+      dead,
+    );
     return dead;
   }
 
-  private async writeOrSplit(rows: Decoded[], dead: DeadLetter[]): Promise<void> {
-    if (rows.length === 0) return;
+  private async writeOrSplit(plays: Play[], from: ConsumedMessage[], dead: DeadLetter[]): Promise<void> {
+    if (plays.length === 0) return;
     try {
-      this.count(await this.writer.write(rows.map((g) => g.play)));
+      this.count(await this.writer.write(plays));
     } catch (err) {
       if (!isDataError(err)) throw err;
-      if (rows.length === 1) {
-        const { play, message } = rows[0]!;
-        dead.push({ message, kind: 'unstorable', reason: `db: ${(err as Error).message}`, value: encodePlay(play), key: play.playId });
+      if (plays.length === 1) {
+        const play = plays[0]!;
+        dead.push({
+          message: from[0]!,
+          kind: 'unstorable',
+          reason: `db: ${(err as Error).message}`,
+          value: encodePlay(play),
+          key: play.playId,
+        });
         return;
       }
-      if (dead.length === 0) this.log.warn({ err }, 'batch refused by the database; splitting it');
-      const half = Math.ceil(rows.length / 2);
-      await this.writeOrSplit(rows.slice(0, half), dead);
-      await this.writeOrSplit(rows.slice(half), dead);
+      const half = Math.ceil(plays.length / 2);
+      await this.writeOrSplit(plays.slice(0, half), from.slice(0, half), dead);
+      await this.writeOrSplit(plays.slice(half), from.slice(half), dead);
     }
   }
 

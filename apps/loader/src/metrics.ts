@@ -38,6 +38,21 @@ export function loaderMetrics(registry: Registry) {
       help: 'Failed writes to the dead-letter topic, a Kafka failure (retried)',
       registers: [registry],
     }),
+    decodeSeconds: new Counter({
+      name: 'playlog_loader_decode_seconds_total',
+      help: 'Time the loop spent decoding and checking messages into plays (CPU on its thread)',
+      registers: [registry],
+    }),
+    slotWaitSeconds: new Counter({
+      name: 'playlog_loader_write_slot_wait_seconds_total',
+      help: 'Time a decoded batch waited for a write slot, every one busy: the loader waiting for Postgres',
+      registers: [registry],
+    }),
+    writesIdleSeconds: new Counter({
+      name: 'playlog_loader_writes_idle_seconds_total',
+      help: 'Time with no batch write in flight: Postgres waiting for the loader (or nothing to load)',
+      registers: [registry],
+    }),
     throttleSeconds: new Counter({
       name: 'playlog_loader_throttle_seconds_total',
       help: 'Time spent waiting to protect the database (rate ceiling, slow writes)',

@@ -19,6 +19,7 @@ import {
   testName,
 } from '@playlog/testing';
 import { deadLetters, type DeadLetters } from '../src/dead-letter.js';
+import { decoders } from '../src/decoder.js';
 import { LoadLoop } from '../src/loop.js';
 import { loaderMetrics } from '../src/metrics.js';
 import { Throttle } from '../src/throttle.js';
@@ -47,7 +48,11 @@ function makePlays(n: number, tag: string): Play[] {
   });
 }
 
-async function produceRaw(t: Teardown, topic: string, values: { key?: string; value: Buffer; partition?: number }[]): Promise<void> {
+async function produceRaw(
+  t: Teardown,
+  topic: string,
+  values: { key?: string; value: Buffer; partition?: number; headers?: { [key: string]: string }[] }[],
+): Promise<void> {
   await (await testProducer(t)).send(topic, values);
 }
 
@@ -68,6 +73,10 @@ async function fixture(
   const dlqProducer = new PlayProducer({ cluster: kafka, clientId: 'test-dlq', log, registry: new Registry() });
   await Promise.all([consumer.connect(), dlqProducer.connect()]);
   const metrics = loaderMetrics(new Registry());
+  // As production runs it: batches decoded on a worker thread.
+  const decoder = decoders(1, (err) => {
+    throw err; // a worker that fails in a test fails the run
+  });
   const loop = new LoadLoop(
     consumer,
     wrap(playsWriter(pool)),
@@ -82,10 +91,12 @@ async function fixture(
       writeConcurrency: 2,
       gateSecret: stackGateSecret(),
       clockSkewMs: 300_000,
+      decoder,
     },
   );
   t.teardown(async () => {
     await loop.stop();
+    await decoder.close();
     await consumer.close();
     await dlqProducer.close();
     await pool.end();
@@ -136,12 +147,16 @@ function failingFirst(n: number) {
  * the previous ingest wrote them (objects carrying every field, playedAt included, keyed by the first
  * play id).
  */
-function batches(plays: Play[], per: number, format2 = false): { key?: string; value: Buffer; weight: number }[] {
+function batches(
+  plays: Play[],
+  per: number,
+  format2 = false,
+): { key?: string; value: Buffer; weight: number; headers?: { 'play-count': string }[] }[] {
   const out = [];
   for (let i = 0; i < plays.length; i += per) {
     const chunk = plays.slice(i, i + per);
     if (format2) out.push({ key: chunk[0]!.playId, value: Buffer.from(JSON.stringify({ v: 2, plays: chunk })), weight: chunk.length });
-    else out.push({ value: encodePlays(chunk), weight: chunk.length });
+    else out.push({ value: encodePlays(chunk), weight: chunk.length, headers: [{ 'play-count': String(chunk.length) }] });
   }
   return out;
 }
@@ -365,7 +380,7 @@ t.test('the rows/s ceiling holds: writes start no faster than the setting allows
     t,
     (w) => ({
       write: async (plays) => {
-        starts.push({ at: performance.now(), rows: plays.length });
+        starts.push({ at: performance.now(), rows: 'body' in plays ? plays.count : plays.length });
         return w.write(plays);
       },
     }),
