@@ -29,6 +29,33 @@ export async function watermarks(topic) {
 }
 
 /**
+ * The committed offsets of consumer group `groupId` on `topic`, asked over one connection kept open (a
+ * client per question costs the broker a TLS handshake each time, which a bench polling every 250 ms
+ * would charge to what it measures). `committed()` gives one offset per partition (-1001: none yet);
+ * `close()` when done.
+ */
+export async function committedPoller(topic, groupId) {
+  const c = new Kafka.KafkaConsumer(
+    { ...stack.kafka.settings, 'metadata.broker.list': stack.brokers, 'group.id': groupId, 'enable.auto.commit': false },
+    {},
+  );
+  await cb2p((cb) => c.connect({ timeout: 10_000 }, cb));
+  const meta = await cb2p((cb) => c.getMetadata({ topic, timeout: 10_000 }, cb));
+  const toppars = meta.topics.find((x) => x.name === topic).partitions.map((p) => ({ topic, partition: p.id }));
+  let closing;
+  return {
+    async committed() {
+      const got = await cb2p((cb) => c.committed(toppars, 10_000, cb));
+      return got.map((x) => ({ partition: x.partition, committed: x.offset }));
+    },
+    close() {
+      closing ??= new Promise((res) => c.disconnect(() => res()));
+      return closing;
+    },
+  };
+}
+
+/**
  * Reads every message of a topic (from its low to its high watermark, as they stand now) and returns
  * how many messages and plays there were and the set of the plays' ids (decoded from the values).
  */

@@ -7,7 +7,7 @@
 //   (c) a naive consumer: 500-row multi-row INSERTs, offsets committed after each.
 // (a) and (c) are timed from process start until the group's committed offsets reach the end.
 // Usage: bash bench/loader/run.sh   (settings: BENCH_* environment variables, see `cfg` below)
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,10 +15,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { databaseUrlAs } from '@playlog/config';
 import { PLAY_COLUMNS, playCsvLine } from '@playlog/db';
-import { caughtUp, groupProgress } from '@playlog/kafka';
+import { caughtUp } from '@playlog/kafka';
 import { encodePlays, normalizePlay } from '@playlog/schema';
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
 import {
+  brokerPid,
   cpuSeconds,
   dropDatabase,
   fmt,
@@ -27,8 +28,10 @@ import {
   freshGroup,
   freshTopic,
   loadAvgNow,
+  machineCpuSeconds,
   machineNotes,
   median,
+  onCleanup,
   outDir,
   plaintextDatabaseUrl,
   rssSampler,
@@ -38,7 +41,7 @@ import {
   table,
   yesterdayUtc,
 } from '../lib/common.mjs';
-import { fastProducer, watermarks } from '../lib/kafka.mjs';
+import { committedPoller, fastProducer, watermarks } from '../lib/kafka.mjs';
 import { summarize } from '../lib/cpuprofile.mjs';
 import { writeFileSync } from 'node:fs';
 
@@ -47,7 +50,9 @@ const cfg = {
   plays: num('BENCH_PLAYS', 1_000_000),
   rounds: num('BENCH_ROUNDS', 3),
   batchSize: num('BENCH_LOADER_BATCH_SIZE', 5_000),
-  batchSize2: num('BENCH_LOADER_BATCH_SIZE_2', 0), // a second loader variant (a2); 0: none
+  batchSize2: num('BENCH_LOADER_BATCH_SIZE_2', 0), // a second loader variant (a2) with this batch size; 0: none
+  // Or (a2) with any settings: BENCH_A2_ENV='{"LOADER_WRITE_CONCURRENCY":"3","LOADER_DB_POOL_MAX":"3"}'.
+  a2Env: process.env.BENCH_A2_ENV ? JSON.parse(process.env.BENCH_A2_ENV) : undefined,
   naiveRows: num('BENCH_NAIVE_ROWS', 500),
   perMessage: num('BENCH_PLAYS_PER_MESSAGE', 100), // as ingest writes a 100-play bulk request
   partitions: num('BENCH_PARTITIONS', 6),
@@ -128,23 +133,72 @@ async function countRows(url) {
   return Number((await dbQuery(url, 'select count(*)::bigint as n from plays')).rows[0].n);
 }
 
-/** CPU seconds of the Postgres backends serving `appName` in database `db` (they live as long as their pool). */
-async function backendCpu(url, appName) {
-  const r = await dbQuery(url, 'select pid from pg_stat_activity where application_name = $1 and datname = current_database()', [appName]);
+/**
+ * CPU seconds of the Postgres backends serving `appName` in database `db` (they live as long as their
+ * pool), and what each of them is doing now: on CPU, idle (waiting for its client), or waiting on
+ * something in the server (its wait event), counted into `waits`.
+ */
+async function backendCpu(db, appName, waits) {
+  const r = await db.query(
+    `select pid, state, coalesce(wait_event_type || ':' || wait_event, 'CPU') as wait
+       from pg_stat_activity where application_name = $1 and datname = current_database()`,
+    [appName],
+  );
+  for (const x of r.rows) {
+    const k = x.state === 'idle' || x.state === 'idle in transaction' || x.wait === 'Client:ClientRead' ? 'waiting for its client' : x.wait;
+    if (waits) waits[k] = (waits[k] ?? 0) + 1;
+  }
   return r.rows.reduce((s, x) => s + (cpuSeconds(x.pid) ?? 0), 0);
 }
 
+/** The loader's counters that say where its time went (apps/loader/src/metrics.ts), from its /metrics. */
+const LOADER_TIME_METRICS = {
+  decodeSeconds: 'playlog_loader_decode_seconds_total',
+  slotWaitSeconds: 'playlog_loader_write_slot_wait_seconds_total',
+  writesIdleSeconds: 'playlog_loader_writes_idle_seconds_total',
+  writeSecondsSum: 'playlog_loader_write_duration_seconds_sum',
+};
+
+async function loaderTimes(url) {
+  const text = await (await fetch(url)).text();
+  const value = (name) => Number(text.match(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm'))?.[1] ?? NaN);
+  return Object.fromEntries(Object.entries(LOADER_TIME_METRICS).map(([k, name]) => [k, value(name)]));
+}
+
 /** Starts a consumer process and times it until the group has committed every offset of the topic. */
-async function timeConsumer(label, { topic, command, args, env, appName, dbUrl }) {
+async function timeConsumer(label, { topic, command, args, env, appName, dbUrl, metricsUrl }) {
   const ends = (await watermarks(topic)).map((w) => ({ partition: w.partition, end: w.high, committed: -1 }));
+  // Connected before the clock starts: its handshake is not the loader's time.
+  const poller = await committedPoller(topic, env.KAFKA_GROUP_ID);
+  onCleanup(() => poller.close());
+  // One connection for the sampling, opened before the clock starts, and sampling on its own loop: a
+  // connection per sample (a backend forked, a TLS handshake) cost the machine CPU during (a) alone and
+  // delayed seeing the last commit by up to a sampling round.
+  const sampleDb = new pg.Client({ connectionString: dbUrl });
+  await sampleDb.connect();
+  onCleanup(() => sampleDb.end().catch(() => undefined));
   const t0 = performance.now();
+  const machine0 = machineCpuSeconds();
+  const broker0 = cpuSeconds(brokerPid()) ?? 0;
+  const waits = {};
   const proc = startProcess(command, args, { env, logFile: join(outDir('loader'), `${label.replace(/\W+/g, '-')}.log`) });
   const sampler = rssSampler(proc.pid, 200);
   let first;
   let pgCpu = 0;
+  let sampling = true;
+  const sampled = (async () => {
+    while (sampling) {
+      // Sample the backends' CPU while they exist (a pool may close idle ones).
+      pgCpu = Math.max(pgCpu, await backendCpu(sampleDb, appName, waits).catch(() => 0));
+      await sleep(250);
+    }
+  })();
   for (;;) {
     if (!proc.running()) throw new Error(`${label} exited early: ${JSON.stringify(await proc.exited)}`);
-    const p = await groupProgress(stack.kafka, topic, env.KAFKA_GROUP_ID).catch(() => undefined);
+    const p = await poller
+      .committed()
+      .then((partitions) => ({ partitions }))
+      .catch(() => undefined);
     const now = performance.now();
     if (p) {
       const committed = p.partitions.reduce((s, x) => s + Math.max(0, x.committed), 0);
@@ -152,13 +206,18 @@ async function timeConsumer(label, { topic, command, args, env, appName, dbUrl }
       if (caughtUp(p, ends)) break;
     }
     if ((now - t0) / 1000 > cfg.runTimeoutSeconds) throw new Error(`${label} did not finish within ${cfg.runTimeoutSeconds}s`);
-    // Sample the backends' CPU while they exist (a pool may close idle ones).
-    pgCpu = Math.max(pgCpu, await backendCpu(dbUrl, appName).catch(() => 0));
-    await sleep(250);
+    await sleep(100);
   }
   const seconds = (performance.now() - t0) / 1000;
+  sampling = false;
+  await sampled;
+  await poller.close();
+  const machineCores = (machineCpuSeconds() - machine0) / seconds;
+  const brokerCpu = (cpuSeconds(brokerPid()) ?? 0) - broker0;
   const procCpu = cpuSeconds(proc.pid);
-  pgCpu = Math.max(pgCpu, await backendCpu(dbUrl, appName).catch(() => 0));
+  pgCpu = Math.max(pgCpu, await backendCpu(sampleDb, appName).catch(() => 0));
+  await sampleDb.end().catch(() => undefined);
+  const times = metricsUrl ? await loaderTimes(metricsUrl).catch(() => undefined) : undefined;
   const rss = sampler.stop();
   const exit = await proc.stop('SIGTERM');
   // Offsets count messages; a message holds cfg.plays / (all messages) plays.
@@ -172,11 +231,15 @@ async function timeConsumer(label, { topic, command, args, env, appName, dbUrl }
     rssMiB: rss,
     procCpu,
     pgCpu,
+    brokerCpu,
+    machineCores,
+    waits,
+    times,
     exit,
   };
 }
 
-async function runLoader(topic, dlq, batchSize, extraArgs = [], plaintext = false) {
+async function runLoader(topic, dlq, batchSize, extraArgs = [], plaintext = false, extraEnv = {}) {
   const db = await freshDatabase('bench_loader_a');
   const port = await freePort();
   const env = {
@@ -196,6 +259,7 @@ async function runLoader(topic, dlq, batchSize, extraArgs = [], plaintext = fals
     LOADER_PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    ...extraEnv,
   };
   const r = await timeConsumer('loader', {
     topic,
@@ -204,6 +268,7 @@ async function runLoader(topic, dlq, batchSize, extraArgs = [], plaintext = fals
     env,
     appName: 'playlog-loader',
     dbUrl: db.adminUrl,
+    metricsUrl: `http://127.0.0.1:${port}/metrics`,
   });
   r.rows = await countRows(db.adminUrl);
   await dropDatabase(db.name);
@@ -236,8 +301,13 @@ async function runNaive(topic, days) {
 async function runCopy(csvPath, days) {
   const db = await freshDatabase('bench_loader_b');
   await ensureDays(db.adminUrl, days);
+  // Sampling as for the loader: one connection, opened before the clock starts, on its own loop.
+  const sampleDb = new pg.Client({ connectionString: db.adminUrl });
+  await sampleDb.connect();
   const t0 = performance.now();
-  const r = spawnSync(
+  const machine0 = machineCpuSeconds();
+  const waits = {};
+  const psql = spawn(
     'psql',
     // As the loader's role, over TLS with its certificate, as the loader connects.
     [
@@ -250,15 +320,33 @@ async function runCopy(csvPath, days) {
       `\\copy plays (${COLUMNS}) from '${csvPath}' with (format csv)`,
     ],
     {
-      encoding: 'utf8',
+      env: { ...process.env, PGAPPNAME: 'playlog-bench-copy' },
+      stdio: ['ignore', 'ignore', 'pipe'],
       timeout: cfg.runTimeoutSeconds * 1000,
     },
   );
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`psql \\copy failed: ${r.stderr || r.error}`);
+  let stderr = '';
+  psql.stderr.on('data', (d) => (stderr += d));
+  let endedAt = 0;
+  const exited = new Promise((res) =>
+    psql.on('exit', (code) => {
+      endedAt = performance.now();
+      res(code);
+    }),
+  );
+  // Its backend's CPU, sampled while it exists (it goes when psql exits).
+  let pgCpu = 0;
+  let code;
+  while ((code = await Promise.race([exited, sleep(250).then(() => undefined)])) === undefined) {
+    pgCpu = Math.max(pgCpu, await backendCpu(sampleDb, 'playlog-bench-copy', waits).catch(() => 0));
+  }
+  await sampleDb.end().catch(() => undefined);
+  const seconds = (endedAt - t0) / 1000;
+  const machineCores = (machineCpuSeconds() - machine0) / seconds;
+  if (code !== 0) throw new Error(`psql \\copy failed (${code}): ${stderr}`);
   const rows = await countRows(db.adminUrl);
   await dropDatabase(db.name);
-  return { seconds, rowsPerSec: cfg.plays / seconds, rows };
+  return { seconds, rowsPerSec: cfg.plays / seconds, rows, pgCpu, machineCores, waits };
 }
 
 async function main() {
@@ -274,7 +362,8 @@ async function main() {
     `prefill: ${fmt.int(pre.delivered)} messages on ${topic} and ${fmt.int(pre.csvBytes / 2 ** 20)} MiB of CSV in ${fmt.f1(pre.seconds)} s; days ${pre.days.join(', ')}`,
   );
 
-  const ids = ['a', ...(stack.plaintext ? ['ap'] : []), ...(cfg.batchSize2 > 0 ? ['a2'] : []), 'b', 'c'].filter(
+  const a2Env = cfg.a2Env ?? (cfg.batchSize2 > 0 ? { LOADER_BATCH_SIZE: String(cfg.batchSize2) } : undefined);
+  const ids = ['a', ...(stack.plaintext ? ['ap'] : []), ...(a2Env ? ['a2'] : []), 'b', 'c'].filter(
     (id) => !cfg.only || cfg.only.includes(id),
   );
   const results = Object.fromEntries(ids.map((id) => [id, []]));
@@ -287,7 +376,7 @@ async function main() {
           : id === 'ap'
             ? await runLoader(topic, dlq, cfg.batchSize, [], true)
             : id === 'a2'
-              ? await runLoader(topic, dlq, cfg.batchSize2)
+              ? await runLoader(topic, dlq, cfg.batchSize, [], false, a2Env)
               : id === 'b'
                 ? await runCopy(csvPath, pre.days)
                 : await runNaive(topic, pre.days);
@@ -346,9 +435,13 @@ async function main() {
     ratios.tlsRows = summary.a.rowsPerSec / summary.ap.rowsPerSec;
     ratios.tlsRowsPerRound = results.a.map((r, i) => r.rowsPerSec / results.ap[i].rowsPerSec);
   }
-  if (summary.a2) {
+  if (summary.a2 && summary.b) {
     ratios.a2VsCopy = summary.a2.rowsPerSec / summary.b.rowsPerSec;
-    ratios.a2VsNaive = summary.a2.rowsPerSec / summary.c.rowsPerSec;
+    ratios.a2VsCopyPerRound = results.a2.map((r, i) => r.rowsPerSec / results.b[i].rowsPerSec);
+  }
+  if (summary.a2) {
+    ratios.a2VsA = summary.a2.rowsPerSec / summary.a.rowsPerSec;
+    ratios.a2VsAPerRound = results.a2.map((r, i) => r.rowsPerSec / results.a[i].rowsPerSec);
   }
   const report = {
     cfg,
@@ -384,8 +477,21 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
   const rows = [
     consumerRow('a', `(a) Playlog loader, LOADER_BATCH_SIZE=${c.batchSize} (mutual TLS to Kafka and Postgres)`),
     ...(s.ap ? [consumerRow('ap', '(ap) the same loader over plaintext, no authentication')] : []),
-    ...(s.a2 ? [consumerRow('a2', `(a2) Playlog loader, LOADER_BATCH_SIZE=${c.batchSize2}`)] : []),
-    ...(s.b ? [['(b) psql \\copy', fmt.f1(s.b.seconds), fmt.int(s.b.rowsPerSec), '', per('b'), '', '', '']] : []),
+    ...(s.a2 ? [consumerRow('a2', `(a2) Playlog loader, ${a2Label(c)}`)] : []),
+    ...(s.b
+      ? [
+          [
+            '(b) psql \\copy',
+            fmt.f1(s.b.seconds),
+            fmt.int(s.b.rowsPerSec),
+            '',
+            per('b'),
+            '',
+            '',
+            fmt.f1(median(results.b.map((r) => r.pgCpu))),
+          ],
+        ]
+      : []),
   ];
   if (s.c) {
     rows.push([
@@ -418,7 +524,7 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
     '',
     ...(s.b
       ? [
-          `- (a)/(b) loader vs \\copy = **${fmt.f3(ratios.loaderVsCopy)}** (goal ≥ 0.7; per round ${ratios.perRoundVsCopy.map(fmt.f3).join(', ')}; steady state after the first commit ${fmt.f3(ratios.steadyVsCopy)})`,
+          `- (a)/(b) loader vs \\copy, rows/s: ratio of medians **${fmt.f3(ratios.loaderVsCopy)}**, median of per-round ratios **${fmt.f3(median(ratios.perRoundVsCopy))}** (issue 31's goal ≥ 0.9; per round ${ratios.perRoundVsCopy.map(fmt.f3).join(', ')}; steady state after the first commit ${fmt.f3(ratios.steadyVsCopy)})`,
         ]
       : []),
     ...(s.c
@@ -433,10 +539,11 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
       : []),
     ...(s.a2
       ? [
-          `- (a2) with LOADER_BATCH_SIZE=${c.batchSize2}: vs \\copy **${fmt.f3(ratios.a2VsCopy)}**, vs naive **${fmt.f2(ratios.a2VsNaive)}×**`,
+          `- (a2) ${a2Label(c)}: vs \\copy, ratio of medians **${fmt.f3(ratios.a2VsCopy)}**, median of per-round ratios ${fmt.f3(median(ratios.a2VsCopyPerRound))}; against (a) ${fmt.f3(ratios.a2VsA)} (median of rounds ${fmt.f3(median(ratios.a2VsAPerRound))})`,
         ]
       : []),
   ];
+  lines.push(...whereTimeGoes(c, results));
   if (profile?.summary) {
     lines.push('', `CPU profile of one extra loader run (${fmt.f1(profile.run.seconds)} s under the profiler), self time:`, '');
     lines.push(
@@ -455,6 +562,98 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
   }
   lines.push('', notes, `- Load average at end: ${loadAvgEnd}`, '');
   return lines.join('\n');
+}
+
+/** What (a2) changes. */
+function a2Label(c) {
+  const env = c.a2Env ?? { LOADER_BATCH_SIZE: String(c.batchSize2) };
+  return Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
+
+/**
+ * Per play, where the CPU goes (the loader's process, its Postgres backends, \copy's backend), and how
+ * the loaders' time splits: decoding on the loop's thread, waiting for a write slot (the loader waiting
+ * for Postgres), and no write in flight (Postgres waiting for the loader), from their own counters.
+ */
+function whereTimeGoes(c, results) {
+  const us = (sec) => fmt.f1((sec / c.plays) * 1e6);
+  const pct = (part, whole) => `${fmt.int((100 * part) / whole)} %`;
+  const lines = ['', "Where the time goes (medians of the rounds; µs per play, and shares of each run's wall time):", ''];
+  const rows = [];
+  for (const id of ['a', 'ap', 'a2']) {
+    const rs = results[id];
+    if (!rs?.length || !rs.every((r) => r.times)) continue;
+    const m = (f) => median(rs.map(f));
+    rows.push([
+      `(${id})`,
+      fmt.f2(m((r) => r.machineCores)),
+      us(m((r) => r.procCpu)),
+      us(m((r) => r.pgCpu)),
+      us(m((r) => r.brokerCpu)),
+      us(m((r) => r.times.decodeSeconds)),
+      pct(
+        m((r) => r.times.decodeSeconds / r.seconds),
+        1,
+      ),
+      pct(
+        m((r) => r.times.slotWaitSeconds / r.seconds),
+        1,
+      ),
+      pct(
+        m((r) => r.times.writesIdleSeconds / r.seconds),
+        1,
+      ),
+      pct(
+        m((r) => r.times.writeSecondsSum / r.seconds),
+        1,
+      ),
+    ]);
+  }
+  if (results.b?.length) {
+    rows.push([
+      '(b) \\copy',
+      fmt.f2(median(results.b.map((r) => r.machineCores))),
+      '',
+      us(median(results.b.map((r) => r.pgCpu))),
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
+  }
+  lines.push(
+    table(
+      [
+        'run',
+        'machine busy (cores of 2)',
+        'process CPU µs/play',
+        'Postgres backends CPU µs/play',
+        'broker CPU µs/play',
+        'decoding µs/play',
+        'decoding, share of wall',
+        'waiting for a write slot (loader waits for Postgres)',
+        'no write in flight (Postgres waits for the loader)',
+        'batch writes in flight, summed',
+      ],
+      rows,
+    ),
+  );
+  // What the backends were doing when sampled (every 250 ms), over all rounds.
+  for (const id of ['a', 'ap', 'a2', 'b']) {
+    const all = {};
+    for (const r of results[id] ?? []) for (const [k, n] of Object.entries(r.waits ?? {})) all[k] = (all[k] ?? 0) + n;
+    const total = Object.values(all).reduce((x, y) => x + y, 0);
+    if (total === 0) continue;
+    const parts = Object.entries(all)
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, n]) => `${k} ${fmt.int((100 * n) / total)} %`);
+    lines.push('', `- (${id}) its backends, sampled every 250 ms (${total} samples): ${parts.join(', ')}`);
+  }
+  return lines;
 }
 
 runMain(main, num('BENCH_DEADLINE_SECONDS', 1200));
