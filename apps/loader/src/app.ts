@@ -120,10 +120,11 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
       }, 10_000);
       lagTimer.unref();
       await maintenance.start();
+      // Loading first; the key feed and the coverage gauges do not hold it up.
+      loop.start();
       await keys.start();
       stopSummary = summaryLog(metrics, log, config.logSummarySeconds);
       await coverage.start();
-      loop.start();
       await probes.listen({ port: config.port, host: config.host });
     },
     async stop() {

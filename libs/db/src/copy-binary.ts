@@ -33,7 +33,15 @@ for (let i = 0; i < 16; i++) {
 }
 
 /** Where each byte's two hex digits start in a canonical uuid. */
-const UUID_PAIRS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+const UUID_PAIRS = Uint8Array.of(0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34);
+
+const notAUuid = (s: string) => new RefusedValue('22P02', `invalid input syntax for type uuid: "${s}"`);
+
+/** The form utcMicros reads, whatever the fields' values. */
+const INSTANT_FORM = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.][0-9]{1,6})?Z$/;
+
+/** Microseconds in play_buckets' 15-minute bucket. */
+const BUCKET_MICROS = 15 * 60 * 1_000_000;
 
 /**
  * Microseconds since the Unix epoch of a UTC instant written `YYYY-MM-DDThh:mm:ss[.f{1,6}]Z`, the form
@@ -139,30 +147,31 @@ class Out {
   }
   /** The canonical form only (8-4-4-4-12 hex digits), as playIdentity writes it. */
   uuid(s: string): void {
-    const bad = () => new RefusedValue('22P02', `invalid input syntax for type uuid: "${s}"`);
     if (s.length !== 36 || s.charCodeAt(8) !== 45 || s.charCodeAt(13) !== 45 || s.charCodeAt(18) !== 45 || s.charCodeAt(23) !== 45) {
-      throw bad();
+      throw notAUuid(s);
     }
     this.room(20);
     const buf = this.buf;
     let at = buf.writeInt32BE(16, this.at);
-    for (const i of UUID_PAIRS) {
+    for (let k = 0; k < 16; k++) {
+      const i = UUID_PAIRS[k]!;
       const hi = s.charCodeAt(i);
       const lo = s.charCodeAt(i + 1);
       const h = HEX[hi & 127]!;
       const l = HEX[lo & 127]!;
-      if (h < 0 || l < 0 || (hi | lo) > 127) throw bad();
+      if (h < 0 || l < 0 || (hi | lo) > 127) throw notAUuid(s);
       buf[at++] = (h << 4) | l;
     }
     this.at = at;
   }
-  timestamptz(s: string, column: string): void {
+  /** Writes an instant; returns its microseconds since the Unix epoch. */
+  timestamptz(s: string, column: string): number {
     const micros = s === this.lastInstant ? this.lastMicros : utcMicros(s);
-    if (Number.isNaN(micros))
-      throw new RefusedValue(
-        '22007',
-        `${column}: not a UTC instant the loader writes (YYYY-MM-DDThh:mm:ss[.ffffff]Z, 1685 to 2255): "${s}"`,
-      );
+    if (Number.isNaN(micros)) {
+      // As Postgres words it: a field out of range (31 February, hour 24) is 22008, any other form 22007.
+      const code = INSTANT_FORM.test(s) ? '22008' : '22007';
+      throw new RefusedValue(code, `${column}: not a UTC instant the loader writes (YYYY-MM-DDThh:mm:ss[.ffffff]Z, 1685 to 2255): "${s}"`);
+    }
     this.lastInstant = s;
     this.lastMicros = micros;
     // An int64 (microseconds since 2000), from a double that holds it exactly (utcMicros).
@@ -172,11 +181,21 @@ class Out {
     this.at = this.buf.writeInt32BE(8, this.at);
     this.at = this.buf.writeInt32BE(high, this.at);
     this.at = this.buf.writeUInt32BE(v - high * TWO_32, this.at);
+    return micros;
   }
 }
 
-/** The binary COPY body of `plays`, columns in PLAY_COLUMNS order: header, one tuple per play, trailer. */
-export function playsCopyBinary(plays: readonly Play[]): Buffer {
+/**
+ * Reportable plays per client and 15-minute bucket, as countBuckets (buckets.ts) counts them, keyed by
+ * the bucket's start in ms: counted by playsCopyBinary from the instants it has already read.
+ */
+export type BucketTally = Map<string, Map<number, number>>;
+
+/**
+ * The binary COPY body of `plays`, columns in PLAY_COLUMNS order: header, one tuple per play, trailer.
+ * With `tally`, also counts the reportable (not synthetic) plays per client and bucket into it.
+ */
+export function playsCopyBinary(plays: readonly Play[], tally?: BucketTally): Buffer {
   const out = new Out(19 + plays.length * 320);
   out.room(SIGNATURE.length);
   out.at += SIGNATURE.copy(out.buf, out.at);
@@ -185,7 +204,13 @@ export function playsCopyBinary(plays: readonly Play[]): Buffer {
   for (const p of plays) {
     out.int16(FIELDS);
     out.uuid(p.playId);
-    out.timestamptz(p.playedAt, 'played_at');
+    const played = out.timestamptz(p.playedAt, 'played_at');
+    if (tally && !p.synthetic) {
+      let perBucket = tally.get(p.client);
+      if (!perBucket) tally.set(p.client, (perBucket = new Map()));
+      const bucket = Math.floor(played / BUCKET_MICROS) * (BUCKET_MICROS / 1000);
+      perBucket.set(bucket, (perBucket.get(bucket) ?? 0) + 1);
+    }
     out.text(p.client);
     out.text(p.apiKeyName);
     out.text(p.clientPlayId);

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
 import { addToBuckets, countBuckets } from './buckets.js';
-import { playsCopyBinary } from './copy-binary.js';
+import { playsCopyBinary, type BucketTally } from './copy-binary.js';
 import type { Pool, PoolClient } from './connection.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -70,7 +70,14 @@ export interface PreparedPlays {
 
 /** Throws (with a SQLSTATE) if a play has no binary form: see copy-binary.ts. */
 export function preparePlays(plays: readonly Play[]): PreparedPlays {
-  return { body: playsCopyBinary(plays), count: plays.length, buckets: countBuckets(plays), days: partitionDays(plays) };
+  const tally: BucketTally = new Map();
+  const body = playsCopyBinary(plays, tally);
+  // countBuckets' keys, from the tally the body's pass made (no second parse of each playedAt).
+  const buckets = new Map<string, number>();
+  for (const [client, perBucket] of tally) {
+    for (const [ms, n] of perBucket) buckets.set(`${client}\u0000${new Date(ms).toISOString()}`, n);
+  }
+  return { body, count: plays.length, buckets, days: partitionDays(plays) };
 }
 
 /** After a batch met plays already stored, this many batches go straight to the staging path. */

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { normalizePlay, type Play } from '@playlog/schema';
 import { playsCopyBinary, utcMicros } from '../src/copy-binary.js';
-import { PLAY_COLUMNS } from '../src/index.js';
+import { countBuckets } from '../src/buckets.js';
+import { PLAY_COLUMNS, preparePlays } from '../src/index.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 
@@ -83,7 +84,8 @@ t.test('a value that has no binary form is refused with the SQLSTATE Postgres wo
   t.throws(() => playsCopyBinary([{ ...p, playId: `g${p.playId.slice(1)}` }]), { code: '22P02' }, 'hex digits only');
   t.throws(() => playsCopyBinary([{ ...p, playId: `\u0130${p.playId.slice(1)}` }]), { code: '22P02' }, 'no character beyond ASCII');
   t.throws(() => playsCopyBinary([{ ...p, playId: `${p.playId.slice(0, 35)}\u0161` }]), { code: '22P02' }, 'not even as the last digit');
-  t.throws(() => playsCopyBinary([{ ...p, playedAt: '2026-02-30T00:00:00.000000Z' }]), { code: '22007' });
+  t.throws(() => playsCopyBinary([{ ...p, playedAt: '2026-02-30T00:00:00.000000Z' }]), { code: '22008' }, 'a field out of range');
+  t.throws(() => playsCopyBinary([{ ...p, playedAt: '2026-02-03 00:00:00Z' }]), { code: '22007' }, 'not the form');
   t.throws(() => playsCopyBinary([{ ...p, trackId: 2 ** 31 }]), { code: '22003' });
   t.throws(() => playsCopyBinary([{ ...p, trackId: 1.5 }]), { code: '22003' });
 });
@@ -116,4 +118,23 @@ t.test('utcMicros: the UTC forms plays carry, exactly; anything else is NaN', as
   ]) {
     t.ok(Number.isNaN(utcMicros(bad)), bad);
   }
+});
+
+t.test('preparePlays counts buckets as countBuckets does, from the instants the body was written from', async (t) => {
+  const times = [
+    '2026-11-26T10:00:00Z',
+    '2026-11-26T10:14:59.999Z',
+    '2026-11-26T10:15:00Z',
+    '2026-11-26T11:44:00.5+01:00',
+    '2026-11-25T23:59:59Z',
+  ];
+  const plays = times.flatMap((dateTimePlayed, i) => {
+    const p = play({ dateTimePlayed });
+    return [p, { ...p, client: 'zeta' }, { ...p, synthetic: i % 2 === 0 }];
+  });
+  const prepared = preparePlays(plays);
+  t.same([...prepared.buckets].sort(), [...countBuckets(plays)].sort());
+  t.equal(prepared.buckets.get('acme\u00002026-11-26T10:00:00.000Z'), 3, 'two plays and a reportable one of the same quarter');
+  t.same(prepared.days, ['2026-11-25', '2026-11-26']);
+  t.equal(prepared.count, plays.length);
 });

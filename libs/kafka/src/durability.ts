@@ -1,4 +1,3 @@
-import { Admin } from '@platformatic/kafka';
 import { platformaticConnection, type KafkaCluster } from './cluster.js';
 
 /** What a topic promises about keeping an acknowledged record through a broker's loss. */
@@ -17,6 +16,9 @@ export interface TopicDurability {
  * JavaScript, kept by Platformatic) for it.
  */
 export async function topicDurability(cluster: KafkaCluster, topic: string, timeoutMs = 5_000): Promise<TopicDurability> {
+  // Loaded on first use: the module takes a few hundred ms to load, which every process that never asks
+  // (the loader, the reporter, the tools) would otherwise pay at start-up.
+  const { Admin } = await import('@platformatic/kafka');
   const admin = new Admin({ clientId: 'playlog-durability', ...platformaticConnection(cluster), timeout: timeoutMs, retries: 0 });
   try {
     const meta = await admin.metadata({ topics: [topic] });
