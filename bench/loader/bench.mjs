@@ -400,9 +400,20 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     const r = await runLoader(topic, dlq, cfg.batchSize, ['--cpu-prof', '--cpu-prof-dir', dir]);
     const { readdirSync } = await import('node:fs');
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    profile = { run: r, file: join(dir, file), summary: file ? summarize(join(dir, file), 30) : undefined };
-    console.log(`profiled run: ${fmt.f1(r.seconds)} s (profiling slows it); profile ${profile.file}`);
+    // One file per thread: CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile; thread 0 is the main one.
+    const threads = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()
+      .map((f) => {
+        const tid = f.split('.').at(-3);
+        return {
+          thread: tid === '0' ? 'main thread (the load loop)' : `worker thread ${tid} (decoding)`,
+          file: join(dir, f),
+          summary: summarize(join(dir, f), 30),
+        };
+      });
+    profile = { run: r, threads };
+    console.log(`profiled run: ${fmt.f1(r.seconds)} s (profiling slows it); profiles ${threads.map((x) => x.file).join(', ')}`);
   }
   rmSync(csvPath, { force: true });
 
@@ -544,19 +555,21 @@ function markdown({ cfg: c, summary: s, ratios, results, prefill: pre, profile, 
       : []),
   ];
   lines.push(...whereTimeGoes(c, results));
-  if (profile?.summary) {
-    lines.push('', `CPU profile of one extra loader run (${fmt.f1(profile.run.seconds)} s under the profiler), self time:`, '');
-    lines.push(
-      table(
-        ['owner', '%'],
-        profile.summary.byOwner.slice(0, 12).map((x) => [x.what, x.pct]),
-      ),
-    );
+  for (const { thread, summary } of profile?.threads ?? []) {
+    // Self time as a share of the thread's wall time, and in µs per play loaded (idle left out of neither).
+    const perPlay = (ms) => fmt.f2((ms * 1000) / c.plays);
     lines.push(
       '',
+      `CPU profile of one extra loader run (${fmt.f1(profile.run.seconds)} s under the profiler), ${thread}, self time:`,
+      '',
       table(
-        ['function', '%'],
-        profile.summary.byFunction.slice(0, 20).map((x) => [x.what.replaceAll('|', '\\|'), x.pct]),
+        ['owner', '%', 'µs/play'],
+        summary.byOwner.slice(0, 10).map((x) => [x.what, x.pct, perPlay(x.ms)]),
+      ),
+      '',
+      table(
+        ['function', '%', 'µs/play'],
+        summary.byFunction.slice(0, 16).map((x) => [x.what.replaceAll('|', '\\|'), x.pct, perPlay(x.ms)]),
       ),
     );
   }
