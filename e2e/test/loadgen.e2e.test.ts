@@ -1,5 +1,5 @@
 import t from 'tap';
-import { freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp } from '@playlog/testing';
+import { freePort, freshDatabase, freshKeyFeed, freshTopic, run, stack, startApp } from '@playlog/testing';
 
 /** npm run loadgen against the real ingest: it fails loudly when the server says no, and keeps to its deadline. */
 const loadgen = (args: string[]) => run('node', ['tools/loadgen/dist/main.js', ...args]);
@@ -25,6 +25,7 @@ t.test('loadgen validates its flags, exits non-zero with the server codes on fai
     [['--key', key, '--plays', '10', '--duration', '5'], 'give --duration or --plays, not both'],
     [['--rate', '5'], '--key is required'],
     [['--key', key, '--bogus'], "Unknown option '--bogus'"],
+    [['--key', key, '--give-up', '0'], '--give-up must be a positive number'],
   ] as const) {
     const r = await loadgen([...args]);
     t.equal(r.code, 2, `${args.join(' ')}: usage error`);
@@ -47,6 +48,14 @@ t.test('loadgen validates its flags, exits non-zero with the server codes on fai
   t.equal(stale.code, 1, 'every play rejected: exit 1');
   t.match(stale.stderr, 'PLAYLOG_DATE_OUT_OF_WINDOW ×20');
   t.match(JSON.parse(stale.stdout), { accepted: 0, rejected: 20 });
+
+  // Nothing listening: it gives up after --give-up seconds and says why, instead of retrying for minutes.
+  const nowhere = `http://127.0.0.1:${await freePort()}`;
+  const gaveUpFrom = Date.now();
+  const gone = await loadgen(['--url', nowhere, '--key', key, '--plays', '1000', '--batch', '10', '--give-up', '1']);
+  t.equal(gone.code, 1, 'nothing answering: exit 1');
+  t.match(gone.stderr, `no answer from ${nowhere} for 1 s: connect ECONNREFUSED`);
+  t.ok(Date.now() - gaveUpFrom < 1_000 + 8_000, 'within --give-up, not after its retries (Node start and exit included)');
 
   const started = Date.now();
   const timed = await loadgen([

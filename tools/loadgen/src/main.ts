@@ -6,11 +6,12 @@ import { playGenerator } from './plays.js';
 
 const USAGE = `usage: npm run loadgen -- --url URL --key KEY [--rate PLAYS_PER_S] [--duration S | --plays N] [--batch N]
                             [--route bulk|v12] [--day YYYY-MM-DD] [--seed N] [--users N] [--tracks N]
-                            [--concurrency N] [--retries N] [--gzip]
+                            [--concurrency N] [--retries N] [--give-up S] [--gzip]
   Sends realistic plays to a Playlog ingest and prints what was accepted. --rate 0 sends as fast as it can.
   A request answered 429 or 503 (or not answered) is sent again, the same plays, after its Retry-After,
   up to --retries times (default 5), as a real client would; ingest counts each play once.
   Stops at --duration: requests still waiting then are abandoned (their plays' fate is unknown, and said).
+  Gives up when nothing has answered for --give-up seconds (default 30), saying why (the connection error).
   Exit 0 when every request was accepted in full; 1 when any failed or any play was rejected (the
   server's error codes are printed); 2 on a usage error.`;
 
@@ -43,6 +44,7 @@ function options() {
     tracks: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '8' },
     retries: { type: 'string', default: '5' },
+    'give-up': { type: 'string', default: '30' },
     gzip: { type: 'boolean', default: false },
   });
   if (!values.key) usageError('loadgen', USAGE, '--key is required');
@@ -66,6 +68,7 @@ function options() {
     tracks: whole('--tracks', values.tracks, 1),
     concurrency: whole('--concurrency', values.concurrency, 1, 10_000),
     retries: whole('--retries', values.retries, 0, 100),
+    giveUpMs: positive('--give-up', values['give-up']) * 1000,
     gzip: values.gzip,
   };
 }
@@ -78,6 +81,8 @@ interface Stats {
   failed: number;
   /** Plays of requests still waiting at the deadline: abandoned, outcome unknown. */
   abandoned: number;
+  /** Why the run gave up: nothing answered for --give-up seconds (the last connection error). */
+  unreachable?: string;
   retried: number;
   status: Map<string, number>;
   /** Server error codes (PLAYLOG_… or 7digital's numbers), and per-play rejection codes. */
@@ -111,6 +116,8 @@ async function main(): Promise<number> {
   // Latencies in µs, 1 µs to 10 min at 3 significant digits: fixed memory however long the run.
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
   const tty = process.stderr.isTTY;
+  /** When the server last answered anything (the start, before it has). */
+  let lastAnswerAt = started;
   const progress = setInterval(
     () => {
       const secs = (Date.now() - started) / 1000;
@@ -170,8 +177,17 @@ async function main(): Promise<number> {
           return;
         }
         status = 0;
-        text = (err as Error).message;
+        // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is its cause.
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        text = cause?.message ?? (err as Error).message;
+        if (Date.now() - lastAnswerAt >= o.giveUpMs) {
+          s.unreachable ??= `no answer from ${o.url} for ${o.giveUpMs / 1000} s: ${text}`;
+          s.failed += n;
+          stop.abort();
+          return;
+        }
       }
+      if (status !== 0) lastAnswerAt = Date.now();
       latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
       bump(s.status, status === 0 ? 'no answer' : String(status));
       if ((status === 0 || status === 429 || status === 503) && attempt < o.retries && Date.now() + retryAfterMs < deadline) {
@@ -190,7 +206,7 @@ async function main(): Promise<number> {
         s.rejected += r.rejected;
         if (status === 207) for (const c of errorCodes(text)) bump(s.codes, c);
       } else {
-        if (status === 0) bump(s.codes, 'no answer');
+        if (status === 0) bump(s.codes, `no answer (${text})`);
         else for (const c of errorCodes(text)) bump(s.codes, c);
         if (status === 400) s.rejected += n;
         else s.failed += n;
@@ -234,6 +250,10 @@ async function main(): Promise<number> {
       latencyMs: { p50: ms(50), p99: ms(99), max: latency.totalCount ? Number((latency.maxValue / 1000).toFixed(1)) : null },
     }),
   );
+  if (s.unreachable) {
+    console.error(`loadgen: ${s.unreachable}`);
+    return 1;
+  }
   if (s.failed > 0 || s.rejected > 0) {
     console.error(
       `loadgen: ${s.failed} play(s) failed and ${s.rejected} were rejected; server codes: ${[...s.codes].map(([k, v]) => `${k} ×${v}`).join(', ')}`,
