@@ -31,6 +31,8 @@ t.test('every command: --help prints usage and does no work; an unknown flag exi
     const bad = await run('node', [...args, '--no-such-flag'], nowhere);
     t.equal(bad.code, 2, `${name} --no-such-flag: exit 2`);
     t.match(bad.stderr, `${name}: Unknown option '--no-such-flag'`, `${name}: says which flag`);
+    t.match(bad.stderr, '(--help prints the whole usage)', `${name}: says where the usage is`);
+    t.ok(bad.stderr.trim().split('\n').length <= 3, `${name}: three lines, not the whole usage`);
   }
   const stack = await run('bash', ['tools/stack/stack.sh', '--help']);
   t.equal(stack.code, 0, 'stack --help: exit 0');

@@ -14,7 +14,7 @@ export type CliValues<O extends Record<string, CliOption>> = {
 /**
  * The command line of one of Playlog's programs, parsed strictly: `--help` (or `-h`) prints `usage`
  * and exits 0 before anything else happens (no connection, no work); an unknown flag, a flag without
- * its value, or a stray argument prints what is wrong and the usage, and exits 2.
+ * its value, or a stray argument prints what is wrong and the usage's first line, and exits 2.
  */
 export function commandLine<const O extends Record<string, CliOption>>(
   name: string,
@@ -37,8 +37,11 @@ export function commandLine<const O extends Record<string, CliOption>>(
   return parsed as { values: CliValues<O>; positionals: string[] };
 }
 
-/** The end of a command line's run: what is wrong, its usage, exit 2. For checks the parser cannot make. */
+/**
+ * The end of a command line's run: what is wrong, the usage's first line, where the rest is, exit 2. For
+ * checks the parser cannot make. Not the whole usage: the one line that matters would scroll away.
+ */
 export function usageError(name: string, usage: string, message: string): never {
-  console.error(`${name}: ${message}\n${usage}`);
+  console.error(`${name}: ${message}\n${usage.split('\n')[0]!.trim()} …\n(--help prints the whole usage)`);
   process.exit(2);
 }

@@ -49,3 +49,15 @@ t.test('an unknown flag, a missing value or a stray argument exits 2 with what i
   }
   t.same(run(t, ['stray'], true).parsed?.positionals, ['stray'], 'unless the program takes positionals');
 });
+
+t.test('a usage error shows the usage’s first line and where the rest is, not the whole text', async (t) => {
+  t.capture(process, 'exit', (code?: number) => {
+    throw new Exit(code);
+  });
+  const err = t.capture(console, 'error', () => undefined);
+  const long = 'usage: tool --name N\n  Does things.\n  Exit 0 when they are done.';
+  t.throws(() => commandLine('tool', long, ['--nope'], OPTIONS), new Exit(2));
+  const said = String(err()[0]!.args[0]);
+  t.match(said, /^tool: Unknown option '--nope'.*\nusage: tool --name N …\n\(--help prints the whole usage\)$/s);
+  t.notMatch(said, 'Does things', 'the rest of the usage is left to --help');
+});
