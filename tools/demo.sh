@@ -62,7 +62,15 @@ wait_ready() { # url name log
 # One demo key, kept under .stack/ (the database stores only its hash). The keys CLI publishes it to the
 # key feed, which ingest reads (in two sites, through MirrorMaker).
 KEY_FILE="$DEMO_DIR/api-key"
-[[ -s $KEY_FILE ]] || core npm run -s keys -- create --client demo --name demo | tail -n 1 >"$KEY_FILE"
+new_key() { core npm run -s keys -- create --client demo --name demo | tail -n 1 >"$KEY_FILE"; }
+# A key file from before `npm run stack -- reset` names a key the new database has never had.
+active_demo_keys() { core npm run -s keys -- list | awk -F'\t' 'NR > 1 && $2 == "demo" && $6 == ""' | wc -l; }
+if [[ ! -s $KEY_FILE ]]; then
+  new_key
+elif [[ $(active_demo_keys) -eq 0 ]]; then
+  say "the database has no demo key (the stack was reset?): creating a new one"
+  new_key
+fi
 
 # The loader first: it publishes the key feed's heartbeat, which ingest waits for to be ready.
 env "${CORE_VARS[@]}" LOADER_PORT="$LOADER_PORT" LOG_LEVEL=warn node apps/loader/dist/main.js >"$DEMO_DIR/loader.log" 2>&1 &
@@ -75,10 +83,23 @@ say "ingest on http://127.0.0.1:$INGEST_PORT (API docs at /docs, metrics on :$ME
 [[ $TOPOLOGY == two-site ]] && say "two sites: ingest writes to the edge cluster; MirrorMaker carries the plays to the core, where the loader and reporter run"
 
 # A key that the feed has not carried yet answers 401 for a moment: wait until ingest knows it.
-for _ in $(seq 1 150); do
-  [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$KEY_FILE")" "http://127.0.0.1:$INGEST_PORT/v1/key") == 200 ]] && break
-  sleep 0.2
-done
+key_known() {
+  for _ in $(seq 1 150); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$KEY_FILE")" "http://127.0.0.1:$INGEST_PORT/v1/key") == 200 ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+say "waiting for ingest to learn the demo key from the key feed"
+if ! key_known; then
+  # Not ours any more (revoked, or another database's): a new one, once.
+  say "ingest still answers 401 for the key in $KEY_FILE after 30 s: creating a new demo key"
+  new_key
+  key_known || {
+    echo "demo: ingest does not accept the new demo key either; see $DEMO_DIR/ingest.log and $DEMO_DIR/loader.log" >&2
+    exit 1
+  }
+fi
 
 DAY=$(date -u -d yesterday +%F)
 say "sending $PLAYS plays for $DAY through POST /v1/play-logs (and a few through the 7digital route)"
@@ -102,4 +123,12 @@ say "daily-usage.csv, first lines:"
 head -n 6 "$latest/daily-usage.csv"
 echo
 say "totals: $(awk -F, 'NR>1 {s+=$8; r+=$9; sec+=$11} END {printf "%d streams, %d royalty-bearing, %d seconds played", s, r, sec}' "$latest/daily-usage.csv")"
-say "done. The stack keeps running (npm run stack -- down to stop it); npm run ingest / npm run loader start the services again."
+if [[ $TOPOLOGY == two-site ]]; then
+  t="PLAYLOG_TOPOLOGY=two-site "
+  again="eval \"\$(${t}npm run -s stack -- env edge)\" && PORT=$INGEST_PORT METRICS_PORT=$METRICS_PORT npm run ingest; in another shell eval \"\$(${t}npm run -s stack -- env core)\" && LOADER_PORT=$LOADER_PORT npm run loader"
+else
+  t=""
+  again="eval \"\$(npm run -s stack -- env)\" && PORT=$INGEST_PORT METRICS_PORT=$METRICS_PORT npm run ingest; in another shell the same eval && LOADER_PORT=$LOADER_PORT npm run loader"
+fi
+say "done ($TOPOLOGY topology). The stack keeps running (${t}npm run stack -- down stops it)."
+say "to start the services again: $again"
