@@ -54,15 +54,15 @@ export function commitOffsets(messages: ConsumedMessage[]): PartitionOffset[] {
   return [...next.values()];
 }
 
-/**
- * consume → decode → write → commit, one batch at a time. Offsets are committed only after the
- * database transaction: a crash anywhere before that means the batch is read again, and the
- * idempotent write (ON CONFLICT DO NOTHING on the play id) absorbs the repeat. A database outage
- * makes the loop back off and retry the same batch, keeping its offsets, until the database is back.
- */
 /** What a failed step depends on: a database failure and a Kafka failure are reported apart. */
 export type BackOffTarget = 'database' | 'kafka';
 
+/**
+ * consume → decode → write → commit, batch by batch. Offsets are committed only after the database
+ * transaction: a crash anywhere before that means the batch is read again, and the idempotent write
+ * (ON CONFLICT DO NOTHING on the play id) absorbs the repeat. A database outage makes the loop back off
+ * and retry the same batch, keeping its offsets, until the database is back.
+ */
 export class LoadLoop {
   private stopping = false;
   private running: Promise<void> | undefined;

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 export interface ProbeChecks {
   /** Alive: the loop ticked recently (a stuck loop gets the pod restarted). */
   alive(): boolean;
-  /** Ready: connected to Kafka and the database answers. */
+  /** Ready: the consumer is connected to Kafka, and the loop is not backing off from the database or the dead-letter topic. */
   ready(): Promise<{ ok: boolean; reasons: string[] }>;
 }
 
