@@ -40,27 +40,28 @@ export function decodeBatch(values: readonly (Buffer | null)[], rules: DecodeRul
   return { prepared, plays: plays.length, refused, gates, seconds: (performance.now() - from) / 1000 };
 }
 
-/** Every good play of the batch with the index of the message it came in, beside the refusals and markers. */
+/**
+ * Every good play of the batch, beside the refusals and markers; with `from`, also the index of the message
+ * each play came in, pushed there (the loop's split path needs it, the worker's batches do not).
+ */
 export function decodeFully(
   values: readonly (Buffer | null)[],
   rules: DecodeRules,
-): { plays: Play[]; from: number[]; refused: Refusal[]; gates: DecodedBatch['gates'] } {
+  from?: number[],
+): { plays: Play[]; refused: Refusal[]; gates: DecodedBatch['gates'] } {
   const plays: Play[] = [];
-  const from: number[] = [];
   const refused: Refusal[] = [];
   const gates: DecodedBatch['gates'] = [];
   values.forEach((value, at) => {
     try {
       const decoded = decodePlays(value, rules);
       if (decoded.gate) gates.push({ at, marker: decoded.gate });
-      for (const play of decoded.plays) {
-        plays.push(play);
-        from.push(at);
-      }
+      for (const play of decoded.plays) plays.push(play);
+      if (from) for (let i = 0; i < decoded.plays.length; i++) from.push(at);
       for (const r of decoded.refused) refused.push({ at, kind: 'invalid', reason: r.reason, value: r.value });
     } catch (err) {
       refused.push({ at, kind: err instanceof DecodeError ? err.kind : 'invalid', reason: (err as Error).message });
     }
   });
-  return { plays, from, refused, gates };
+  return { plays, refused, gates };
 }

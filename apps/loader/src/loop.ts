@@ -299,9 +299,11 @@ export class LoadLoop {
         this.log.warn({ err }, 'batch refused by the database; splitting it');
       }
     }
-    const { plays, from } = decodeFully(
+    const from: number[] = [];
+    const { plays } = decodeFully(
       messages.map((m) => m.value),
       rules,
+      from,
     );
     const dead: DeadLetter[] = [];
     await this.writeOrSplit(
