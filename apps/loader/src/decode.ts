@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { preparePlays, type PreparedPlays } from '@playlog/db';
+import { preparePlays, type PreparedPlays } from '@playlog/db/prepare';
 import { DecodeError, decodePlays, type DecodeFailure, type DecodeRules, type GateMarker, type Play } from '@playlog/schema';
 
 /** Why an item of a batch goes to the dead letters, and which of the batch's messages it came in. */

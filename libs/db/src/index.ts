@@ -2,7 +2,8 @@ export { createPool, escapeIdentifier, escapeLiteral, type Pool, type PoolClient
 export { keysRepository, readKeySnapshot } from './keys.js';
 export { migrateLatest } from './migrate.js';
 export { dropPartitionsBefore, ensurePartitions, partitionDaysPresent } from './partitions.js';
-export { PLAY_COLUMNS, playCsvLine, playsWriter, preparePlays, type PlaysWriter, type PreparedPlays } from './plays.js';
+export { PLAY_COLUMNS, playCsvLine, playsWriter, type PlaysWriter } from './plays.js';
+export { preparePlays } from './prepare.js';
 export { gateMarks, type GateMark, type GateMarks } from './gate.js';
 export { dailyUsageLeaf } from './daily-usage.js';
 export { copyOut } from './copy-out.js';

@@ -3,8 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
 import type { Play } from '@playlog/schema';
 import { addToBuckets, countBuckets } from './buckets.js';
-import { playsCopyBinary, type BucketTally } from './copy-binary.js';
 import type { Pool, PoolClient } from './connection.js';
+import { preparePlays, type PreparedPlays } from './prepare.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -47,37 +47,6 @@ function quote(s: string | null): string {
  */
 export function playCsvLine(p: Play): string {
   return `${p.playId},${p.playedAt},${quote(p.client)},${quote(p.apiKeyName)},${quote(p.clientPlayId)},${p.logType},${quote(p.userId)},${p.country},${p.trackId},${p.releaseId},${p.formatId},${quote(p.playMode)},${quote(p.endReason)},${quote(p.dateTimePlayed)},${p.totalTimePlayed},${quote(p.userAgent)},${p.synthetic ? 't' : 'f'},${p.receivedAt}\n`;
-}
-
-/** The UTC days (YYYY-MM-DD) whose partitions a batch of plays needs. */
-export function partitionDays(plays: readonly Play[]): string[] {
-  return [...new Set(plays.map((p) => p.playedAt.slice(0, 10)))].sort();
-}
-
-/**
- * A batch of plays made ready for the writer: the binary COPY body and what the write needs besides, so
- * the CPU work can happen away from the thread that talks to Postgres (the loader's decode worker).
- */
-export interface PreparedPlays {
-  /** The plays as the body of a binary COPY (copy-binary.ts). */
-  body: Buffer;
-  count: number;
-  /** Reportable plays per client and 15-minute bucket (buckets.ts): what play_buckets gains if all are new. */
-  buckets: Map<string, number>;
-  /** The UTC days whose partitions the plays need. */
-  days: string[];
-}
-
-/** Throws (with a SQLSTATE) if a play has no binary form: see copy-binary.ts. */
-export function preparePlays(plays: readonly Play[]): PreparedPlays {
-  const tally: BucketTally = new Map();
-  const body = playsCopyBinary(plays, tally);
-  // countBuckets' keys, from the tally the body's pass made (no second parse of each playedAt).
-  const buckets = new Map<string, number>();
-  for (const [client, perBucket] of tally) {
-    for (const [ms, n] of perBucket) buckets.set(`${client}\u0000${new Date(ms).toISOString()}`, n);
-  }
-  return { body, count: plays.length, buckets, days: partitionDays(plays) };
 }
 
 /** After a batch met plays already stored, this many batches go straight to the staging path. */
