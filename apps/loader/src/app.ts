@@ -48,9 +48,11 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
     log: log.child({ component: 'producer' }),
     registry,
   });
-  const decoder = decoders(config.decodeWorkers, (err) =>
-    log.error({ err }, 'decode worker failed; decoding on the main thread from now on'),
-  );
+  metrics.decodeThreads.set(config.decodeWorkers);
+  const decoder = decoders(config.decodeWorkers, (err) => {
+    metrics.decodeThreads.dec();
+    log.error({ err }, "decode worker failed; its batches are decoded on the loop's thread from now on");
+  });
   const loop = new LoadLoop(
     consumer,
     playsWriter(pool),

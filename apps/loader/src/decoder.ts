@@ -1,4 +1,5 @@
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { extname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { DecodeRules } from '@playlog/schema';
 import { decodeBatch, type DecodedBatch } from './decode.js';
 
@@ -21,18 +22,17 @@ export function inlineDecoder(): Decoder {
   };
 }
 
-const ROLE = 'playlog-loader-decode';
 const YOUNG_GENERATION_MB = 96;
 
 /** A batch's values as one transferable buffer: their bytes end to end, and each length (-1: null). */
-interface Packed {
+export interface Packed {
   id: number;
   bytes: ArrayBuffer;
   lengths: Int32Array;
   rules: DecodeRules;
 }
 
-type Reply = { id: number; batch: DecodedBatch } | { id: number; error: string };
+export type Reply = { id: number; batch: DecodedBatch } | { id: number; error: string };
 
 function pack(id: number, values: readonly (Buffer | null)[], rules: DecodeRules): Packed {
   const lengths = new Int32Array(values.length);
@@ -50,7 +50,7 @@ function pack(id: number, values: readonly (Buffer | null)[], rules: DecodeRules
   return { id, bytes: bytes.buffer as ArrayBuffer, lengths, rules };
 }
 
-function unpack({ bytes, lengths }: Packed): (Buffer | null)[] {
+export function unpack({ bytes, lengths }: Packed): (Buffer | null)[] {
   const values: (Buffer | null)[] = [];
   let at = 0;
   for (const n of lengths) {
@@ -66,9 +66,9 @@ function asBuffer(u: Uint8Array): Buffer {
 }
 
 /**
- * One worker thread running this same module (see the bottom of this file). Batches are decoded in the
- * order they are sent; a worker that dies (or cannot start) is not restarted: the batches it held and all
- * later ones are decoded inline, and `onFailure` is told once.
+ * One worker thread running decode-worker.ts (decode-worker.js once built, beside this module in dist/ and
+ * in the bundle). Batches are decoded in the order they are sent; a worker that dies (or cannot start) is
+ * not restarted: the batches it held and all later ones are decoded inline, and `onFailure` is told once.
  */
 export function workerDecoder(onFailure: (err: Error) => void): Decoder {
   const inline = inlineDecoder();
@@ -76,8 +76,7 @@ export function workerDecoder(onFailure: (err: Error) => void): Decoder {
   let nextId = 0;
   let failed = false;
   let closing = false;
-  const worker = new Worker(new URL(import.meta.url), {
-    workerData: { role: ROLE },
+  const worker = new Worker(new URL(`./decode-worker${extname(import.meta.url)}`, import.meta.url), {
     // A batch's plays live until its body is rendered: with V8's default young generation most of them
     // survive a scavenge and are copied into the old one. Room for a few batches there costs a third less
     // decoding time (bench/loader/RESULTS.md).
@@ -139,19 +138,4 @@ export function decoders(count: number, onFailure: (err: Error) => void): Decode
       await Promise.all(pool.map((d) => d.close()));
     },
   };
-}
-
-if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
-  const port = parentPort!;
-  port.on('message', (message: Packed) => {
-    try {
-      const batch = decodeBatch(unpack(message), message.rules);
-      const transfer: ArrayBuffer[] = [];
-      // The body's memory is its own (copy-binary.ts never takes it from Node's shared pool): handed over.
-      if (batch.prepared) transfer.push(batch.prepared.body.buffer as ArrayBuffer);
-      port.postMessage({ id: message.id, batch } satisfies Reply, transfer);
-    } catch (err) {
-      port.postMessage({ id: message.id, error: String((err as Error).stack ?? err) } satisfies Reply);
-    }
-  });
 }

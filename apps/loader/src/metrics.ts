@@ -40,7 +40,12 @@ export function loaderMetrics(registry: Registry) {
     }),
     decodeSeconds: new Counter({
       name: 'playlog_loader_decode_seconds_total',
-      help: 'Time the loop spent decoding and checking messages into plays (CPU on its thread)',
+      help: 'Time spent decoding and checking messages into plays and rendering their COPY rows (CPU, on the decode worker or inline)',
+      registers: [registry],
+    }),
+    decodeThreads: new Gauge({
+      name: 'playlog_loader_decode_threads',
+      help: "Decode worker threads running; 0: decoding on the loop's thread (LOADER_DECODE_WORKERS=0, or every worker failed)",
       registers: [registry],
     }),
     slotWaitSeconds: new Counter({
