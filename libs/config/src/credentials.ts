@@ -1,4 +1,5 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, env, loadConfig } from './env.js';
 
@@ -16,8 +17,21 @@ export function credentialsDir(source: NodeJS.ProcessEnv = process.env): string 
   const set = source.PLAYLOG_CREDENTIALS_DIR?.trim();
   if (set) return set;
   const stack = source.PLAYLOG_STACK_DIR?.trim();
-  // libs/config/dist/credentials.js (or src/ under tests) -> the checkout's .stack/pki
-  return stack ? `${stack}/pki` : fileURLToPath(new URL('../../../.stack/pki', import.meta.url));
+  return stack ? `${stack}/pki` : join(checkoutRoot(), '.stack', 'pki');
+}
+
+/**
+ * The checkout this module runs from: the nearest folder above it with nx.json. Found by looking, not by a
+ * fixed number of `..`: this module runs from libs/config/src (tests), libs/config/dist, and bundled into an
+ * app's dist/bundle (tools/build/bundle.mjs). Outside a checkout (an image), the working directory.
+ */
+function checkoutRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ;) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
 }
 
 /** A Kafka cluster and how to reach it as one principal: the bootstrap list and librdkafka's client settings. */
