@@ -73,7 +73,7 @@ elif [[ $(active_demo_keys) -eq 0 ]]; then
 fi
 
 # The loader first: it publishes the key feed's heartbeat, which ingest waits for to be ready.
-env "${CORE_VARS[@]}" LOADER_PORT="$LOADER_PORT" LOG_LEVEL=warn node apps/loader/dist/main.js >"$DEMO_DIR/loader.log" 2>&1 &
+env "${CORE_VARS[@]}" LOADER_PORT="$LOADER_PORT" LOG_LEVEL=warn node apps/loader/dist/bundle/main.js >"$DEMO_DIR/loader.log" 2>&1 &
 echo $! >"$DEMO_DIR/loader.pid"
 env "${EDGE_VARS[@]}" PORT="$INGEST_PORT" METRICS_PORT="$METRICS_PORT" LOG_LEVEL=warn node apps/ingest/dist/main.js >"$DEMO_DIR/ingest.log" 2>&1 &
 echo $! >"$DEMO_DIR/ingest.pid"

@@ -45,3 +45,4 @@ fi
 
 say "building"
 npx tsc -b tsconfig.build.json
+node tools/build/bundle.mjs

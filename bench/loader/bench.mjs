@@ -1,5 +1,5 @@
 // bench/loader (issue 5): the same N plays, pre-filled on a topic, loaded into Postgres by
-//   (a) Playlog's loader (apps/loader/dist/main.js, fresh group, fresh database), as it runs: mutual TLS
+//   (a) Playlog's loader (apps/loader/dist/bundle/main.js, fresh group, fresh database), as it runs: mutual TLS
 //       to Kafka and to Postgres, as its own principal and role,
 //   (ap) the same loader over plaintext without authentication (the private stack's baseline listener and
 //       database access): what TLS and authentication cost it (issue 27),
@@ -264,7 +264,7 @@ async function runLoader(topic, dlq, batchSize, extraArgs = [], plaintext = fals
   const r = await timeConsumer('loader', {
     topic,
     command: 'node',
-    args: [...extraArgs, 'apps/loader/dist/main.js'],
+    args: [...extraArgs, 'apps/loader/dist/bundle/main.js'],
     env,
     appName: 'playlog-loader',
     dbUrl: db.adminUrl,

@@ -93,7 +93,7 @@ async function main() {
   const db = await freshDatabase('bench_soak');
   const port = await freePort();
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  const loader = startProcess('node', ['apps/loader/dist/main.js'], {
+  const loader = startProcess('node', ['apps/loader/dist/bundle/main.js'], {
     env: {
       KAFKA_BROKERS: stack.brokers,
       KAFKA_TOPIC: topic,

@@ -32,7 +32,7 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
   t.match(key, /^plk_/, 'the key is the last line of stdout');
 
   const { proc: ingest, base } = await startApp(t, 'ingest', { ...env, LOG_REQUESTS: 'true' });
-  const { proc: loader } = await startApp(t, 'loader', { ...env, LOADER_BATCH_WAIT_MS: '200' });
+  const { proc: loader, metrics: loaderMetrics } = await startApp(t, 'loader', { ...env, LOADER_BATCH_WAIT_MS: '200' });
 
   // Yesterday (UTC), hand-placed: 3 distinct plays of track 7 (one sent twice), one of track 8.
   const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -93,6 +93,10 @@ t.test('POST plays → Kafka → loader → Postgres → reporter CSV', async (t
   t.same(await v12.json(), { status: 'ok', version: '1.2', playLogs: { count: 2 } });
 
   await eventually(async () => (await countRows(db, 'plays')) === 4, 30_000, 'rows loaded');
+  // The bundled loader (startApp runs dist/bundle, as the image does) decoded them on its worker thread.
+  const scraped = await (await fetch(`${loaderMetrics}/metrics`)).text();
+  t.match(scraped, /^playlog_loader_decode_threads 1$/m, 'the decode worker is running');
+  t.match(scraped, /^playlog_loader_decode_seconds_total (?!0$)[0-9.e-]+$/m, 'and decoded the batches');
   const report = await run('node', ['apps/reporter/dist/main.js', 'run', '--date', day, '--wait', '30'], env);
   t.equal(report.code, 0, report.stderr);
   t.match(report.stdout, `issued e2e ${day} v1 (final, 4 plays)`);

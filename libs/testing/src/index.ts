@@ -302,7 +302,9 @@ export async function startApp(
   const portVar = app === 'ingest' ? 'PORT' : 'LOADER_PORT';
   const metricsPort = app === 'ingest' ? (env.METRICS_PORT ?? String(await freePort())) : String(p);
   const extra: Record<string, string> = app === 'ingest' ? { METRICS_PORT: metricsPort } : {};
-  const proc = startProcess(t, 'node', [`apps/${app}/dist/main.js`], { ...env, ...extra, [portVar]: String(p) });
+  // The loader runs as production runs it: bundled (tools/build/bundle.mjs).
+  const entry = app === 'loader' ? 'apps/loader/dist/bundle/main.js' : `apps/${app}/dist/main.js`;
+  const proc = startProcess(t, 'node', [entry], { ...env, ...extra, [portVar]: String(p) });
   const base = `http://127.0.0.1:${p}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, `${app} ready\n${proc.output()}`);
   return { proc, port: p, base, metrics: `http://127.0.0.1:${metricsPort}` };
