@@ -1,7 +1,35 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time by function and by package/file, so a
 // RESULTS.md can say where the time goes. Usage: node bench/lib/cpuprofile.mjs FILE.cpuprofile [TOP]
 import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+const sourceMaps = new Map();
+
+/** The source map beside a file (FILE.js.map, as tsc and tools/build/bundle.mjs write them), or null. */
+function sourceMapOf(url) {
+  if (!sourceMaps.has(url)) {
+    let map = null;
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')));
+    } catch {
+      // no map: the frame stays where it ran
+    }
+    sourceMaps.set(url, map);
+  }
+  return sourceMaps.get(url);
+}
+
+/**
+ * A frame moved to the source it was built from, so code run from a bundle (the loader's dist/bundle) is
+ * still owned by its package and named by its file and line.
+ */
+function original(cf) {
+  if (!cf.url?.startsWith('file:')) return cf;
+  const entry = sourceMapOf(cf.url)?.findEntry(cf.lineNumber, cf.columnNumber);
+  if (!entry?.originalSource) return cf;
+  return { ...cf, url: new URL(entry.originalSource, cf.url).href, lineNumber: entry.originalLine };
+}
 
 /** Where a frame's code lives: a package name, a workspace package, node internals or the runtime. */
 function owner(url) {
@@ -27,7 +55,7 @@ export function summarize(file, top = 25) {
   const fn = new Map();
   const pkg = new Map();
   for (const [id, us] of self) {
-    const cf = byId.get(id).callFrame;
+    const cf = original(byId.get(id).callFrame);
     const name = cf.functionName || '(anonymous)';
     const where = cf.url ? `${owner(cf.url)}:${(cf.url.split('/').pop() ?? '').replace(/\?.*/, '')}:${cf.lineNumber + 1}` : '';
     const k = `${name} ${where}`.trim();
