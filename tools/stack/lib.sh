@@ -73,9 +73,10 @@ ktool() {
 
 # ---------------------------------------------------------------- Kafka nodes
 
-# use_kafka DIR PORT CONTROLLER_PORT NODE_ID VOTERS TEMPLATE: the node the functions below act on.
+# use_kafka DIR PORT CONTROLLER_PORT NODE_ID VOTERS TEMPLATE [LABEL]: the node the functions below act on;
+# LABEL names it in the log ("kafka" by default; the two-site stack says which site and node).
 use_kafka() {
-  K_DIR=$1 KAFKA_PORT=$2 CTRL_PORT=$3 K_NODE_ID=$4 K_VOTERS=$5 K_TEMPLATE=$6
+  K_DIR=$1 KAFKA_PORT=$2 CTRL_PORT=$3 K_NODE_ID=$4 K_VOTERS=$5 K_TEMPLATE=$6 K_LABEL=${7:-kafka}
   K_DATA="$K_DIR/data" K_LOGS="$K_DIR/logs" K_PID="$K_DIR/kafka.pid" K_CONF="$K_DIR/server.properties"
   K_ADMIN="$K_DIR/admin.properties"
   BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
@@ -128,7 +129,7 @@ apply_acls() {
 launch_kafka() {
   local cluster_id=$1 pid p
   K_STARTED=0
-  if pid="$(kafka_pid)"; then log "kafka node $K_NODE_ID already running (pid $pid) on $BOOTSTRAP"; return 0; fi
+  if pid="$(kafka_pid)"; then log "$K_LABEL already running (pid $pid) on $BOOTSTRAP"; return 0; fi
   rm -f "$K_PID"
   for p in "$KAFKA_PORT" "$CTRL_PORT"; do
     if port_open "$p"; then
@@ -140,11 +141,11 @@ launch_kafka() {
   mkdir -p "$K_DATA" "$K_LOGS"
   render_kafka_config
   if [[ ! -f $K_DATA/meta.properties ]]; then   # format the KRaft storage once
-    log "formatting Kafka storage of node $K_NODE_ID (cluster id $cluster_id)"
+    log "formatting Kafka storage of $K_LABEL (cluster id $cluster_id)"
     ktool kafka.tools.StorageTool format --config "$K_CONF" --cluster-id "$cluster_id" >"$K_LOGS/format.log" 2>&1 \
       || { err "kafka storage format failed"; show_log "$K_LOGS/format.log"; exit 1; }
   fi
-  log "starting kafka node $K_NODE_ID on $BOOTSTRAP (controller 127.0.0.1:$CTRL_PORT)"
+  log "starting $K_LABEL on $BOOTSTRAP (controller 127.0.0.1:$CTRL_PORT)"
   # setsid + nohup: the broker outlives this shell and its terminal; $! is the java pid. 9>&-: don't inherit the lock.
   nohup setsid "$JAVA" -Xms${K_HEAP_MIN:-256m} -Xmx${K_HEAP_MAX:-512m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
@@ -165,7 +166,7 @@ wait_kafka() {
     # Liveness by the process itself: under heavy load its cmdline can read empty while nohup and
     # setsid exec into java, which once made a healthy start look like a crash.
     if ! alive "$(cat "$K_PID" 2>/dev/null)"; then
-      err "kafka node $K_NODE_ID exited during startup"; show_log "$K_LOGS/kafka.out" "$K_LOGS/server.log"; rm -f "$K_PID"; exit 1
+      err "$K_LABEL exited during startup"; show_log "$K_LOGS/kafka.out" "$K_LOGS/server.log"; rm -f "$K_PID"; exit 1
     fi
     if port_open "$KAFKA_PORT" && KTOPICS="$(ktool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
         --command-config "$K_ADMIN" --list 2>/dev/null)"; then
@@ -198,18 +199,32 @@ ensure_topics() {
 
 # stop_kafka [SIGNAL]: TERM (default, clean) or KILL (a crash, on purpose).
 stop_kafka() {
-  local sig=${1:-TERM} pid i
-  if ! pid="$(kafka_pid)"; then rm -f "$K_PID"; log "kafka node $K_NODE_ID not running"; return 0; fi
-  log "stopping kafka node $K_NODE_ID (pid $pid, SIG$sig)"
+  if signal_kafka "${1:-TERM}"; then await_kafka "$K_SIGNALLED"; fi
+}
+
+# signal_kafka [SIGNAL]: sends the current node SIGNAL (TERM by default) and sets K_SIGNALLED to its pid;
+# fails if it is not running. With await_kafka, the nodes of one cluster can be told together and waited
+# for after (see two-site.sh's down).
+signal_kafka() {
+  local sig=${1:-TERM} pid
+  K_SIGNALLED=""
+  if ! pid="$(kafka_pid)"; then rm -f "$K_PID"; log "$K_LABEL not running"; return 1; fi
+  log "stopping $K_LABEL (pid $pid, SIG$sig)"
   kill -"$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do is_java_proc "$pid" 'kafka\.Kafka' || break; sleep 0.2; done   # up to 60 s
+  K_SIGNALLED=$pid
+}
+
+# await_kafka PID: waits up to 60 s for the current node (pid PID) to exit, then SIGKILLs it.
+await_kafka() {
+  local pid=$1 i
+  for ((i = 0; i < 300; i++)); do is_java_proc "$pid" 'kafka\.Kafka' || break; sleep 0.2; done
   if is_java_proc "$pid" 'kafka\.Kafka'; then
-    log "kafka node $K_NODE_ID did not stop within 60s; sending SIGKILL"
+    log "$K_LABEL did not stop within 60s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do is_java_proc "$pid" 'kafka\.Kafka' || break; sleep 0.2; done
   fi
   rm -f "$K_PID"
-  log "kafka node $K_NODE_ID stopped"
+  log "$K_LABEL stopped"
 }
 
 # ---------------------------------------------------------------- PostgreSQL

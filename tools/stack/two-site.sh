@@ -26,8 +26,8 @@ EDGE_MIRRORED=("core.playlog-keys:1:3:cleanup.policy=compact")
 CORE_TOPICS=("playlog-keys:1:1:cleanup.policy=compact" "play-logs-dlq:1:1" "edge.play-logs:6:1")
 
 # Each edge node gets a smaller heap than the single stack's broker: four brokers and MirrorMaker share the box.
-edge_node() { K_HEAP_MIN=128m K_HEAP_MAX=384m; use_kafka "$SITE_DIR/edge/broker$1" "${EDGE_PORTS[$1 - 1]}" "${EDGE_CTRL[$1 - 1]}" "$1" "$EDGE_VOTERS" "$HERE/edge-broker.properties.tmpl"; }
-core_node() { K_HEAP_MIN=128m K_HEAP_MAX=512m; use_kafka "$SITE_DIR/core/kafka" "$CORE_PORT" "$CORE_CTRL" 1 "1@127.0.0.1:$CORE_CTRL" "$HERE/server.properties.tmpl"; }
+edge_node() { K_HEAP_MIN=128m K_HEAP_MAX=384m; use_kafka "$SITE_DIR/edge/broker$1" "${EDGE_PORTS[$1 - 1]}" "${EDGE_CTRL[$1 - 1]}" "$1" "$EDGE_VOTERS" "$HERE/edge-broker.properties.tmpl" "edge broker $1"; }
+core_node() { K_HEAP_MIN=128m K_HEAP_MAX=512m; use_kafka "$SITE_DIR/core/kafka" "$CORE_PORT" "$CORE_CTRL" 1 "1@127.0.0.1:$CORE_CTRL" "$HERE/server.properties.tmpl" "core kafka"; }
 core_pg() { use_pg "$SITE_DIR/core/pg" "$CORE_PG_PORT"; }
 
 # One KRaft cluster id for the three edge nodes, made once and kept.
@@ -84,7 +84,7 @@ stop_mm2() {
 # A node started by an older checkout runs without TLS: stop it, so that it starts again secured.
 restart_unsecured() {
   if kafka_pid >/dev/null && ! grep -q '^ssl.client.auth=required' "$K_CONF" 2>/dev/null; then
-    log "kafka node $K_NODE_ID on $BOOTSTRAP runs without TLS (started by an older checkout): restarting it"
+    log "$K_LABEL on $BOOTSTRAP runs without TLS (started by an older checkout): restarting it"
     stop_kafka
   fi
 }
@@ -110,7 +110,11 @@ cmd_up() {
 
 cmd_down() {
   stop_mm2
-  for n in 1 2 3; do edge_node "$n"; stop_kafka; done
+  # The edge's nodes are its controllers too: stopped one after another, the last one has lost its quorum
+  # and cannot finish a controlled shutdown (it hung 60 s, then took SIGKILL). Told together, they finish.
+  local n pids=()
+  for n in 1 2 3; do edge_node "$n"; signal_kafka || true; pids[n]=$K_SIGNALLED; done
+  for n in 1 2 3; do if [[ -n ${pids[n]} ]]; then edge_node "$n"; await_kafka "${pids[n]}"; fi; done
   core_node; stop_kafka
   core_pg; stop_pg
 }
