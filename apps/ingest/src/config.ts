@@ -1,7 +1,7 @@
 import { ConfigError, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile } from '@playlog/config';
 import { feedVerifyingKeys } from '@playlog/schema';
 import { COMPRESSIONS, compressionAvailable } from '@playlog/kafka';
-import { availableCpus } from './workers.js';
+import { availableCpus } from './cpus.js';
 
 export const ingestConfigSpec = {
   port: env.int('PORT', 8080, 1, 65_535),

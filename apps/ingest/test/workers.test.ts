@@ -6,7 +6,8 @@ import { loadIngestConfig as load } from '../src/config.js';
 
 /** Ingest's config from `env`, with stand-in credential files. */
 const loadIngestConfig = (env: NodeJS.ProcessEnv) => load({ PLAYLOG_CREDENTIALS_DIR: FIXTURE_CREDENTIALS, ...env });
-import { availableCpus, workerConfig } from '../src/workers.js';
+import { availableCpus } from '../src/cpus.js';
+import { workerConfig } from '../src/workers.js';
 
 /** A fake /sys/fs/cgroup: the files given exist, every other path does not. */
 const files = (map: Record<string, string>) => (path: string) => {

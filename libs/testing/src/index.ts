@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { KeyObject } from 'node:crypto';
-import { databaseUrlAs, defaults, kafkaClientConfig, secretFile, type Principal } from '@playlog/config';
+import { databaseUrlAs, secretFile, type Principal } from '@playlog/config';
+import { kafkaAs, stack } from './stack.js';
 import { createPool, keysRepository, migrateLatest, readKeySnapshot, type Pool } from '@playlog/db';
 import { deleteTopic, ensureTopic, PlayProducer, topicRanges, type KafkaCluster } from '@playlog/kafka';
 import { feedSigningKey, gateSecret, normalizePlay, snapshotMessage, type Play } from '@playlog/schema';
@@ -42,27 +43,6 @@ export function testPlay(client: string, i: number, dateTimePlayed: string, now 
 export interface Teardown {
   teardown(fn: () => unknown): void;
 }
-
-/**
- * `brokers` as `principal` (default admin, which may do everything: the tests' own topics, fixtures and
- * reads), with the local stack's credentials for it (libs/config credentials.ts).
- */
-export function kafkaAs(brokers: string, principal: Principal = 'admin'): KafkaCluster {
-  return kafkaClientConfig(principal, { PLAYLOG_CREDENTIALS_DIR: process.env.PLAYLOG_CREDENTIALS_DIR, KAFKA_BROKERS: brokers });
-}
-
-const brokers = process.env.KAFKA_BROKERS ?? defaults.kafkaBrokers;
-/** The local stack the tests run on. */
-export const stack = {
-  /** Its bootstrap list (for an app's KAFKA_BROKERS: the app connects as its own principal). */
-  brokers,
-  /** Its Kafka as the admin principal (read when first used: the unit tier runs without a stack). */
-  get kafka(): KafkaCluster {
-    return kafkaAs(brokers);
-  },
-  /** Its database URL without a user: an app given it connects as its own role. */
-  databaseUrl: process.env.DATABASE_URL ?? defaults.databaseUrl,
-};
 
 /**
  * Stand-in credentials for tests of configuration that build no connection (files that exist, not
@@ -375,3 +355,4 @@ export async function freshCoreKeyFeed(t: Teardown, db: Pool): Promise<KeyFeed &
 }
 export { mixedPlays } from './plays.js';
 export { readToEnd } from './topic.js';
+export { kafkaAs, stack } from './stack.js';

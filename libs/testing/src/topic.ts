@@ -1,7 +1,7 @@
 import type Kafka from 'node-rdkafka';
 import { pino } from 'pino';
 import { TopicFollower } from '@playlog/kafka';
-import { stack } from './index.js';
+import { stack } from './stack.js';
 
 /**
  * Every message on `topic` up to its end offsets as of the call, read as ingest reads its key feed
