@@ -32,9 +32,23 @@ export function digits(s: string, at: number, n: number): number {
 
 const at = (s: string, i: number, char: string): boolean => s.charCodeAt(i) === char.charCodeAt(0);
 
-/** Where the last scanned fraction's digits are (scanDateTime sets them; no object per call). */
-let fractionFrom = 0;
-let fractionDigits = 0;
+/** A fraction's digits start here, right after the seconds' '.', when there is one. */
+const FRACTION_FROM = 20;
+
+/** How many digits the fraction after the seconds has (0: none), scanning them. */
+function fractionDigits(s: string): number {
+  if (!at(s, 19, '.')) return 0;
+  let i = FRACTION_FROM;
+  while (i < s.length && digits(s, i, 1) >= 0) i++;
+  return i - FRACTION_FROM;
+}
+
+/** The same for a text scanDateTime accepted, from its length: what is left once 'Z' or '±hh:mm' is off. */
+function scannedFractionDigits(s: string): number {
+  if (!at(s, 19, '.')) return 0;
+  const zone = at(s, s.length - 1, 'Z') || at(s, s.length - 1, 'z') ? 1 : 6;
+  return s.length - zone - FRACTION_FROM;
+}
 
 /**
  * Epoch seconds of a zoned ISO 8601 date-time (fraction aside), or NaN for anything else, including
@@ -55,13 +69,10 @@ function scanDateTime(s: string): number {
     return Number.NaN;
   }
   let i = 19;
-  fractionFrom = 20;
-  fractionDigits = 0;
   if (at(s, i, '.')) {
-    i++;
-    while (i < n && digits(s, i, 1) >= 0) i++;
-    fractionDigits = i - fractionFrom;
-    if (fractionDigits < 1 || fractionDigits > 7) return Number.NaN;
+    const fraction = fractionDigits(s);
+    if (fraction < 1 || fraction > 7) return Number.NaN;
+    i = FRACTION_FROM + fraction;
   }
   let offsetMinutes = 0;
   if (at(s, i, 'Z') || at(s, i, 'z')) {
@@ -86,7 +97,7 @@ const MS_SCALE = [0, 100, 10, 1];
 export function parseDateTime(text: string): Instant | undefined {
   const epochSeconds = scanDateTime(text);
   if (Number.isNaN(epochSeconds)) return undefined;
-  return { epochSeconds, fraction: text.slice(fractionFrom, fractionFrom + fractionDigits).padEnd(7, '0') };
+  return { epochSeconds, fraction: text.slice(FRACTION_FROM, FRACTION_FROM + scannedFractionDigits(text)).padEnd(7, '0') };
 }
 
 /**
@@ -96,8 +107,8 @@ export function parseDateTime(text: string): Instant | undefined {
 export function dateTimeMillis(text: string): number {
   const epochSeconds = scanDateTime(text);
   if (Number.isNaN(epochSeconds)) return epochSeconds;
-  const k = Math.min(3, fractionDigits);
-  return epochSeconds * 1000 + (k === 0 ? 0 : digits(text, fractionFrom, k) * MS_SCALE[k]!);
+  const k = Math.min(3, scannedFractionDigits(text));
+  return epochSeconds * 1000 + (k === 0 ? 0 : digits(text, FRACTION_FROM, k) * MS_SCALE[k]!);
 }
 
 /** The instant as a stable string, `seconds.fffffff`, used in play identity. */

@@ -18,7 +18,11 @@ Format.Set('playlog-country', (s) => s.length === 2 && ISO_COUNTRIES.has(s.toUpp
 Format.Set('playlog-uint31', (s) => /^[0-9]{1,10}$/.test(s) && Number(s) <= LIMITS.int32Max);
 Format.Set('playlog-zoned-date-time', (s) => !Number.isNaN(scannedMillis(s)));
 
-/** The instant of the last date-time the format checked: readPlay needs it right after, for the window. */
+/**
+ * dateTimeMillis with a one-entry cache: the format check scans each play's date-time, and readPlay asks
+ * for the same text's instant right after (the window). A cache of a pure function, keyed by its argument,
+ * so any caller gets dateTimeMillis(s) whatever ran before; it saves ingest a second scan of every play.
+ */
 let scannedText = '';
 let scannedMs = Number.NaN;
 export function scannedMillis(s: string): number {
