@@ -1,4 +1,4 @@
-import { ConfigError, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile } from '@playlog/config';
+import { ConfigError, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile, sharedSettings } from '@playlog/config';
 import { feedVerifyingKeys } from '@playlog/schema';
 import { COMPRESSIONS, compressionAvailable } from '@playlog/kafka';
 import { availableCpus } from './cpus.js';
@@ -33,7 +33,7 @@ export const ingestConfigSpec = {
   /** One log line per request and response. Off by default: at this volume it costs more than the work. */
   logRequests: env.bool('LOG_REQUESTS', false),
   /** How far in the future a dateTimePlayed may be, for clients whose clocks run fast. */
-  clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
+  clockSkewSeconds: sharedSettings.clockSkewSeconds,
   /** Largest request body after decompression, bulk route. */
   bulkBodyLimitBytes: env.int('BULK_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
   /** Most plays in one bulk request. */

@@ -1,3 +1,5 @@
+import { KAFKA_UNAVAILABLE } from '@playlog/kafka';
+
 /**
  * Errors ingest answers with. Every one has an HTTP status and a stable code; the bulk and ops routes
  * send Fastify's shape, the 1.2 routes 7digital's envelope (see routes/v12.ts).
@@ -26,7 +28,7 @@ export const Codes = {
   unsupportedEncoding: 'PLAYLOG_UNSUPPORTED_ENCODING',
   rateLimited: 'PLAYLOG_RATE_LIMITED',
   overloaded: 'PLAYLOG_OVERLOADED',
-  kafkaUnavailable: 'PLAYLOG_KAFKA_UNAVAILABLE',
+  kafkaUnavailable: KAFKA_UNAVAILABLE,
   authUnavailable: 'PLAYLOG_AUTH_UNAVAILABLE',
   notFound: 'PLAYLOG_NOT_FOUND',
   internal: 'PLAYLOG_INTERNAL',

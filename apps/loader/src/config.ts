@@ -1,5 +1,16 @@
-import { ConfigError, databaseUrlAs, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile } from '@playlog/config';
-import { feedSigningKey, gateSecret } from '@playlog/schema';
+import {
+  ConfigError,
+  databaseUrlAs,
+  defaults,
+  env,
+  kafkaClientConfig,
+  loadAll,
+  loadConfig,
+  logLevels,
+  secretFile,
+  sharedSettings,
+} from '@playlog/config';
+import { feedSigningKey, gateSecret, LIMITS } from '@playlog/schema';
 
 export const loaderConfigSpec = {
   port: env.int('LOADER_PORT', 9091, 1, 65_535),
@@ -23,7 +34,7 @@ export const loaderConfigSpec = {
   writeConcurrency: env.int('LOADER_WRITE_CONCURRENCY', 2, 1, 16),
   /** Threads that decode batches and render their COPY rows beside the loop's (0: on the loop's thread). */
   decodeWorkers: env.int('LOADER_DECODE_WORKERS', 1, 0, 8),
-  /** Daily partitions of plays older than this are dropped (0: keep all). At least the 61-day window. */
+  /** Daily partitions of plays older than this are dropped (0: keep all). Beyond the window (LIMITS.windowDays). */
   retentionDays: env.int('PLAY_RETENTION_DAYS', 400, 0, 100_000),
   /** Liveness fails when the loop has not ticked for this long. */
   stallSeconds: env.int('LOADER_STALL_SECONDS', 60, 5, 3_600),
@@ -32,9 +43,9 @@ export const loaderConfigSpec = {
   /** How often the keys are published (a key created or revoked reaches ingest within this). */
   keySyncSeconds: env.int('KEY_SYNC_SECONDS', 30, 1, 3_600),
   /** The reports' day (the reporter's setting): which days have closed, for the report coverage gauges. */
-  reportTimezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
+  reportTimezone: sharedSettings.reportTimezone,
   /** A day closes this long after its end (ingest's and the reporter's setting). */
-  clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
+  clockSkewSeconds: sharedSettings.clockSkewSeconds,
   /** A summary line (plays loaded, duplicates, dead letters, lag) this often; 0: none. */
   logSummarySeconds: env.int('LOG_SUMMARY_SECONDS', 60, 0, 86_400),
 };
@@ -50,8 +61,11 @@ export function loadLoaderConfig(source: NodeJS.ProcessEnv = process.env) {
     () => secretFile('KEY_FEED_SIGNING_KEY_FILE', 'key-feed.key', ([pem]) => feedSigningKey(pem!), source),
     () => secretFile('GATE_SECRET_FILE', 'gate.secret', ([s]) => gateSecret(s!), source),
   );
-  if (cfg.retentionDays > 0 && cfg.retentionDays < 62) {
-    throw new ConfigError(['PLAY_RETENTION_DAYS: must be 0 (keep all) or at least 62, beyond the 61-day window reports may restate']);
+  const leastRetention = LIMITS.windowDays + 1;
+  if (cfg.retentionDays > 0 && cfg.retentionDays < leastRetention) {
+    throw new ConfigError([
+      `PLAY_RETENTION_DAYS: must be 0 (keep all) or at least ${leastRetention}, beyond the ${LIMITS.windowDays}-day window reports may restate`,
+    ]);
   }
   if (cfg.writeConcurrency > cfg.dbPoolMax) {
     throw new ConfigError([`LOADER_WRITE_CONCURRENCY: must be at most LOADER_DB_POOL_MAX (${cfg.dbPoolMax}), one connection per write`]);

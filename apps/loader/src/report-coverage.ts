@@ -1,5 +1,6 @@
 import { type Pool } from '@playlog/db';
 import type { KafkaLogger } from '@playlog/kafka';
+import { LIMITS } from '@playlog/schema';
 import type { Gauge } from 'prom-client';
 import { periodic } from './periodic.js';
 
@@ -16,7 +17,7 @@ export interface CoverageGauges {
 
 /**
  * Whether the nightly reports keep up, measured where the plays are: every `everyMs`, the closed days
- * of the last 61 (in REPORT_TIMEZONE, closed once their end plus CLOCK_SKEW_SECONDS has passed) that
+ * of the window (LIMITS.windowDays, in REPORT_TIMEZONE, closed once their end plus CLOCK_SKEW_SECONDS has passed) that
  * hold reportable plays (play_buckets) and have no final version (report_versions). The reporter is a
  * CronJob with nothing to scrape; the loader always runs at the core, so it exports these. An alert
  * fires when such a day stays unreported (ops/prometheus: PlaylogDayUnreported).
@@ -34,7 +35,7 @@ export function reportCoverage(
       const r = await pool.query<{ days: number; oldest: number | null }>(
         `with days as (
            select client, (bucket at time zone $1)::date as day from play_buckets
-            where bucket >= (((now() at time zone $1)::date - 61)::timestamp at time zone $1) group by 1, 2 having sum(plays) > 0
+            where bucket >= (((now() at time zone $1)::date - $3::int)::timestamp at time zone $1) group by 1, 2 having sum(plays) > 0
          ), closed as (
            select client, day, ((day + 1)::timestamp at time zone $1) + make_interval(secs => $2) as closed_at from days
          )
@@ -42,7 +43,7 @@ export function reportCoverage(
            from closed c
           where closed_at <= now()
             and not exists (select 1 from report_versions v where v.client = c.client and v.day = c.day and v.status = 'final')`,
-        [timezone, skewSeconds],
+        [timezone, skewSeconds, LIMITS.windowDays],
       );
       gauges.unreported.set(r.rows[0]!.days);
       gauges.oldestUnreported.set(r.rows[0]!.oldest ?? 0);

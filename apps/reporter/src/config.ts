@@ -1,4 +1,14 @@
-import { databaseUrlAs, defaults, env, kafkaClientConfig, loadAll, loadConfig, logLevels, secretFile } from '@playlog/config';
+import {
+  databaseUrlAs,
+  defaults,
+  env,
+  kafkaClientConfig,
+  loadAll,
+  loadConfig,
+  logLevels,
+  secretFile,
+  sharedSettings,
+} from '@playlog/config';
 import { gateSecret } from '@playlog/schema';
 
 export const reporterConfigSpec = {
@@ -20,10 +30,10 @@ export const reporterConfigSpec = {
    * so further connections only help where the database's processes, not the reporter, are the limit.
    */
   perPlayConnections: env.int('REPORT_PER_PLAY_CONNECTIONS', 1, 1, 16),
-  timezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
+  timezone: sharedSettings.reportTimezone,
   royaltyThresholdSeconds: env.int('ROYALTY_THRESHOLD_SECONDS', 30, 0, 86_400),
   /** Ingest's allowance for clients' fast clocks: a day closes this long after its end (same value as ingest's). */
-  clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
+  clockSkewSeconds: sharedSettings.clockSkewSeconds,
   logLevel: env.oneOf('LOG_LEVEL', 'info', logLevels),
 };
 

@@ -1,11 +1,12 @@
 import { commandLine, ConfigError } from '@playlog/config';
+import { LIMITS } from '@playlog/schema';
 import { runReporter, UsageError } from './app.js';
 import { loadReporterConfig } from './config.js';
 import { isDay } from './days.js';
 
 const USAGE = `usage:
   npm run reporter -- run [--date YYYY-MM-DD] [--wait SECONDS] [--allow-incomplete]
-      Reports one day. Without --date (the nightly job): every closed day of the last 61 days in
+      Reports one day. Without --date (the nightly job): every closed day of the last ${LIMITS.windowDays} days in
       REPORT_TIMEZONE: yesterday, every day with loaded plays and no issued version yet (a night
       missed, or a day whose first plays came late), and a new version of every day whose loaded
       plays changed since its last one.
@@ -18,7 +19,7 @@ const USAGE = `usage:
                         (default 300; it says what it waits for every 10 s)
   --allow-incomplete    if they are not, issue a provisional version instead of failing
   A day can be reported once it has closed in REPORT_TIMEZONE (plus CLOCK_SKEW_SECONDS) and while it is
-  within the 61-day window. An issued folder found missing or altered is written again as issued.
+  within the ${LIMITS.windowDays}-day window. An issued folder found missing or altered is written again as issued.
 exit codes: 0 done, 1 error, 2 usage, 3 plays acknowledged before the run were not all loaded in time`;
 
 const OPTIONS = {

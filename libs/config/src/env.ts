@@ -202,5 +202,19 @@ export const defaults = {
   databaseUrl: 'postgres://127.0.0.1:15432/playlog',
 } as const;
 
+/**
+ * Settings more than one part reads, declared once (name, default, range): each part's spec takes the
+ * reader from here, so ingest, the loader and the reporter can never disagree on a default or a bound.
+ */
+export const sharedSettings = {
+  /**
+   * How far ahead of the receiving clock a play may be dated (ingest refuses beyond it, the loader checks
+   * again); a day closes this long after its end (the reporter, and the loader's coverage gauges).
+   */
+  clockSkewSeconds: env.int('CLOCK_SKEW_SECONDS', 300, 0, 3_600),
+  /** The zone the reports' days are in (the reporter, and the loader's coverage gauges). */
+  reportTimezone: env.timezone('REPORT_TIMEZONE', 'UTC'),
+};
+
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];

@@ -1,4 +1,4 @@
-export { ConfigError, defaults, env, loadAll, loadConfig, logLevels } from './env.js';
+export { ConfigError, defaults, env, loadAll, loadConfig, logLevels, sharedSettings } from './env.js';
 export { credentialsDir, databaseUrlAs, kafkaClientConfig, secretFile, type KafkaClient, type Principal } from './credentials.js';
 /** @public No code names it, but the apps' exported config specs are made of it, so their declarations do. */
 export type { Reader } from './env.js';

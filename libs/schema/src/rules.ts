@@ -75,8 +75,7 @@ export const PlayInput = Type.Object(
     endReason: Nullable(OneOf(END_REASONS, 'Required for catalogue plays')),
     dateTimePlayed: Type.String({
       format: 'playlog-zoned-date-time',
-      description:
-        'ISO 8601 with a zone (Z or ±hh:mm), up to 7 fractional digits; less than 61 days before the request and not after it (beyond CLOCK_SKEW_SECONDS)',
+      description: `ISO 8601 with a zone (Z or ±hh:mm), up to 7 fractional digits; less than ${LIMITS.windowDays} days before the request and not after it (beyond CLOCK_SKEW_SECONDS)`,
       examples: ['2021-05-10T11:39:28.8981203Z'],
     }),
     userAgent: Nullable(
