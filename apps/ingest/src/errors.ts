@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { KAFKA_UNAVAILABLE } from '@playlog/kafka';
 
 /**
@@ -34,21 +35,9 @@ export const Codes = {
   internal: 'PLAYLOG_INTERNAL',
 } as const;
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
+/** The reason phrase of an HTTP status, as Node (and so Fastify) names it. */
 export function statusText(status: number): string {
-  return STATUS_TEXT[status] ?? 'Error';
+  return STATUS_CODES[status] ?? 'Error';
 }
 
 const INVALID_JSON = 'body is not valid JSON (keys named __proto__ or constructor.prototype are refused too)';
