@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test [-- TIER...]`: every test tier CI runs, on a real local Kafka and PostgreSQL that it starts.
-# Tiers: lint (eslint + prettier + type-check of the tests + knip's unused exports + no import cycles + the OpenAPI lint), unit (no services), integration (real broker and database),
+# Tiers: lint (eslint + prettier + type-check of the tests + knip's unused exports, also with tests not counted as users + no import cycles + the OpenAPI lint), unit (no services), integration (real broker and database),
 # e2e (the built apps as processes, and broker outages), faults (fault and fuzz suite: load under broker,
 # database and process faults with an oracle, on one site and on two sites joined by MirrorMaker; bad
 # requests at scale), security (each part tried as an attacker would: Kafka listeners, ACLs, the signed
@@ -50,7 +50,7 @@ for tier in "${tiers[@]}"; do
       npx nx show projects >/dev/null # the project graph that the module-boundary rule reads
       # knip (knip.json): no export that no other file, test or bench uses, lib entry points included.
       # openapi: docs/openapi.json is what the routes describe, and Redocly's strict rules pass on it.
-      if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p tsconfig.json && npx knip && node tools/lint/import-cycles.mjs && node tools/openapi/openapi.mjs --check; then passed=$((passed + 1)); echo "lint: ok"
+      if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p tsconfig.json && npx knip && npx knip --production --workspace '!libs/testing' && node tools/lint/import-cycles.mjs && node tools/openapi/openapi.mjs --check; then passed=$((passed + 1)); echo "lint: ok"
       else failed=$((failed + 1)); npx prettier --check . 2>&1 | tail -20; echo "lint: FAILED"; fi
       ;;
     unit | integration | e2e | faults | security)

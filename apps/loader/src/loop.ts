@@ -47,7 +47,10 @@ function noteOffset(next: Map<string, PartitionOffset>, m: ConsumedMessage): voi
   if (!cur || m.offset + 1 > cur.offset) next.set(k, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
 }
 
-/** The next offset to commit per partition: one past the highest offset in the batch. */
+/**
+ * The next offset to commit per partition: one past the highest offset in the batch.
+ * @internal Exported for its tests only.
+ */
 export function commitOffsets(messages: ConsumedMessage[]): PartitionOffset[] {
   const next = new Map<string, PartitionOffset>();
   for (const m of messages) noteOffset(next, m);

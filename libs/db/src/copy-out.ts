@@ -25,6 +25,7 @@ export function copyOut(sql: string, chunkBytes = 1 << 20): CopyOut {
  * The pg release whose internals this file was verified against: `Connection.stream` (the socket),
  * pg's single 'data' listener on it, and `Connection.query`. A test fails on any other pg version until
  * copy-out's tests and bench/reporter have been run against it and this is updated.
+ * @internal Exported for its tests only.
  */
 export const PG_VERIFIED = '8.23.1';
 

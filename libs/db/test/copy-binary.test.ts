@@ -2,7 +2,8 @@ import t from 'tap';
 import { normalizePlay, type Play } from '@playlog/schema';
 import { playsCopyBinary, utcMicros } from '../src/copy-binary.js';
 import { countBuckets } from '../src/buckets.js';
-import { PLAY_COLUMNS, preparePlays } from '../src/index.js';
+import { PLAY_COLUMNS } from '../src/index.js';
+import { preparePlays } from '../src/prepare.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 

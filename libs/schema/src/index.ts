@@ -1,12 +1,11 @@
-export { dateTimeMillis, daysIn, digits, instantIsoUtc, instantKey, instantMillis, parseDateTime } from './datetime.js';
+export { daysIn, digits, instantKey, parseDateTime } from './datetime.js';
 export { PlayErrorCode, V12_CODES } from './errors.js';
 export { playIdentity } from './identity.js';
 export { PlayInput } from './rules.js';
-export { completePlay, fromV12Item, normalizePlay, playHead, readPlay, type PlayContext, type PlayFields } from './normalize.js';
+export { fromV12Item, normalizePlay, playHead, readPlay, type PlayContext, type PlayFields } from './normalize.js';
 export { LIMITS, Play, type LogType } from './play.js';
 export {
   DecodeError,
-  decodePlay,
   decodePlays,
   encodeBatches,
   encodePlay,
@@ -18,12 +17,10 @@ export {
 export { gateMarker, gateMarkerValid, gateSecret, type GateMarker } from './gate.js';
 export { CLIENT_NAME, unsafeText } from './text.js';
 export { API_KEY_FORMAT, apiKeyHash, apiKeyPrefix, generateApiKey } from './api-key.js';
-export {
-  feedSigningKey,
-  feedVerifyingKeys,
-  readFeedRecord,
-  snapshotMessage,
-  type FeedKey,
-  type FeedRejection,
-  type KeySnapshot,
-} from './key-feed.js';
+export { feedSigningKey, feedVerifyingKeys, readFeedRecord, snapshotMessage, type FeedRejection, type KeySnapshot } from './key-feed.js';
+/** @internal Exported for tests only. */
+export { completePlay } from './normalize.js';
+/** @internal Exported for tests only. */
+export { decodePlay } from './codec.js';
+/** @internal Exported for tests only. */
+export type { FeedKey } from './key-feed.js';

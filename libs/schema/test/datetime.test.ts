@@ -1,5 +1,5 @@
 import t from 'tap';
-import { dateTimeMillis, instantIsoUtc, instantKey, instantMillis, parseDateTime } from '../src/index.js';
+import { dateTimeMillis, instantIsoUtc, instantKey, instantMillis, parseDateTime } from '../src/datetime.js';
 
 t.test('parses Z and ±hh:mm with up to 7 fractional digits', async (t) => {
   const z = parseDateTime('2021-05-10T11:39:28.8981203Z');
