@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { kafkaClientConfig, secretFile } from '@playlog/config';
 import { createPool, keysRepository, readKeySnapshot } from '@playlog/db';
-import { deleteTopic, ensureTopic, groupProgress, PlayProducer, topicRanges } from '@playlog/kafka';
+import { deleteTopic, ensureTopic, groupProgress, DurableProducer, topicRanges } from '@playlog/kafka';
 import { feedSigningKey, snapshotMessage } from '@playlog/schema';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -75,7 +75,7 @@ async function main() {
   onCleanup(() => deleteTopic(EDGE, `core.${keysTopic}`).catch(() => undefined));
   const db = createPool(adminUrl, 1, 'playlog-bench');
   const { key } = await keysRepository(db).create('capacity', 'bench');
-  const producer = new PlayProducer({ cluster: CORE, clientId: 'bench', log: pino({ level: 'silent' }), registry: new Registry() });
+  const producer = new DurableProducer({ cluster: CORE, clientId: 'bench', log: pino({ level: 'silent' }), registry: new Registry() });
   await producer.connect();
   const signingKey = secretFile('KEY_FEED_SIGNING_KEY_FILE', 'key-feed.key', ([pem]) => feedSigningKey(pem));
   await producer.send(keysTopic, [snapshotMessage(await readKeySnapshot(db), signingKey)]);

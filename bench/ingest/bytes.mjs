@@ -2,7 +2,7 @@
 // ingest's) against format 3 (what ingest writes now), side by side in one run, on the real broker.
 // The same plays for every variant: tools/loadgen's realistic plays, normalised as ingest does, cut into
 // 100-play requests whose messages ingest's own playMessages() builds, written by libs/kafka's
-// PlayProducer (ingest's producer: acks=all, idempotence, linger 1 ms) with 32 requests in flight.
+// DurableProducer (ingest's producer: acks=all, idempotence, linger 1 ms) with 32 requests in flight.
 // Bytes = the topic's log segment files in the broker's data directory (one replica), divided by plays.
 // Also: encode and decode CPU per play of each format (median of 5 passes over all messages), and this
 // process's CPU while producing each variant (librdkafka's compression and protocol threads included).
@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import Kafka from 'node-rdkafka';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { PlayProducer } from '@playlog/kafka';
+import { DurableProducer } from '@playlog/kafka';
 import { decodePlays, normalizePlay } from '@playlog/schema';
 import { playMessages } from '../../apps/ingest/dist/publish.js';
 import { playGenerator } from '../../tools/loadgen/dist/plays.js';
@@ -60,7 +60,7 @@ function topicBytes(topic) {
 /** Writes every request's messages with `inFlight` requests outstanding, as 32 connections would. */
 async function write(variant, requests) {
   const topic = await freshTopic('plays', 6);
-  const producer = new PlayProducer({
+  const producer = new DurableProducer({
     cluster: stack.kafka,
     clientId: `bench-bytes-${variant.id}`,
     lingerMs: 1,

@@ -13,7 +13,7 @@ import {
 } from '@playlog/config';
 import type { KeyObject } from 'node:crypto';
 import { createPool, keysRepository, readKeySnapshot, type Pool } from '@playlog/db';
-import { PlayProducer } from '@playlog/kafka';
+import { DurableProducer } from '@playlog/kafka';
 import { feedSigningKey, snapshotMessage } from '@playlog/schema';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -36,7 +36,7 @@ const configSpec = {
  * record: if Kafka cannot be reached in a few seconds, the change still stands and says so.
  */
 async function publish(db: Pool, cfg: { kafka: KafkaClient; keysTopic: string; signingKey: KeyObject }): Promise<void> {
-  const producer = new PlayProducer({
+  const producer = new DurableProducer({
     cluster: cfg.kafka,
     clientId: 'playlog-keys-cli',
     log: pino({ level: 'silent' }),

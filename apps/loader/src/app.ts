@@ -1,5 +1,5 @@
 import { createPool, gateMarks, playsWriter } from '@playlog/db';
-import { BatchConsumer, PlayProducer } from '@playlog/kafka';
+import { BatchConsumer, DurableProducer } from '@playlog/kafka';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -42,7 +42,7 @@ export function buildLoader(config: LoaderConfig, log: Logger, registry = new Re
     log: log.child({ component: 'consumer' }),
   });
   // Dead letters and the key feed.
-  const producer = new PlayProducer({
+  const producer = new DurableProducer({
     cluster: config.kafka,
     clientId: 'playlog-loader',
     log: log.child({ component: 'producer' }),

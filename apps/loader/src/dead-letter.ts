@@ -1,4 +1,4 @@
-import type { ConsumedMessage, OutgoingMessage, PlayProducer } from '@playlog/kafka';
+import type { ConsumedMessage, OutgoingMessage, DurableProducer } from '@playlog/kafka';
 
 /** Why something was dead-lettered: unreadable bytes, not a play, or a play the database refused. */
 export type DeadLetterKind = 'unparsable' | 'invalid' | 'unstorable';
@@ -18,7 +18,7 @@ export interface DeadLetter {
  * headers, so an operator can inspect, fix and replay it: an unreadable message unchanged, a refused
  * play of a readable one alone (as a one-play message). The partition is never blocked by bad data.
  */
-export function deadLetters(producer: PlayProducer, topic: string) {
+export function deadLetters(producer: DurableProducer, topic: string) {
   return {
     async send(letters: DeadLetter[]): Promise<void> {
       await producer.send(

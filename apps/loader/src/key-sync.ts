@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { type Pool, readKeySnapshot } from '@playlog/db';
-import type { KafkaLogger, PlayProducer } from '@playlog/kafka';
+import type { KafkaLogger, DurableProducer } from '@playlog/kafka';
 import { snapshotMessage } from '@playlog/schema';
 import type { Gauge } from 'prom-client';
 import { periodic } from './periodic.js';
@@ -15,7 +15,7 @@ import { periodic } from './periodic.js';
  */
 export function keySync(
   pool: Pool,
-  producer: PlayProducer,
+  producer: DurableProducer,
   topic: string,
   signingKey: KeyObject,
   everyMs: number,

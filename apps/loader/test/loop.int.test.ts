@@ -2,7 +2,7 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { createPool, gateMarks, playsWriter, type PlaysWriter } from '@playlog/db';
-import { BatchConsumer, groupProgress, PlayProducer } from '@playlog/kafka';
+import { BatchConsumer, groupProgress, DurableProducer } from '@playlog/kafka';
 import { decodePlay, encodePlay, encodePlays, gateMarker, normalizePlay, type Play } from '@playlog/schema';
 import {
   type Teardown,
@@ -70,7 +70,7 @@ async function fixture(
   const pool = createPool(databaseAs(url, 'loader'), 2, 'test-loader');
   const kafka = kafkaAs(stack.brokers, 'loader');
   const consumer = new BatchConsumer({ cluster: kafka, groupId, topic, clientId: 'test-loader', log });
-  const dlqProducer = new PlayProducer({ cluster: kafka, clientId: 'test-dlq', log, registry: new Registry() });
+  const dlqProducer = new DurableProducer({ cluster: kafka, clientId: 'test-dlq', log, registry: new Registry() });
   await Promise.all([consumer.connect(), dlqProducer.connect()]);
   const metrics = loaderMetrics(new Registry());
   // As production runs it: batches decoded on a worker thread.

@@ -1,7 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gateMarks, type Queryable } from '@playlog/db';
-import { groupProgress, PlayProducer, topicRanges, type KafkaCluster, type KafkaLogger } from '@playlog/kafka';
+import { groupProgress, DurableProducer, topicRanges, type KafkaCluster, type KafkaLogger } from '@playlog/kafka';
 import { gateMarker } from '@playlog/schema';
 import { Registry } from 'prom-client';
 
@@ -94,7 +94,7 @@ async function setMarkers(o: GateOptions, run: string): Promise<number[]> {
   const ranges = await topicRanges(o.ack, o.ackTopic, 5_000, 'playlog-reporter-gate');
   const partitions = ranges.filter((r) => r.high > r.low).map((r) => r.partition);
   if (partitions.length === 0) return [];
-  const producer = new PlayProducer({
+  const producer = new DurableProducer({
     cluster: o.ack,
     clientId: 'playlog-reporter-gate',
     log: quiet,

@@ -60,9 +60,10 @@ type Pending = { remaining: number; failed: Error | undefined; resolve: () => vo
 /**
  * A producer whose `send` resolves only when the broker has durably taken every message (acks=all,
  * idempotence on) and rejects if any could not be written. Delivery reports are polled continuously,
- * so they always fire (node-rdkafka needs polling for that).
+ * so they always fire (node-rdkafka needs polling for that). Every part's producer: ingest's plays, the
+ * loader's dead letters and key feed, the reporter's gate markers, the keys CLI.
  */
-export class PlayProducer {
+export class DurableProducer {
   private readonly producer: Kafka.Producer;
   private readonly log: KafkaLogger;
   private readonly maxInFlight: number;

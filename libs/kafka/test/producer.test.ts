@@ -1,10 +1,10 @@
-// PlayProducer's states without a broker (nothing listens on the port): before start, while it keeps
+// DurableProducer's states without a broker (nothing listens on the port): before start, while it keeps
 // trying to connect, and a send over its in-flight bound. The real broker: the integration tier.
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
-import { KafkaError, KAFKA_QUEUE_FULL, PlayProducer } from '../src/index.js';
+import { KafkaError, KAFKA_QUEUE_FULL, DurableProducer } from '../src/index.js';
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -17,7 +17,7 @@ async function closedPort(): Promise<number> {
 
 async function producer(t: Test, maxInFlight = 100) {
   const registry = new Registry();
-  const p = new PlayProducer({
+  const p = new DurableProducer({
     cluster: { brokers: `127.0.0.1:${await closedPort()}`, settings: {} },
     clientId: 'test',
     log: pino({ level: 'silent' }),

@@ -13,7 +13,7 @@ import type { KeyObject } from 'node:crypto';
 import { databaseUrlAs, secretFile, type Principal } from '@playlog/config';
 import { kafkaAs, stack } from './stack.js';
 import { createPool, keysRepository, migrateLatest, readKeySnapshot, type Pool } from '@playlog/db';
-import { deleteTopic, ensureTopic, PlayProducer, topicRanges, type KafkaCluster } from '@playlog/kafka';
+import { deleteTopic, ensureTopic, DurableProducer, topicRanges, type KafkaCluster } from '@playlog/kafka';
 import { feedSigningKey, gateSecret, normalizePlay, snapshotMessage, type Play } from '@playlog/schema';
 
 /**
@@ -132,8 +132,8 @@ export interface KeyFeed {
 }
 
 /** A producer on the local broker (or `brokers`) for a test's own messages, closed when the test ends. */
-export async function testProducer(t: Teardown, cluster = stack.kafka): Promise<PlayProducer> {
-  const producer = new PlayProducer({ cluster, clientId: 'test', log: pino({ level: 'silent' }), registry: new Registry() });
+export async function testProducer(t: Teardown, cluster = stack.kafka): Promise<DurableProducer> {
+  const producer = new DurableProducer({ cluster, clientId: 'test', log: pino({ level: 'silent' }), registry: new Registry() });
   await producer.connect();
   t.teardown(() => producer.close());
   return producer;

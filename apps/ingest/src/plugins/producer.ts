@@ -1,11 +1,11 @@
 import fp from 'fastify-plugin';
-import { PlayProducer } from '@playlog/kafka';
+import { DurableProducer } from '@playlog/kafka';
 import type { IngestConfig } from '../config.js';
 import { PlayBatcher } from '../publish.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    producer: PlayProducer;
+    producer: DurableProducer;
     /** Writes a request's plays to the topic (see PlayBatcher). */
     playWriter: PlayBatcher;
   }
@@ -17,7 +17,7 @@ declare module 'fastify' {
  */
 export default fp(
   async (app, opts: { config: IngestConfig }) => {
-    const producer = new PlayProducer({
+    const producer = new DurableProducer({
       cluster: opts.config.kafka,
       clientId: 'playlog-ingest',
       log: app.log.child({ component: 'producer' }),
