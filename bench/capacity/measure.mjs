@@ -157,7 +157,7 @@ async function main() {
   const catchUpSeconds = (Date.now() - t1) / 1000; // includes its restart (about 2 s)
 
   const group = uniqueName('playlog-loader-t-cap').replaceAll('_', '-');
-  const loader = startProcess('node', ['apps/loader/dist/main.js'], {
+  const loader = startProcess('node', ['apps/loader/dist/bundle/main.js'], {
     env: {
       KAFKA_BROKERS: CORE.brokers,
       KAFKA_TOPIC: `edge.${edgeTopic}`,

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { run } from '@playlog/testing';
+import { LOADER_ENTRY, run } from '@playlog/testing';
 
 /**
  * Every command answers --help with its usage and exit 0, doing nothing else: no connection is tried
@@ -12,7 +12,7 @@ import { run } from '@playlog/testing';
 const nowhere = { DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none', KAFKA_BROKERS: '127.0.0.1:1' };
 const commands: [string, string[]][] = [
   ['ingest', ['apps/ingest/dist/main.js']],
-  ['loader', ['apps/loader/dist/main.js']],
+  ['loader', [LOADER_ENTRY]],
   ['reporter', ['apps/reporter/dist/main.js']],
   ['keys', ['apps/ingest/dist/keys-cli.js']],
   ['migrate', ['libs/db/dist/migrate-cli.js']],

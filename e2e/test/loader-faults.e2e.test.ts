@@ -7,12 +7,13 @@ import {
   freePort,
   freshDatabase,
   freshTopic,
+  LOADER_ENTRY,
   run,
   stack,
   startProcess,
   type Teardown,
-  testProducer,
   testName,
+  testProducer,
 } from '@playlog/testing';
 
 /**
@@ -80,14 +81,14 @@ t.test('SIGKILL mid-batch, three times: all plays present once', async (t) => {
   let kills = 0;
   while (kills < 3) {
     const port = await freePort();
-    const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(port) });
+    const loader = startProcess(t, 'node', [LOADER_ENTRY], { ...f.env, LOADER_PORT: String(port) });
     const before = await f.rows();
     await eventually(async () => (await f.rows()) > before, 60_000, 'loading progressed');
     if ((await f.rows()) >= N) break;
     t.equal(await loader.stop('SIGKILL'), null, `killed (${kills + 1}) at ${await f.rows()} rows`);
     kills++;
   }
-  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...f.env, LOADER_PORT: String(await freePort()) });
+  const loader = startProcess(t, 'node', [LOADER_ENTRY], { ...f.env, LOADER_PORT: String(await freePort()) });
   await eventually(async () => (await f.committed()) === MESSAGES, 60_000, 'offsets at the end');
   t.equal(await f.rows(), N, 'every play stored');
   t.equal(await f.distinct(), N, 'none twice');
@@ -98,7 +99,7 @@ t.test('Postgres stopped mid-load and started again: the loader backs off, keeps
   const f = await setup(t, 'pg');
   const port = await freePort();
   // Paced at 2 000 rows/s, so the load (15 s) is still under way when Postgres stops, however fast this machine.
-  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], {
+  const loader = startProcess(t, 'node', [LOADER_ENTRY], {
     ...f.env,
     LOADER_PORT: String(port),
     LOADER_MAX_ROWS_PER_SECOND: '2000',

@@ -7,10 +7,11 @@ import {
   freshDatabase,
   freshKeyFeed,
   freshTopic,
+  LOADER_ENTRY,
   run,
+  type RunningProcess,
   stack,
   startProcess,
-  type RunningProcess,
   testName,
 } from '@playlog/testing';
 import { startOracle, verdict } from './oracle.js';
@@ -54,7 +55,7 @@ t.test('every acknowledged play is stored exactly once, whatever fails', async (
       KAFKA_MAX_IN_FLIGHT: '20000',
     });
   const startLoader = async () =>
-    startProcess(t, 'node', ['apps/loader/dist/main.js'], {
+    startProcess(t, 'node', [LOADER_ENTRY], {
       ...env,
       LOADER_PORT: String(await freePort()),
       LOADER_BATCH_SIZE: '2000',

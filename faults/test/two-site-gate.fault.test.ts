@@ -8,10 +8,11 @@ import {
   freshCoreKeyFeed,
   freshDatabase,
   freshEdgeTopic,
+  LOADER_ENTRY,
   run,
   startProcess,
-  twoSite,
   testName,
+  twoSite,
 } from '@playlog/testing';
 import { edgeIngestEnv } from './oracle.js';
 
@@ -45,7 +46,7 @@ t.test('link down: no final version for plays still at the edge; link up: the ex
   };
   const ingestEnv = await edgeIngestEnv(twoSite.edgeBrokers, topics.edge, feed.edge);
   startProcess(t, 'node', ['apps/ingest/dist/main.js'], ingestEnv);
-  startProcess(t, 'node', ['apps/loader/dist/main.js'], {
+  startProcess(t, 'node', [LOADER_ENTRY], {
     ...coreEnv,
     KAFKA_DLQ_TOPIC: `play-logs-dlq-t-${topics.core.slice('edge.play-logs-t-'.length)}`,
     LOADER_PORT: String(await freePort()),

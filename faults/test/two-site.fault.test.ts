@@ -7,10 +7,11 @@ import {
   freshCoreKeyFeed,
   freshDatabase,
   freshEdgeTopic,
-  startProcess,
-  twoSite,
+  LOADER_ENTRY,
   type RunningProcess,
+  startProcess,
   testName,
+  twoSite,
 } from '@playlog/testing';
 import { edgeIngestEnv, startOracle, verdict } from './oracle.js';
 
@@ -51,7 +52,7 @@ t.test('two sites: every acknowledged play is stored exactly once, whatever fail
     LOG_LEVEL: 'error',
   };
   const ingest: RunningProcess = startProcess(t, 'node', ['apps/ingest/dist/main.js'], ingestEnv);
-  const loader = startProcess(t, 'node', ['apps/loader/dist/main.js'], { ...loaderEnv, LOADER_PORT: String(await freePort()) });
+  const loader = startProcess(t, 'node', [LOADER_ENTRY], { ...loaderEnv, LOADER_PORT: String(await freePort()) });
   const base = `http://127.0.0.1:${ingestEnv.PORT}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 60_000, 'ingest ready at the edge (replication checked, keys mirrored)');
 

@@ -56,7 +56,7 @@ start_apps() {
   # The loader first: it publishes the keys (and the heartbeat) that ingest needs to be ready.
   (cd "$REPO" && exec env HOST=127.0.0.1 LOADER_PORT="$lp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_GROUP_ID="$OPS_GROUP" \
     KAFKA_DLQ_TOPIC="$OPS_DLQ_TOPIC" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" DATABASE_URL="$db_url" PLAYLOG_LOG_PRETTY=0 \
-    node apps/loader/dist/main.js) >"$WORK/loader.log" 2>&1 &
+    node apps/loader/dist/bundle/main.js) >"$WORK/loader.log" 2>&1 &
   APP_PIDS+=($!)
   (cd "$REPO" && exec env HOST=127.0.0.1 PORT="$ip" METRICS_PORT="$mp" KAFKA_TOPIC="$OPS_TOPIC" KAFKA_KEYS_TOPIC="$OPS_KEYS_TOPIC" \
     PLAYLOG_LOG_PRETTY=0 node apps/ingest/dist/main.js) >"$WORK/ingest.log" 2>&1 &

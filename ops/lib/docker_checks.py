@@ -16,7 +16,7 @@ import yaml
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CMDS = {  # Dockerfile target -> the command the app really runs with (package.json scripts, CONTRACT)
     "ingest": ["node", "apps/ingest/dist/main.js"],
-    "loader": ["node", "apps/loader/dist/main.js"],
+    "loader": ["node", "apps/loader/dist/bundle/main.js"],
     "reporter": ["node", "apps/reporter/dist/main.js", "run"],
     "migrate": ["node", "libs/db/dist/migrate-cli.js"],
 }

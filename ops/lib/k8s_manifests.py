@@ -62,7 +62,7 @@ def resource_field(pod: dict, container: dict, ref: dict) -> str | None:
 
 APPS = {  # container name -> (command, probe port env var, port)
     "ingest": (["node", "apps/ingest/dist/main.js"], "PORT", 8080),
-    "loader": (["node", "apps/loader/dist/main.js"], "LOADER_PORT", 9091),
+    "loader": (["node", "apps/loader/dist/bundle/main.js"], "LOADER_PORT", 9091),
     # The nightly CronJob runs `run`; the hourly one renders closed hours ahead (`segments`).
     "reporter": ([["node", "apps/reporter/dist/main.js", "run"], ["node", "apps/reporter/dist/main.js", "segments"]], None, None),
     "migrate": (["node", "libs/db/dist/migrate-cli.js"], None, None),

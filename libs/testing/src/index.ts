@@ -268,6 +268,9 @@ export function run(
   });
 }
 
+/** The loader as production runs it (npm run loader, the image): bundled by tools/build/bundle.mjs. */
+export const LOADER_ENTRY = 'apps/loader/dist/bundle/main.js';
+
 /**
  * Starts a built app (`ingest` or `loader`) as a process on a free (or given) port and waits for its
  * /readyz. Ingest also gets a free METRICS_PORT (unless `env` sets one). Stopped when the test ends.
@@ -282,8 +285,7 @@ export async function startApp(
   const portVar = app === 'ingest' ? 'PORT' : 'LOADER_PORT';
   const metricsPort = app === 'ingest' ? (env.METRICS_PORT ?? String(await freePort())) : String(p);
   const extra: Record<string, string> = app === 'ingest' ? { METRICS_PORT: metricsPort } : {};
-  // The loader runs as production runs it: bundled (tools/build/bundle.mjs).
-  const entry = app === 'loader' ? 'apps/loader/dist/bundle/main.js' : `apps/${app}/dist/main.js`;
+  const entry = app === 'loader' ? LOADER_ENTRY : `apps/${app}/dist/main.js`;
   const proc = startProcess(t, 'node', [entry], { ...env, ...extra, [portVar]: String(p) });
   const base = `http://127.0.0.1:${p}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, `${app} ready\n${proc.output()}`);
