@@ -1,6 +1,6 @@
 import { type Pool } from '@playlog/db';
 import type { KafkaLogger } from '@playlog/kafka';
-import { LIMITS } from '@playlog/schema';
+import { addDays, dayClosesAt, LIMITS, startOfDay, today } from '@playlog/schema';
 import type { Gauge } from 'prom-client';
 import { periodic } from './periodic.js';
 
@@ -17,10 +17,11 @@ export interface CoverageGauges {
 
 /**
  * Whether the nightly reports keep up, measured where the plays are: every `everyMs`, the closed days
- * of the window (LIMITS.windowDays, in REPORT_TIMEZONE, closed once their end plus CLOCK_SKEW_SECONDS has passed) that
- * hold reportable plays (play_buckets) and have no final version (report_versions). The reporter is a
- * CronJob with nothing to scrape; the loader always runs at the core, so it exports these. An alert
- * fires when such a day stays unreported (ops/prometheus: PlaylogDayUnreported).
+ * of the window (LIMITS.windowDays, in REPORT_TIMEZONE) that hold reportable plays (play_buckets) and have
+ * no final version (report_versions). Closed means what the reporter means by it (libs/schema's
+ * dayClosesAt: the day's end plus CLOCK_SKEW_SECONDS), decided here with the same function, not again in
+ * SQL. The reporter is a CronJob with nothing to scrape; the loader always runs at the core, so it exports
+ * these. An alert fires when such a day stays unreported (ops/prometheus: PlaylogDayUnreported).
  */
 export function reportCoverage(
   pool: Pool,
@@ -29,24 +30,24 @@ export function reportCoverage(
   everyMs: number,
   gauges: CoverageGauges,
   log: KafkaLogger,
+  now: () => number = Date.now,
 ) {
   async function run(): Promise<void> {
     try {
-      const r = await pool.query<{ days: number; oldest: number | null }>(
-        `with days as (
+      const at = now();
+      const from = startOfDay(addDays(today(timezone, new Date(at)), -LIMITS.windowDays), timezone);
+      // Candidates: client-days with reportable plays in the window and no final version, closed or not.
+      const r = await pool.query<{ day: string }>(
+        `select to_char(d.day, 'YYYY-MM-DD') as day from (
            select client, (bucket at time zone $1)::date as day from play_buckets
-            where bucket >= (((now() at time zone $1)::date - $3::int)::timestamp at time zone $1) group by 1, 2 having sum(plays) > 0
-         ), closed as (
-           select client, day, ((day + 1)::timestamp at time zone $1) + make_interval(secs => $2) as closed_at from days
-         )
-         select count(*)::int as days, extract(epoch from now() - min(closed_at))::float8 as oldest
-           from closed c
-          where closed_at <= now()
-            and not exists (select 1 from report_versions v where v.client = c.client and v.day = c.day and v.status = 'final')`,
-        [timezone, skewSeconds, LIMITS.windowDays],
+            where bucket >= $2 group by 1, 2 having sum(plays) > 0
+         ) d
+         where not exists (select 1 from report_versions v where v.client = d.client and v.day = d.day and v.status = 'final')`,
+        [timezone, new Date(from)],
       );
-      gauges.unreported.set(r.rows[0]!.days);
-      gauges.oldestUnreported.set(r.rows[0]!.oldest ?? 0);
+      const closed = r.rows.map((row) => dayClosesAt(row.day, timezone, skewSeconds)).filter((closesAt) => closesAt <= at);
+      gauges.unreported.set(closed.length);
+      gauges.oldestUnreported.set(closed.length > 0 ? (at - closed.reduce((a, b) => Math.min(a, b))) / 1000 : 0);
       const v = await pool.query<{ status: string; n: number }>(`select status, count(*)::int as n from report_versions group by status`);
       for (const status of ['final', 'provisional']) gauges.versions.set({ status }, v.rows.find((x) => x.status === status)?.n ?? 0);
       const late = await pool.query<{ n: number }>(

@@ -3,16 +3,15 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { createPool, playsWriter } from '@playlog/db';
 import type { Play } from '@playlog/schema';
-import { clearOfMidnightUtc, databaseAs, freshDatabase, testPlay } from '@playlog/testing';
+import { databaseAs, freshDatabase, testPlay } from '@playlog/testing';
 import { loaderMetrics } from '../src/metrics.js';
 import { reportCoverage } from '../src/report-coverage.js';
 
 const DAY_MS = 86_400_000;
-const utcDay = (msAgo: number) => new Date(Date.now() - msAgo).toISOString().slice(0, 10);
 
-/** Play `i` at noon of `day`, or a second ago if that is still to come (today, before noon UTC). */
+/** Play `i` at noon of `day`, or a second ago if that is still to come (today, before noon UTC), but in `day`. */
 function play(client: string, day: string, i: number): Play {
-  const at = Math.min(Date.parse(`${day}T12:00:0${i}Z`), Date.now() - 1_000);
+  const at = Math.max(Date.parse(`${day}T00:00:00Z`), Math.min(Date.parse(`${day}T12:00:0${i}Z`), Date.now() - 1_000));
   return testPlay(client, i, new Date(at).toISOString());
 }
 
@@ -28,8 +27,10 @@ t.test('the coverage gauges count closed client-days with plays and no final rep
     versions: metrics.reportVersions,
     caughtUp: metrics.reportDaysCaughtUp,
   };
-  const measure = async () => {
-    const job = reportCoverage(pool, 'UTC', 0, 3_600_000, gauges, pino({ level: 'silent' }));
+  // The gauges' clock, pinned: the days below stay the same whenever the test runs (midnight included).
+  const now = Date.now();
+  const measure = async (at = now, skewSeconds = 0) => {
+    const job = reportCoverage(pool, 'UTC', skewSeconds, 3_600_000, gauges, pino({ level: 'silent' }), () => at);
     await job.start();
     job.stop();
     const values = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
@@ -41,8 +42,7 @@ t.test('the coverage gauges count closed client-days with plays and no final rep
     };
   };
 
-  // The gauges count days by Postgres's clock, which a test cannot pin: stay clear of midnight UTC.
-  await clearOfMidnightUtc(15_000);
+  const utcDay = (msAgo: number) => new Date(now - msAgo).toISOString().slice(0, 10);
   const [d3, d2, today] = [utcDay(3 * DAY_MS), utcDay(2 * DAY_MS), utcDay(0)];
   t.same(await measure(), { days: 0, oldest: 0, final: 0, caughtUp: 0 }, 'nothing stored: nothing unreported');
 
@@ -50,8 +50,11 @@ t.test('the coverage gauges count closed client-days with plays and no final rep
   const before = await measure();
   t.equal(before.days, 3, "acme's and globex's closed days; today has not closed");
   // The oldest, d3, closed at the end of d3 (UTC, no skew): 2 days ago and some.
-  const closedAgo = (Date.now() - Date.parse(`${d3}T00:00:00Z`) - DAY_MS) / 1000;
-  t.ok(Math.abs(before.oldest - closedAgo) < 60, `oldest waits ${before.oldest} s, ~${closedAgo} s expected`);
+  t.equal(before.oldest, (now - Date.parse(`${d3}T00:00:00Z`) - DAY_MS) / 1000, 'the oldest waits since the end of d3');
+  // The reporter's closing rule (dayClosesAt): a day closes CLOCK_SKEW_SECONDS after its end, not before.
+  const d2Ends = Date.parse(`${d2}T00:00:00Z`) + DAY_MS;
+  t.equal((await measure(d2Ends + 299_000, 300)).days, 1, 'd2 is still open 299 s after its end with 300 s of skew');
+  t.equal((await measure(d2Ends + 300_000, 300)).days, 3, 'and closed at 300 s (today is still open then)');
 
   // A version issued now for d3 is two nights late (caught up); one dated the night after its day is not.
   const version = (client: string, day: string, status: string, generatedAt = new Date()) =>

@@ -1,7 +1,6 @@
 import { createPool, type Pool, type PoolClient } from '@playlog/db';
-import { LIMITS } from '@playlog/schema';
+import { addDays, dayRange, LIMITS, reportableDay, today } from '@playlog/schema';
 import type { ReporterConfig } from './config.js';
-import { addDays, dayRange, reportableDay, today } from './days.js';
 import { checkWritable, UnsafeFolderError } from './folders.js';
 import { waitForCompleteness } from './gate.js';
 import { progressBar } from './progress.js';

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { CLIENT_NAME } from '@playlog/schema';
-import { isDay } from './days.js';
+import { CLIENT_NAME, isDay } from '@playlog/schema';
 
 /** A report folder that would not be a folder of REPORT_DIR: a client name that is not one, say. */
 export class UnsafeFolderError extends Error {}

@@ -1,8 +1,7 @@
 import { commandLine, ConfigError } from '@playlog/config';
-import { LIMITS } from '@playlog/schema';
+import { isDay, LIMITS } from '@playlog/schema';
 import { runReporter, UsageError } from './app.js';
 import { loadReporterConfig } from './config.js';
-import { isDay } from './days.js';
 
 const USAGE = `usage:
   npm run reporter -- run [--date YYYY-MM-DD] [--wait SECONDS] [--allow-incomplete]

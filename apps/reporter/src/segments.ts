@@ -6,10 +6,10 @@ import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Pool, Session } from '@playlog/db';
-import { addDays, startOfDay, today } from './days.js';
 import { segmentFolder } from './folders.js';
 import { renderPerPlay } from './per-play.js';
 import type { DayScope, Range } from './usage.js';
+import { addDays, startOfDay, today } from '@playlog/schema';
 
 /**
  * client-usage.csv is written as its header, then the day's hours one after the other: the rows are

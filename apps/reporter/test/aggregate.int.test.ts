@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createPool, playsWriter, type Pool } from '@playlog/db';
-import { normalizePlay, type Play } from '@playlog/schema';
+import { addDays, normalizePlay, type Play, today } from '@playlog/schema';
 import { databaseAs, freshDatabase, type Teardown } from '@playlog/testing';
-import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 
 /**

@@ -8,7 +8,7 @@ import { createPool, playsWriter } from '@playlog/db';
 import { databaseAs, freshDatabase, freshTopic, stack, type Teardown, testPlay, testProducer, testName } from '@playlog/testing';
 import { runReporter, UsageError, type ReporterIo } from '../src/app.js';
 import { loadReporterConfig } from '../src/config.js';
-import { addDays, today } from '../src/days.js';
+import { addDays, today } from '@playlog/schema';
 
 const yesterday = addDays(today('UTC'), -1);
 

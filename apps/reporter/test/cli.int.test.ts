@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
-import { normalizePlay, type Play } from '@playlog/schema';
+import { addDays, normalizePlay, type Play, today } from '@playlog/schema';
 import {
   clearOfMidnightUtc,
   databaseAs,
@@ -17,7 +17,6 @@ import {
   testName,
   testProducer,
 } from '@playlog/testing';
-import { addDays, today } from '../src/days.js';
 
 /** The reporter CLI as the CronJob runs it: exit codes, backfill, a plain run's restatements, the gate. */
 const reporter = (args: string[], env: Record<string, string>) => run('node', ['apps/reporter/dist/main.js', ...args], env);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createPool } from '@playlog/db';
 import { databaseAs, stack } from '@playlog/testing';
-import { addDays, reportableDay, startOfDay } from '../src/days.js';
+import { addDays, reportableDay, startOfDay } from '@playlog/schema';
 
 /**
  * The reporter decides in JavaScript when a day has closed, and Postgres decides which plays a day

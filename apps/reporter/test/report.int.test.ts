@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { createPool, playsWriter } from '@playlog/db';
-import { normalizePlay, type Play } from '@playlog/schema';
+import { addDays, normalizePlay, type Play, today } from '@playlog/schema';
 import { databaseAs, countRows, freshDatabase, type Teardown } from '@playlog/testing';
-import { addDays, today } from '../src/days.js';
 import { issueDay } from '../src/report.js';
 import { clientsForDay } from '../src/usage.js';
 

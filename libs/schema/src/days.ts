@@ -1,4 +1,9 @@
-/** Calendar days as `YYYY-MM-DD` strings, in a given IANA time zone. */
+/**
+ * Calendar days as `YYYY-MM-DD` strings, in a given IANA time zone, and the reports' one rule for when a day
+ * has closed (the reporter refuses an open day; the loader's coverage gauges count closed days unreported).
+ */
+import { LIMITS } from './play.js';
+
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 export function isDay(s: string): boolean {
@@ -64,6 +69,14 @@ export function startOfDay(day: string, timezone: string): number {
 
 const HOUR = 3_600_000;
 
+/**
+ * When `day` closes: its end in the zone plus the clock skew ingest allows (a play may be dated up to
+ * CLOCK_SKEW_SECONDS ahead of the receiving clock, so the last plays of a day can arrive until then).
+ */
+export function dayClosesAt(day: string, timezone: string, skewSeconds: number): number {
+  return startOfDay(addDays(day, 1), timezone) + skewSeconds * 1000;
+}
+
 export interface DayCheck {
   ok: boolean;
   /** Why the day cannot be reported now (exit 2), when not ok. */
@@ -76,9 +89,15 @@ export interface DayCheck {
  * can arrive until then), and not so old that none of its plays could still be accepted (ingest takes
  * plays less than `windowDays` old).
  */
-export function reportableDay(day: string, timezone: string, skewSeconds: number, windowDays: number, now = Date.now()): DayCheck {
+export function reportableDay(
+  day: string,
+  timezone: string,
+  skewSeconds: number,
+  windowDays: number = LIMITS.windowDays,
+  now = Date.now(),
+): DayCheck {
   const end = startOfDay(addDays(day, 1), timezone);
-  const closesAt = end + skewSeconds * 1000;
+  const closesAt = dayClosesAt(day, timezone, skewSeconds);
   if (startOfDay(day, timezone) > now) return { ok: false, why: `${day} is in the future in REPORT_TIMEZONE=${timezone}` };
   if (now < closesAt) {
     return {

@@ -1,4 +1,5 @@
 export { daysIn, digits, instantKey, parseDateTime } from './datetime.js';
+export { addDays, dayClosesAt, dayRange, isDay, reportableDay, startOfDay, today } from './days.js';
 export { PlayErrorCode, V12_CODES } from './errors.js';
 export { playIdentity } from './identity.js';
 export { PlayInput } from './rules.js';
