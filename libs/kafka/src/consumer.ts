@@ -28,6 +28,9 @@ export type ConsumedMessage = Kafka.Message;
  * delivered again, so the writes downstream must be idempotent.
  */
 export class BatchConsumer {
+  /** The last lag measurement (lag()), awaited by close; and whether close has begun. */
+  private lagging: Promise<void> | undefined;
+  private closing = false;
   private readonly consumer: Kafka.KafkaConsumer;
   private readonly log: KafkaLogger;
   private assigned: Kafka.Assignment[] = [];
@@ -125,9 +128,19 @@ export class BatchConsumer {
 
   /** Per assigned partition: the broker's high watermark minus our position (messages not yet read). */
   async lag(timeoutMs = 2_000): Promise<{ partition: number; lag: number }[]> {
+    const measuring = this.measureLag(timeoutMs);
+    this.lagging = measuring.then(
+      () => undefined,
+      () => undefined,
+    );
+    return measuring;
+  }
+
+  private async measureLag(timeoutMs: number): Promise<{ partition: number; lag: number }[]> {
     const positions = this.consumer.position(this.assigned.map((a) => ({ topic: a.topic, partition: a.partition })));
     const out: { partition: number; lag: number }[] = [];
     for (const p of positions) {
+      if (this.closing) break;
       const wm = await new Promise<Kafka.WatermarkOffsets>((resolve, reject) =>
         this.consumer.queryWatermarkOffsets(p.topic, p.partition, timeoutMs, (err, o) => (err ? reject(err) : resolve(o))),
       );
@@ -138,6 +151,9 @@ export class BatchConsumer {
   }
 
   async close(): Promise<void> {
+    // A watermark query still in flight answers into the client: it ends (≤ its timeout) before the disconnect.
+    this.closing = true;
+    await this.lagging;
     if (!this.consumer.isConnected()) return;
     if (this.committing.size > 0) {
       // Make sure the last commits landed before leaving the group.

@@ -70,6 +70,8 @@ export class DurableProducer {
   private inFlight = 0;
   private reachable = false;
   private probe: NodeJS.Timeout | undefined;
+  /** The metadata request of the probe in flight, if any: close waits for it before disconnecting. */
+  private probing: Promise<void> | undefined;
   private problem: string | undefined;
   private stopRetrying: (() => void) | undefined;
   private readonly metrics;
@@ -169,7 +171,13 @@ export class DurableProducer {
   }
 
   private checkBroker(): void {
-    this.producer.getMetadata({ timeout: 1_500, allTopics: false }, (err) => this.setReachable(!err));
+    if (this.probing) return;
+    this.probing = new Promise<void>((resolve) =>
+      this.producer.getMetadata({ timeout: 1_500, allTopics: false }, (err) => {
+        this.setReachable(!err);
+        resolve();
+      }),
+    ).finally(() => (this.probing = undefined));
   }
 
   private setReachable(up: boolean): void {
@@ -257,6 +265,10 @@ export class DurableProducer {
   async close(timeoutMs = 10_000): Promise<void> {
     this.stopRetrying?.();
     if (this.probe) clearInterval(this.probe);
+    // A metadata request still in flight answers into the client: not disconnected under it. (A fresh
+    // clone's CI once saw ingest's test process abort natively, 'pure virtual method called', while it
+    // closed its clients; this is one race that could do it.)
+    await this.probing;
     if (!this.producer.isConnected()) return;
     await new Promise<void>((resolve) => this.producer.flush(timeoutMs, () => resolve()));
     await new Promise<void>((resolve) => this.producer.disconnect(() => resolve()));
